@@ -1,0 +1,43 @@
+# Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: demo test lint format typecheck bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+demo: $(STAMP_RUN)
+	$(VENV)/bin/rdaplab demo --out demo-results.parquet
+
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check rdaplab tests benchmarks
+	$(VENV)/bin/ruff format --check rdaplab tests benchmarks
+
+format: $(STAMP_DEV)
+	$(VENV)/bin/ruff format rdaplab tests benchmarks
+	$(VENV)/bin/ruff check --fix rdaplab tests benchmarks
+
+typecheck: $(STAMP_DEV)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m pytest -q
+
+bench: $(STAMP_DEV)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-results.parquet

@@ -1,0 +1,85 @@
+"""Plain records passed between the engine's layers (no I/O, no logic).
+
+They are the seams between modules: the client produces :class:`Attempt` and
+:class:`Response`, the cache stores and returns them, the scheduler turns them into one
+:class:`NameResult` per distinct query, and ``frames`` turns those into Polars frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+QueryKind = Literal["domain", "ip", "asn", "entity", "nameserver"]
+ReferralStatus = Literal["followed", "referral_failed"]
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One HTTP attempt, successful or not (a row of the attempts log)."""
+
+    batch_id: str
+    host: str  # "host:port" authority the limiter is keyed on
+    url: str
+    query_kind: str
+    query: str
+    started_at: datetime  # UTC
+    latency_ms: float
+    status: int | None  # HTTP status, None when no response arrived
+    bytes: int
+    retry_after_s: float | None
+    error_kind: str | None  # one of errors.ERROR_KINDS, or None
+    error_detail: str | None = None
+    attempt: int = 1  # 1-based attempt number for this URL
+    throttled: bool = False
+    rate_limit: float | None = None  # limiter state in force when sent (req/s)
+    concurrency_limit: int | None = None
+
+
+@dataclass(slots=True)
+class Response:
+    """One raw RDAP answer worth keeping (2xx or 404), as received."""
+
+    query_kind: str
+    query: str  # normalized query (A-label for domains)
+    depth: int  # 0 = registry answer, 1.. = referral (registrar) answers
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: datetime  # UTC
+    latency_ms: float
+    batch_id: str = ""
+    lookup_id: str = ""  # shared by the registry answer and its referrals
+    referral_status: str | None = None  # on depth 0: "followed", "referral_failed" or None
+
+
+@dataclass(slots=True)
+class CachedLookup:
+    """A fresh lookup read back from the cache: the registry answer and its referrals."""
+
+    responses: list[Response]  # ordered by depth
+
+
+@dataclass(slots=True)
+class NameResult:
+    """Everything the engine learned about one distinct normalized query."""
+
+    query_kind: str
+    key: str  # normalized query (A-label); for invalid input, the raw value
+    outcome: str  # ok | not_found | error
+    error_kind: str | None = None
+    error_detail: str | None = None
+    unicode_name: str | None = None
+    tld: str | None = None
+    registry_url: str | None = None  # base URL chosen by bootstrap
+    registrar_url: str | None = None  # referral URL followed, if any
+    referral_status: str | None = None
+    http_status: int | None = None
+    attempts: int = 0
+    latency_ms: float | None = None  # sum over the answers kept
+    from_cache: bool = False
+    fetched_at: datetime | None = None
+    responses: list[Response] = field(default_factory=list)  # ordered by depth
