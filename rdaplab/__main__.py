@@ -1,0 +1,5 @@
+import sys
+
+from rdaplab.cli import main
+
+sys.exit(main())

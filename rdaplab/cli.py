@@ -1,0 +1,239 @@
+"""The ``rdaplab`` command line: lookup, demo, simulate, cache and bootstrap tools.
+
+Exit codes: 0 when the command ran (a batch with failed rows still ran), 2 with a one-line
+``rdaplab: error: ...`` message for unusable input or environment (missing file or column,
+unreadable bootstrap, locked cache), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rdaplab._version import __version__
+from rdaplab.errors import RdapLabError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``3600``, ``90s``, ``15m``, ``12h``, ``30d`` or ``2w``."""
+    m = _DURATION.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 3600, 12h, 30d)")
+    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rdaplab", description="RDAP lookups at scale, cached in DuckDB."
+    )
+    parser.add_argument("--version", action="version", version=f"rdaplab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("lookup", help="look up the names in a file")
+    p.add_argument("input", help="CSV, TSV, Parquet, or text file with one name per line")
+    _add_lookup_options(p)
+    p.set_defaults(func=cmd_lookup)
+
+    p = sub.add_parser("demo", help="run a batch against the bundled registry simulator")
+    p.add_argument("--sample", help="names to look up (default: the bundled sample)")
+    p.add_argument("--scenario", help="simulator scenario JSON (default: the bundled one)")
+    _add_lookup_options(p, demo=True)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulate", help="serve simulated RDAP registries on loopback")
+    p.add_argument("--scenario", help="scenario JSON (default: the bundled one)")
+    p.add_argument("--port", type=int, default=8080, help="first port (one per registry)")
+    p.add_argument("--bootstrap-out", help="write a bootstrap directory for the simulator")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("cache", help="inspect or purge the cache")
+    csub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    c = csub.add_parser("info", help="what the cache holds")
+    c.add_argument("--cache", help="cache file (default: the user cache directory)")
+    c.set_defaults(func=cmd_cache_info)
+    c = csub.add_parser("purge", help="remove old answers and compact the file")
+    c.add_argument("--cache", help="cache file (default: the user cache directory)")
+    c.add_argument(
+        "--older-than", type=parse_duration, required=True, metavar="DURATION",
+        help="remove answers fetched longer ago than this (3600, 12h, 30d)",
+    )  # fmt: skip
+    c.set_defaults(func=cmd_cache_purge)
+
+    p = sub.add_parser("bootstrap", help="RDAP bootstrap (RFC 9224) tools")
+    bsub = p.add_subparsers(dest="bootstrap_command", required=True, metavar="ACTION")
+    b = bsub.add_parser("show", help="which RDAP server serves NAME, and why")
+    b.add_argument("name")
+    b.add_argument("--bootstrap", metavar="DIR", help="IANA-format bootstrap directory")
+    b.set_defaults(func=cmd_bootstrap_show)
+    return parser
+
+
+def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
+    p.add_argument("--column", help="column holding the names (default: domain, or the only one)")
+    p.add_argument(
+        "--out",
+        default="demo-results.parquet" if demo else None,
+        help="write the domains frame (.parquet, .csv, .json, .ndjson)",
+    )
+    p.add_argument(
+        "--cache",
+        help="DuckDB cache file" + (" (default: a fresh temporary file)" if demo else ""),
+    )
+    if not demo:
+        p.add_argument("--bootstrap", metavar="DIR", help="IANA-format bootstrap directory")
+    p.add_argument("--max-age", type=float, metavar="SECONDS", help="cache freshness")
+    p.add_argument("--refresh", action="store_true", help="ignore cached answers")
+    p.add_argument("--summary-json", metavar="PATH", help="write the summary as JSON")
+    p.add_argument("--rate", type=float, metavar="PER_S", help="requests/s per host")
+    p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per host")
+    p.add_argument("--no-progress", action="store_true", help="no progress line")
+
+
+def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    from rdaplab.scheduler import Limits
+
+    kwargs: dict[str, Any] = {
+        "column": args.column,
+        "cache": args.cache,
+        "max_age": args.max_age,
+        "refresh": args.refresh,
+        "progress": False if args.no_progress else None,
+    }
+    overrides: dict[str, Any] = {}
+    if args.rate is not None:
+        overrides["per_host_rate_per_s"] = args.rate
+    if args.concurrency is not None:
+        overrides["per_host_concurrency"] = args.concurrency
+    if overrides:
+        kwargs["limits"] = Limits(**overrides)
+    return kwargs
+
+
+def _finish_lookup(result: Any, args: argparse.Namespace) -> None:
+    if args.out:
+        path = result.write(args.out)
+        print(f"wrote {result.domains.height:,} rows to {path}")
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(result.summary, indent=2, default=str))
+        print(f"wrote the summary to {args.summary_json}")
+    print(format_summary(result.summary))
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    import rdaplab
+
+    kwargs = _lookup_kwargs(args)
+    result = rdaplab.lookup(Path(args.input), bootstrap=args.bootstrap, **kwargs)
+    _finish_lookup(result, args)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import rdaplab
+    from rdaplab._data import datasets_dir
+    from rdaplab.scheduler import Limits
+    from rdaplab.simulator import SimulatorThread
+
+    sample = Path(args.sample) if args.sample else datasets_dir() / "sample" / "domains.csv"
+    with tempfile.TemporaryDirectory(prefix="rdaplab-demo-") as tmp:
+        kwargs = _lookup_kwargs(args)
+        if kwargs["cache"] is None:
+            kwargs["cache"] = str(Path(tmp) / "demo-cache.duckdb")
+        # The simulator's registries are on loopback and built for load: a brisker start
+        # than the conservative defaults used for real registries.
+        kwargs.setdefault("limits", Limits(per_host_rate_per_s=40.0, per_host_concurrency=8))
+        with SimulatorThread(args.scenario) as sim:
+            boot = sim.write_bootstrap(Path(tmp) / "bootstrap")
+            print(f"simulated registries on loopback; bootstrap in {boot}")
+            result = rdaplab.lookup(sample, bootstrap=boot, **kwargs)
+        _finish_lookup(result, args)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rdaplab.simulator import run_forever
+
+    run_forever(
+        args.scenario,
+        port=args.port,
+        bootstrap_dir=args.bootstrap_out,
+    )
+    return 0
+
+
+def cmd_cache_info(args: argparse.Namespace) -> int:
+    from rdaplab.cache import Cache
+
+    with Cache(args.cache) as cache:
+        print(json.dumps(cache.info(), indent=2, default=str))
+    return 0
+
+
+def cmd_cache_purge(args: argparse.Namespace) -> int:
+    from rdaplab.cache import Cache
+
+    with Cache(args.cache) as cache:
+        print(json.dumps(cache.purge(older_than_s=args.older_than), indent=2, default=str))
+    return 0
+
+
+def cmd_bootstrap_show(args: argparse.Namespace) -> int:
+    from rdaplab.bootstrap import Bootstrap
+
+    print(Bootstrap.load(args.bootstrap).explain(args.name))
+    return 0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as a short human-readable report."""
+    lines = [
+        f"rows {summary['total']:,}  unique {summary['unique']:,}  "
+        f"ok {summary['ok']:,}  not_found {summary['not_found']:,}  error {summary['error']:,}",
+        f"requests {summary['requests']:,}  throttled {summary['throttled']:,}  "
+        f"cache hits {summary['cache_hits']:,}  elapsed {summary['elapsed_s']:.1f}s",
+    ]
+    if summary.get("error_kinds"):
+        kinds = ", ".join(f"{k} {v:,}" for k, v in summary["error_kinds"].items())
+        lines.append(f"errors by kind: {kinds}")
+    regs = summary.get("registries") or []
+    if regs:
+        lines.append("")
+        header = f"{'registry':<48} {'names':>6} {'ok':>6} {'404':>5} {'err':>5} {'req':>6} {'429':>5} {'p50ms':>7} {'p90ms':>7}"
+        lines.append(header)
+        for r in regs:
+            lines.append(
+                f"{r['registry_url'][:48]:<48} {r['names']:>6,} {r['ok']:>6,} "
+                f"{r['not_found']:>5,} {r['error']:>5,} {r['requests']:>6,} {r['throttled']:>5,} "
+                f"{_ms(r['latency_ms_p50']):>7} {_ms(r['latency_ms_p90']):>7}"
+            )
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RdapLabError as exc:
+        print(f"rdaplab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rdaplab: interrupted; answers received so far are in the cache", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Per-host politeness: a concurrency limit and a request pacer whose settings can change.
+
+A :class:`HostLimiter` guards one registry host (``host:port``). Before each request a
+worker calls ``async with limiter.slot():``, which waits, in this order, for
+
+1. a concurrency slot (at most ``max_concurrency`` requests in flight),
+2. the end of any *park* (a host told us to back off, e.g. ``Retry-After``),
+3. the pacer: a GCRA (generic cell rate algorithm, equivalent to a token bucket) allowing
+   ``rate_per_s`` requests per second with bursts of ``burst``.
+
+Everything reads the running loop's clock (``loop.time()``), so tests can drive it with a
+fake clock, and every knob can be changed while requests are waiting (``set_rate``,
+``set_concurrency``, ``park``): the adaptive scheduler tunes limiters through exactly these
+calls. :meth:`HostLimiter.statistics` returns a snapshot for progress and the attempts log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterStatistics:
+    """A snapshot of one limiter's state."""
+
+    host: str
+    rate_per_s: float | None
+    burst: int
+    max_concurrency: int
+    in_flight: int
+    waiting: int
+    parked_for_s: float
+    granted: int
+    parks: int
+
+
+class HostLimiter:
+    """Concurrency limit + GCRA pacer + park for one host.
+
+    Parameters
+    ----------
+    host
+        The ``host:port`` authority this limiter guards (for statistics only).
+    rate_per_s
+        Sustained request rate; ``None`` means unpaced.
+    burst
+        Requests that may be sent back to back before pacing applies (>= 1).
+    max_concurrency
+        Requests allowed in flight at once (>= 1).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        rate_per_s: float | None = 10.0,
+        burst: int = 1,
+        max_concurrency: int = 4,
+    ) -> None:
+        self.host = host
+        self._rate: float | None = None
+        self._burst = 1
+        self._max_concurrency = 1
+        self._in_flight = 0
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._tat = -math.inf  # GCRA theoretical arrival time of the next request
+        self._parked_until = -math.inf
+        self._granted = 0
+        self._parks = 0
+        self._wakeup = asyncio.Event()  # set when settings change, to re-plan sleeps
+        self.set_rate(rate_per_s, burst=burst)
+        self.set_concurrency(max_concurrency)
+
+    # -- knobs the scheduler turns ---------------------------------------------------
+    @property
+    def rate_per_s(self) -> float | None:
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        return self._burst
+
+    @property
+    def max_concurrency(self) -> int:
+        return self._max_concurrency
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def set_rate(self, rate_per_s: float | None, *, burst: int | None = None) -> None:
+        if rate_per_s is not None and not rate_per_s > 0:
+            raise ValueError(f"rate_per_s must be > 0 or None, got {rate_per_s!r}")
+        if burst is not None:
+            if burst < 1:
+                raise ValueError(f"burst must be >= 1, got {burst!r}")
+            self._burst = int(burst)
+        self._rate = float(rate_per_s) if rate_per_s is not None else None
+        self._poke()
+
+    def set_concurrency(self, max_concurrency: int) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+        self._max_concurrency = int(max_concurrency)
+        self._wake_slot_waiters()
+
+    def park(self, seconds: float) -> None:
+        """Send nothing to this host for ``seconds`` (extends, never shortens, a park)."""
+        until = self._now() + max(0.0, seconds)
+        if until > self._parked_until:
+            self._parked_until = until
+            self._parks += 1
+            self._poke()
+
+    def parked_for(self) -> float:
+        return max(0.0, self._parked_until - self._now())
+
+    def statistics(self) -> LimiterStatistics:
+        return LimiterStatistics(
+            host=self.host,
+            rate_per_s=self._rate,
+            burst=self._burst,
+            max_concurrency=self._max_concurrency,
+            in_flight=self._in_flight,
+            waiting=len(self._slot_waiters),
+            parked_for_s=self.parked_for(),
+            granted=self._granted,
+            parks=self._parks,
+        )
+
+    # -- acquiring -------------------------------------------------------------------
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a concurrency slot, the end of any park and the pacer; release on exit."""
+        await self._acquire_slot()
+        try:
+            await self._wait_turn()
+            self._granted += 1
+            yield
+        finally:
+            self._release_slot()
+
+    async def _acquire_slot(self) -> None:
+        if self._in_flight < self._max_concurrency and not self._slot_waiters:
+            self._in_flight += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._slot_waiters.append(fut)
+        try:
+            await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled():
+                # We were granted the slot but cancelled before using it: hand it on.
+                self._release_slot()
+            else:
+                self._remove_waiter(fut)
+            raise
+
+    def _remove_waiter(self, fut: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._slot_waiters.remove(fut)
+
+    def _release_slot(self) -> None:
+        self._in_flight -= 1
+        self._wake_slot_waiters()
+
+    def _wake_slot_waiters(self) -> None:
+        while self._slot_waiters and self._in_flight < self._max_concurrency:
+            fut = self._slot_waiters.popleft()
+            if not fut.done():
+                self._in_flight += 1
+                fut.set_result(None)
+
+    async def _wait_turn(self) -> None:
+        while True:
+            now = self._now()
+            ready_at = self._parked_until
+            if self._rate is not None:
+                interval = 1.0 / self._rate
+                # GCRA: a request conforms when now >= tat - (burst - 1) * interval.
+                ready_at = max(ready_at, self._tat - (self._burst - 1) * interval)
+            if now >= ready_at:
+                if self._rate is not None:
+                    self._tat = max(self._tat, now) + 1.0 / self._rate
+                return
+            self._wakeup.clear()
+            # Settings may change while we sleep (a park, a new rate): re-plan then.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=ready_at - now)
+
+    def _poke(self) -> None:
+        self._wakeup.set()
+
+    @staticmethod
+    def _now() -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:  # configured before the loop runs; loops default to monotonic
+            return time.monotonic()

@@ -1,0 +1,535 @@
+"""One batch end to end: input -> normalize -> bootstrap -> cache -> scheduler -> frames.
+
+``lookup_async`` is the whole pipeline; ``lookup`` runs it from synchronous code, including
+a notebook cell whose event loop is already running (then the batch runs on a dedicated
+event-loop thread: nest-asyncio patches the running loop instead, which is archived and
+breaks on Python >= 3.12 and ipykernel >= 7, see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from rdaplab._version import __version__
+from rdaplab.bootstrap import Bootstrap
+from rdaplab.cache import Cache
+from rdaplab.client import RdapClient, Timeouts
+from rdaplab.frames import ATTEMPTS_SCHEMA, Frames, build_frames
+from rdaplab.inputs import read_values
+from rdaplab.models import Attempt, NameResult, Response
+from rdaplab.names import normalize_domains
+from rdaplab.progress import ProgressTracker, Renderer, resolve_renderer
+from rdaplab.scheduler import Limits, Retry, Scheduler
+
+log = logging.getLogger("rdaplab")
+
+DEFAULT_MAX_AGE_S = 86_400.0  # a day: registration data changes slowly
+DEFAULT_NOT_FOUND_MAX_AGE_S = 3_600.0  # names get registered: re-ask sooner
+FLUSH_EVERY_S = 1.0  # a kill loses at most about this much fetched work
+FLUSH_ROWS = 500
+INVALID_PREFIX = "\x00invalid:"  # keys of invalid inputs never collide with real names
+
+
+@dataclass
+class LookupResult:
+    """The normalized frames and summary of one batch.
+
+    Attributes
+    ----------
+    domains
+        One row per input row, in input order (schema: ``rdaplab.frames.DOMAINS_SCHEMA``).
+    events, entities, nameservers, redactions
+        Rows per distinct domain looked up (see docs/schemas.md).
+    attempts
+        Every HTTP attempt of this batch (``rdaplab.frames.ATTEMPTS_SCHEMA``).
+    summary
+        Totals and per-registry statistics (see docs/quickstart.md).
+    """
+
+    domains: pl.DataFrame
+    events: pl.DataFrame
+    entities: pl.DataFrame
+    nameservers: pl.DataFrame
+    redactions: pl.DataFrame
+    attempts: pl.DataFrame
+    summary: dict[str, Any]
+    batch_id: str
+    cache_path: str | None = None
+    _extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<LookupResult {s['total']:,} rows ({s['unique']:,} unique): ok {s['ok']:,}, "
+            f"not_found {s['not_found']:,}, error {s['error']:,}; requests {s['requests']:,}, "
+            f"cache hits {s['cache_hits']:,}, {s['elapsed_s']:.1f}s>"
+        )
+
+    def write(self, path: str | Path) -> Path:
+        """Write the ``domains`` frame as Parquet, CSV or JSON, chosen by the extension."""
+        return write_frame(self.domains, path)
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame.write_parquet(path)
+    elif suffix == ".csv":
+        # CSV has no lists: join them so the file stays one row per name.
+        flat = frame.with_columns(
+            pl.col(c).list.join(" ") for c, t in frame.schema.items() if isinstance(t, pl.List)
+        )
+        flat.write_csv(path)
+    elif suffix == ".json":
+        frame.write_json(path)
+    elif suffix in (".ndjson", ".jsonl"):
+        frame.write_ndjson(path)
+    else:
+        raise ValueError(f"unknown output format {suffix!r}: use .parquet, .csv, .json or .ndjson")
+    return path
+
+
+def _seconds(value: float | timedelta | None, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+class _CacheWriter:
+    """Buffers answers and attempts and commits them in small bulk transactions."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.responses: list[Response] = []
+        self.attempts: list[Attempt] = []
+        self._last = time.monotonic()
+
+    def add_attempt(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+        self._maybe_flush()
+
+    def add_responses(self, responses: Sequence[Response]) -> None:
+        self.responses.extend(responses)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if (
+            len(self.responses) + len(self.attempts) >= FLUSH_ROWS
+            or time.monotonic() - self._last >= FLUSH_EVERY_S
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        self._last = time.monotonic()
+        if self.responses:
+            rows, self.responses = self.responses, []
+            self.cache.store_responses(rows)
+        if self.attempts:
+            rows_a, self.attempts = self.attempts, []
+            self.cache.store_attempts(rows_a)
+
+    async def run_periodic(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            self.flush()
+
+
+async def lookup_async(
+    values: Any,
+    *,
+    column: str | None = None,
+    cache: Cache | str | Path | None = None,
+    bootstrap: Bootstrap | str | Path | None = None,
+    bootstrap_overrides: Mapping[str, str | Sequence[str]] | None = None,
+    max_age: float | timedelta | None = None,
+    not_found_max_age: float | timedelta | None = None,
+    refresh: bool = False,
+    progress: bool | Renderer | None = None,
+    limits: Limits | None = None,
+    retry: Retry | None = None,
+    timeouts: Timeouts | None = None,
+    user_agent: str | None = None,
+) -> LookupResult:
+    """Look up domain names over RDAP; the async form of :func:`lookup` (same arguments)."""
+    t0 = time.monotonic()
+    started_at = datetime.now(timezone.utc)
+    batch_id = uuid.uuid4().hex
+    raw = read_values(values, column=column)
+    boot = Bootstrap.load(bootstrap, bootstrap_overrides)
+    max_age_s = 0.0 if refresh else _seconds(max_age, DEFAULT_MAX_AGE_S)
+    nf_age_s = 0.0 if refresh else _seconds(not_found_max_age, DEFAULT_NOT_FOUND_MAX_AGE_S)
+
+    # 1. Normalize every row; each distinct key is looked up once.
+    normalized = normalize_domains(raw)
+    rows: list[tuple[object, str]] = []
+    results: dict[str, NameResult] = {}
+    for value, norm in zip(raw, normalized, strict=True):
+        if norm.name is None:
+            key = f"{INVALID_PREFIX}{value!r}"
+            if key not in results:
+                results[key] = NameResult(
+                    "domain",
+                    key,
+                    "error",
+                    error_kind="invalid_query",
+                    error_detail=norm.error,
+                )
+        else:
+            key = norm.name
+            if key not in results:
+                results[key] = NameResult(
+                    "domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld
+                )
+        rows.append((value, key))
+
+    # 2. Bootstrap: a name without an RDAP service is an error row, never a request.
+    to_fetch: dict[str, str] = {}
+    for key, result in results.items():
+        if result.error_kind == "invalid_query":
+            continue
+        match = boot.domain(key)
+        if match is None:
+            result.error_kind = "no_rdap_service"
+            result.error_detail = f"no RDAP service for .{result.tld} in the bootstrap registry"
+            continue
+        result.registry_url = match.base_url
+        to_fetch[key] = f"{match.base_url}domain/{key}"
+    unique = sum(1 for k in results if not k.startswith(INVALID_PREFIX))
+
+    own_cache = not isinstance(cache, Cache)
+    store = cache if isinstance(cache, Cache) else Cache(cache)
+    tracker = ProgressTracker(len(results), resolve_renderer(progress))
+    writer = _CacheWriter(store)
+    failed = False
+    scheduler: Scheduler | None = None
+    try:
+        store.begin_batch(
+            batch_id,
+            started_at=started_at,
+            total=len(rows),
+            unique=unique,
+            settings={
+                "max_age_s": max_age_s,
+                "not_found_max_age_s": nf_age_s,
+                "refresh": refresh,
+                "rdaplab": __version__,
+            },
+        )
+        for result in results.values():
+            if result.key not in to_fetch:
+                tracker.add_done("error")
+
+        # 3. One set query for everything the cache can answer.
+        hits = (
+            store.lookup_fresh(
+                "domain", list(to_fetch), max_age_s=max_age_s, not_found_ttl_s=nf_age_s
+            )
+            if to_fetch and max_age_s > 0
+            else {}
+        )
+        for key, cached in hits.items():
+            _fill_from_cache(results[key], cached.responses)
+            del to_fetch[key]
+            tracker.add_done(results[key].outcome, from_cache=True)
+
+        # 4. Fetch the rest, committing answers in small batches as they arrive.
+        def on_attempt(attempt: Attempt) -> None:
+            tracker.add_request(throttled=attempt.throttled)
+            writer.add_attempt(attempt)
+
+        def on_done(result: NameResult) -> None:
+            writer.add_responses(result.responses)
+            tracker.add_done(result.outcome)
+
+        if to_fetch:
+            async with RdapClient(timeouts=timeouts, user_agent=user_agent) as client:
+                scheduler = Scheduler(
+                    client,
+                    batch_id=batch_id,
+                    limits=limits,
+                    retry=retry,
+                    on_attempt=on_attempt,
+                    on_done=on_done,
+                )
+                tracker.hosts_source = lambda: _host_progress(scheduler)
+                flusher = asyncio.create_task(writer.run_periodic())
+                try:
+                    for key, url in to_fetch.items():
+                        scheduler.submit(results[key], url)
+                    await scheduler.join()
+                finally:
+                    flusher.cancel()
+                    await scheduler.aclose()
+    except BaseException:
+        failed = True  # interrupted (CancelledError, KeyboardInterrupt) or broken
+        raise
+    finally:
+        try:
+            writer.flush()  # whatever arrived is kept, even when interrupted
+        finally:
+            tracker.close()
+            if failed and own_cache:
+                store.close()
+
+    # 5. Frames and summary.
+    frames = build_frames(rows, results)
+    attempts = store.attempts(batch_id)
+    elapsed = time.monotonic() - t0
+    summary = summarize(frames, attempts, results, batch_id=batch_id, elapsed_s=elapsed)
+    summary["unique"] = unique
+    summary["started_at"] = started_at.isoformat()
+    summary["cache"] = str(store.path)
+    store.end_batch(batch_id, finished_at=datetime.now(timezone.utc), summary=summary)
+    cache_path = str(store.path)
+    if own_cache:
+        store.close()
+    return LookupResult(
+        domains=frames.domains,
+        events=frames.events,
+        entities=frames.entities,
+        nameservers=frames.nameservers,
+        redactions=frames.redactions,
+        attempts=attempts,
+        summary=summary,
+        batch_id=batch_id,
+        cache_path=cache_path,
+    )
+
+
+def _fill_from_cache(result: NameResult, responses: list[Response]) -> None:
+    registry = responses[0]
+    result.from_cache = True
+    result.responses = list(responses)
+    result.http_status = registry.status
+    result.fetched_at = registry.fetched_at
+    result.latency_ms = sum(r.latency_ms for r in responses)
+    result.outcome = "ok" if 200 <= registry.status < 300 else "not_found"
+    result.error_kind = None
+    result.referral_status = registry.referral_status
+    if len(responses) > 1:
+        result.registrar_url = responses[-1].url
+
+
+def _host_progress(scheduler: Scheduler) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for name, host in scheduler.hosts.items():
+        stats = host.limiter.statistics()
+        out[name] = {
+            "queued": float(len(host.jobs)),
+            "in_flight": float(stats.in_flight),
+            "requests": float(host.requests),
+            "throttled": float(host.throttled),
+            "rate_per_s": float(stats.rate_per_s or 0.0),
+        }
+    return out
+
+
+def summarize(
+    frames: Frames,
+    attempts: pl.DataFrame,
+    results: Mapping[str, NameResult],
+    *,
+    batch_id: str,
+    elapsed_s: float,
+) -> dict[str, Any]:
+    """The batch summary: totals by outcome and error kind, requests, cache, per registry."""
+    d = frames.domains
+    by_outcome = dict(d.group_by("outcome").len().iter_rows())
+    kinds = d.filter(pl.col("error_kind").is_not_null()).group_by("error_kind").len()
+    throttled = int(attempts["throttled"].sum()) if attempts.height else 0
+    summary: dict[str, Any] = {
+        "batch_id": batch_id,
+        "total": d.height,
+        "unique": 0,
+        "ok": int(by_outcome.get("ok", 0)),
+        "not_found": int(by_outcome.get("not_found", 0)),
+        "error": int(by_outcome.get("error", 0)),
+        "error_kinds": {k: int(n) for k, n in sorted(kinds.iter_rows())},
+        "requests": attempts.height,
+        "throttled": throttled,
+        "cache_hits": sum(1 for r in results.values() if r.from_cache),
+        "cache_hit_rows": int(d["from_cache"].sum()),
+        "elapsed_s": round(elapsed_s, 3),
+        "registries": _per_registry(d, attempts),
+    }
+    return summary
+
+
+def _per_registry(domains: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[str, Any]]:
+    names = (
+        domains.filter(pl.col("registry_url").is_not_null())
+        .unique("domain")
+        .group_by("registry_url")
+        .agg(
+            names=pl.len(),
+            ok=(pl.col("outcome") == "ok").sum(),
+            not_found=(pl.col("outcome") == "not_found").sum(),
+            error=(pl.col("outcome") == "error").sum(),
+            from_cache=pl.col("from_cache").sum(),
+        )
+        .with_columns(
+            host=pl.col("registry_url").str.extract(r"^[a-z]+://([^/]+)", 1).str.to_lowercase()
+        )
+    )
+    if attempts.height:
+        per_host = attempts.group_by("host").agg(
+            requests=pl.len(),
+            throttled=pl.col("throttled").sum(),
+            latency_ms_p50=pl.col("latency_ms").quantile(0.5),
+            latency_ms_p90=pl.col("latency_ms").quantile(0.9),
+            latency_ms_p99=pl.col("latency_ms").quantile(0.99),
+            first=pl.col("started_at").min(),
+            last=pl.col("started_at").max(),
+        )
+    else:
+        per_host = pl.DataFrame(
+            schema={
+                "host": pl.String,
+                "requests": pl.UInt32,
+                "throttled": pl.UInt32,
+                "latency_ms_p50": pl.Float64,
+                "latency_ms_p90": pl.Float64,
+                "latency_ms_p99": pl.Float64,
+                "first": ATTEMPTS_SCHEMA["started_at"],
+                "last": ATTEMPTS_SCHEMA["started_at"],
+            }
+        )
+    # registry_url hosts may omit default ports; attempts always carry host:port.
+    per_host = per_host.with_columns(
+        host_only=pl.col("host").str.replace(r":(443|80)$", ""),
+    )
+    joined = names.join(per_host, left_on="host", right_on="host_only", how="left", suffix="_a")
+    out = []
+    for row in joined.sort("names", descending=True).iter_rows(named=True):
+        span = (
+            (row["last"] - row["first"]).total_seconds()
+            if row.get("first") is not None and row.get("last") is not None
+            else 0.0
+        )
+        requests = int(row["requests"] or 0)
+        out.append(
+            {
+                "registry_url": row["registry_url"],
+                "host": row["host_a"] or row["host"],
+                "names": int(row["names"]),
+                "ok": int(row["ok"]),
+                "not_found": int(row["not_found"]),
+                "error": int(row["error"]),
+                "from_cache": int(row["from_cache"]),
+                "requests": requests,
+                "throttled": int(row["throttled"] or 0),
+                "latency_ms_p50": _round(row["latency_ms_p50"]),
+                "latency_ms_p90": _round(row["latency_ms_p90"]),
+                "latency_ms_p99": _round(row["latency_ms_p99"]),
+                "achieved_rate_per_s": round(requests / span, 2) if span > 0 else None,
+            }
+        )
+    return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def lookup(values: Any, **kwargs: Any) -> LookupResult:
+    """Look up domain names over RDAP and return normalized frames.
+
+    Works in scripts and inside a running event loop (a Jupyter cell): there the batch
+    runs on a dedicated event-loop thread while the cell waits.
+
+    Parameters
+    ----------
+    values
+        A Polars Series/DataFrame/LazyFrame, a pandas Series, a list of names, or a path to
+        a CSV, Parquet or text file.
+    column
+        Column holding the names, for frames and tabular files (default ``domain``).
+    cache
+        A :class:`~rdaplab.cache.Cache`, a file path, ``":memory:"``, or ``None`` for the
+        default file in the user's cache directory.
+    bootstrap
+        A :class:`~rdaplab.bootstrap.Bootstrap`, a directory of IANA bootstrap files, or
+        ``None`` for the bundled snapshot.
+    bootstrap_overrides
+        ``{tld: url}`` for TLDs missing from IANA's registry (merged on top, warning when
+        one shadows IANA).
+    max_age, not_found_max_age
+        Seconds (or ``timedelta``) a cached answer / not-found answer stays fresh.
+    refresh
+        Ignore cached answers (they are still stored).
+    progress
+        ``None``: a text line on a terminal; ``False``: silent; ``True``; or a callable
+        receiving :class:`~rdaplab.progress.ProgressSnapshot` objects.
+    limits, retry, timeouts, user_agent
+        Politeness limits, retry settings, HTTP timeouts and the User-Agent.
+
+    Returns
+    -------
+    LookupResult
+
+    Examples
+    --------
+    >>> import rdaplab
+    >>> result = rdaplab.lookup(["example.com", "nic.fr"])  # doctest: +SKIP
+    >>> result.domains.select("domain", "outcome", "registrar")  # doctest: +SKIP
+    """
+    coro_factory = lambda: lookup_async(values, **kwargs)  # noqa: E731
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_factory())
+    return _run_on_loop_thread(coro_factory)
+
+
+def _run_on_loop_thread(coro_factory: Any) -> LookupResult:
+    """Run a batch on a private event-loop thread; Ctrl-C/interrupt cancels it cleanly."""
+    loop = asyncio.new_event_loop()
+    future: concurrent.futures.Future[LookupResult] = concurrent.futures.Future()
+    task_holder: list[asyncio.Task[LookupResult]] = []
+
+    def runner() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def main() -> LookupResult:
+            task = asyncio.current_task()
+            assert task is not None
+            task_holder.append(task)
+            return await coro_factory()
+
+        try:
+            future.set_result(loop.run_until_complete(main()))
+        except BaseException as exc:  # delivered to the waiting thread
+            future.set_exception(exc)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=runner, name="rdaplab-batch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                return future.result(timeout=0.1)  # short waits keep Ctrl-C responsive
+            except concurrent.futures.TimeoutError:
+                continue
+    except KeyboardInterrupt:
+        if task_holder:
+            loop.call_soon_threadsafe(task_holder[0].cancel)
+        thread.join()
+        log.warning("rdaplab: batch interrupted; answers received so far are in the cache")
+        raise
