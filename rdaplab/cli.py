@@ -150,7 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             kwargs["cache"] = str(Path(tmp) / "demo-cache.duckdb")
         # The simulator's registries are on loopback and built for load: a brisker start
         # than the conservative defaults used for real registries.
-        kwargs.setdefault("limits", Limits(per_host_rate_per_s=40.0, per_host_concurrency=8))
+        kwargs.setdefault("limits", Limits(per_host_rate_per_s=150.0, per_host_concurrency=8))
         with SimulatorThread(args.scenario) as sim:
             boot = sim.write_bootstrap(Path(tmp) / "bootstrap")
             print(f"simulated registries on loopback; bootstrap in {boot}")

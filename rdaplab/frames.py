@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from rdaplab.models import NameResult, Response
 from rdaplab.normalize import DomainRecord, ParseError, decode_json, normalize_domain
@@ -155,8 +156,39 @@ def empty(schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+_PA_UTC_US = pa.timestamp("us", tz="UTC")
+
+
+def _list_series(name: str, values: list[Any]) -> pl.Series:
+    """A List(String) column via one Arrow ListArray (Polars' per-row path is ~15x slower)."""
+    offsets = [0]
+    flat: list[str] = []
+    nulls: list[bool] = []
+    for v in values:
+        if v is None:
+            nulls.append(True)
+        else:
+            flat.extend(v)
+            nulls.append(False)
+        offsets.append(len(flat))
+    arr = pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(flat, pa.string()), mask=pa.array(nulls, pa.bool_())
+    )
+    return pl.Series(name, arr).cast(_STR_LIST)
+
+
 def _frame(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.DataFrame:
-    return pl.DataFrame(columns, schema=schema)
+    series = []
+    for name, dtype in schema.items():
+        values = columns[name]
+        if dtype == _STR_LIST:
+            series.append(_list_series(name, values))
+        elif dtype == _UTC_US:
+            # Arrow converts aware datetimes in C; same result as Polars, ~6x faster
+            series.append(pl.Series(name, pa.array(values, _PA_UTC_US)).cast(_UTC_US))
+        else:
+            series.append(pl.Series(name, values, dtype=dtype))
+    return pl.DataFrame(series)
 
 
 def _columns(schema: pl.Schema) -> dict[str, list[Any]]:

@@ -366,6 +366,7 @@ def summarize(
         "cache_hit_rows": int(d["from_cache"].sum()),
         "elapsed_s": round(elapsed_s, 3),
         "registries": _per_registry(d, attempts),
+        "hosts": _per_host(attempts),
     }
     return summary
 
@@ -440,6 +441,41 @@ def _per_registry(domains: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[st
             }
         )
     return out
+
+
+def _per_host(attempts: pl.DataFrame) -> list[dict[str, Any]]:
+    """Every host asked in this batch (registries and referral targets alike)."""
+    if attempts.height == 0:
+        return []
+    per_host = (
+        attempts.group_by("host")
+        .agg(
+            requests=pl.len(),
+            throttled=pl.col("throttled").sum(),
+            errors=pl.col("error_kind").is_not_null().sum(),
+            latency_ms_p50=pl.col("latency_ms").quantile(0.5),
+            latency_ms_p90=pl.col("latency_ms").quantile(0.9),
+            latency_ms_p99=pl.col("latency_ms").quantile(0.99),
+            span_s=(pl.col("started_at").max() - pl.col("started_at").min()).dt.total_microseconds()
+            / 1e6,
+        )
+        .sort("requests", descending=True)
+    )
+    return [
+        {
+            "host": row["host"],
+            "requests": int(row["requests"]),
+            "throttled": int(row["throttled"]),
+            "errors": int(row["errors"]),
+            "latency_ms_p50": _round(row["latency_ms_p50"]),
+            "latency_ms_p90": _round(row["latency_ms_p90"]),
+            "latency_ms_p99": _round(row["latency_ms_p99"]),
+            "achieved_rate_per_s": (
+                round(row["requests"] / row["span_s"], 2) if row["span_s"] else None
+            ),
+        }
+        for row in per_host.iter_rows(named=True)
+    ]
 
 
 def _round(value: float | None) -> float | None:

@@ -417,6 +417,13 @@ _PLACEHOLDER_PREFIXES = (
 )
 
 
+# First characters any placeholder can start with (leading whitespace included).
+_PLACEHOLDER_FIRST = frozenset(
+    {c for p in (*_PLACEHOLDERS, *_PLACEHOLDER_PREFIXES) for c in (p[0], p[0].upper())}
+    | set(" \t\n\r")
+)
+
+
 def is_placeholder(value: object) -> bool:
     """True when a contact value is a redaction placeholder, not real data.
 
@@ -425,7 +432,9 @@ def is_placeholder(value: object) -> bool:
     RDDS service of the Registrar of Record..."``. A privacy/proxy *organization* (e.g.
     ``"WhoisGuard, Inc."``) is real data about the proxy and is not a placeholder.
     """
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value:
+        return False
+    if value[0] not in _PLACEHOLDER_FIRST:  # cheap reject: most values are real data
         return False
     s = value.strip().casefold().rstrip(".")
     return s in _PLACEHOLDERS or s.startswith(_PLACEHOLDER_PREFIXES)
@@ -703,7 +712,7 @@ def _registrar(
 def _dnssec(doc: Mapping[str, Any]) -> bool | None:
     sd = doc.get("secureDNS")
     if sd is None:
-        pass
+        sd = _get_ci(doc, "secureDNS")  # AFNIC serves "secureDns"
     if not isinstance(sd, dict):
         return None
     signed = sd.get("delegationSigned")

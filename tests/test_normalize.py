@@ -13,6 +13,7 @@ from rdaplab._data import responses_dir
 from rdaplab.normalize import (
     DomainRecord,
     ParseError,
+    _fix_iso,
     decode_json,
     error_detail,
     is_placeholder,
@@ -844,3 +845,26 @@ def test_related_links_filtering() -> None:
     ]
     assert related_links(None) == []
     assert related_links({"links": "nope"}) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2028-09-13T07:00:00.000+0000",
+        "2014-03-20T12:59:17.0Z",
+        "2020-01-02 03:04:05z",
+        "2020-01-02T03:04:05+01",
+        "2022-10-12T18:54:01.7850571234Z",
+        "2020-01-02T03:04:05-0500",
+    ],
+)
+def test_fix_iso_gives_python310_shape(text: str) -> None:
+    # Python 3.10's fromisoformat only takes "T", 3- or 6-digit fractions and +HH:MM
+    fixed = _fix_iso(text)
+    date_part, time_part = fixed.split("T")
+    assert len(date_part) == 10
+    clock, _, offset = time_part.partition("+") if "+" in time_part else time_part.partition("-")
+    assert len(offset) == 5 and offset[2] == ":"
+    if "." in clock:
+        assert len(clock.split(".")[1]) == 6
+    assert datetime.fromisoformat(fixed) == parse_datetime(text)
