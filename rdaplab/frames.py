@@ -287,7 +287,8 @@ def build_frames(rows: Sequence[tuple[object, str]], results: Mapping[str, NameR
         norm = normalized[key]
         d["query"].append(None if query is None else str(query))
         rec = norm.record
-        d["domain"].append(result.key)
+        # An invalid value has no normalized name (its key is internal to the engine).
+        d["domain"].append(None if result.error_kind == "invalid_query" else result.key)
         d["unicode_name"].append(
             rec.unicode_name if rec is not None and rec.unicode_name else result.unicode_name
         )

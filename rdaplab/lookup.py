@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -111,41 +112,44 @@ def _seconds(value: float | timedelta | None, default: float) -> float:
 
 
 class _CacheWriter:
-    """Buffers answers and attempts and commits them in small bulk transactions."""
+    """Buffers answers and attempts and commits them in small bulk transactions.
+
+    Adding never writes (workers must not fail because the disk did); the flusher task
+    commits every ``FLUSH_EVERY_S`` or sooner when ``FLUSH_ROWS`` are waiting. A failed
+    commit keeps its rows buffered and ends the flusher with the error, which ends the batch.
+    """
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
         self.responses: list[Response] = []
         self.attempts: list[Attempt] = []
-        self._last = time.monotonic()
+        self._wake = asyncio.Event()
 
     def add_attempt(self, attempt: Attempt) -> None:
         self.attempts.append(attempt)
-        self._maybe_flush()
+        self._check_size()
 
     def add_responses(self, responses: Sequence[Response]) -> None:
         self.responses.extend(responses)
-        self._maybe_flush()
+        self._check_size()
 
-    def _maybe_flush(self) -> None:
-        if (
-            len(self.responses) + len(self.attempts) >= FLUSH_ROWS
-            or time.monotonic() - self._last >= FLUSH_EVERY_S
-        ):
-            self.flush()
+    def _check_size(self) -> None:
+        if len(self.responses) + len(self.attempts) >= FLUSH_ROWS:
+            self._wake.set()
 
     def flush(self) -> None:
-        self._last = time.monotonic()
         if self.responses:
-            rows, self.responses = self.responses, []
-            self.cache.store_responses(rows)
+            self.cache.store_responses(self.responses)
+            self.responses = []  # only once committed
         if self.attempts:
-            rows_a, self.attempts = self.attempts, []
-            self.cache.store_attempts(rows_a)
+            self.cache.store_attempts(self.attempts)
+            self.attempts = []
 
     async def run_periodic(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_EVERY_S)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=FLUSH_EVERY_S)
+            self._wake.clear()
             self.flush()
 
 
@@ -268,12 +272,17 @@ async def lookup_async(
                 )
                 tracker.hosts_source = lambda: _host_progress(scheduler)
                 flusher = asyncio.create_task(writer.run_periodic())
+                joiner = asyncio.create_task(scheduler.join())
                 try:
                     for key, url in to_fetch.items():
                         scheduler.submit(results[key], url)
-                    await scheduler.join()
+                    await asyncio.wait({joiner, flusher}, return_when=asyncio.FIRST_COMPLETED)
+                    if flusher.done():  # the cache could not be written: stop the batch
+                        flusher.result()
                 finally:
-                    flusher.cancel()
+                    for task in (joiner, flusher):
+                        task.cancel()
+                    await asyncio.gather(joiner, flusher, return_exceptions=True)
                     await scheduler.aclose()
     except BaseException:
         failed = True  # interrupted (CancelledError, KeyboardInterrupt) or broken
@@ -281,6 +290,10 @@ async def lookup_async(
     finally:
         try:
             writer.flush()  # whatever arrived is kept, even when interrupted
+        except Exception:
+            if not failed:
+                raise
+            log.exception("rdaplab: could not save the last answers to the cache")
         finally:
             tracker.close()
             if failed and own_cache:

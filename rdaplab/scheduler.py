@@ -109,6 +109,7 @@ class _Lookup:
     lookup_id: str
     result: NameResult
     visited: set[str] = field(default_factory=set)
+    finished: bool = False
 
 
 @dataclass(slots=True)
@@ -382,6 +383,9 @@ class Scheduler:
         self._finish(lookup)
 
     def _finish(self, lookup: _Lookup) -> None:
+        if lookup.finished:  # never count a lookup twice, even after an unexpected error
+            return
+        lookup.finished = True
         if lookup.result.responses:
             lookup.result.responses[0].referral_status = lookup.result.referral_status
         self._on_done(lookup.result)

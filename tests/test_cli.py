@@ -159,7 +159,12 @@ def test_contract_flag_names_exist() -> None:
          "--bootstrap", "b", "--max-age", "60", "--summary-json", "s.json", "--no-progress",
          "--refresh", "--rate", "2.5", "--concurrency", "3"]
     )  # fmt: skip
-    assert (args.column, args.out, args.cache, args.bootstrap) == ("c", "o.parquet", "c.duckdb", "b")
+    assert (args.column, args.out, args.cache, args.bootstrap) == (
+        "c",
+        "o.parquet",
+        "c.duckdb",
+        "b",
+    )
     assert (args.max_age, args.summary_json, args.rate, args.concurrency) == (60, "s.json", 2.5, 3)
     assert args.no_progress and args.refresh
     args = parser.parse_args(["simulate", "--scenario", "s.json", "--port", "9000",
@@ -245,7 +250,9 @@ def _parquet(path: Path, names: list[str]) -> Path:
     ],
     ids=["csv-only-column", "csv-column-flag", "tsv", "text-comments", "text-no-suffix", "parquet"],
 )  # fmt: skip
-def test_input_kinds(run: Any, tmp_path: Path, filename: str, make: Any, extra: tuple[str, ...]) -> None:
+def test_input_kinds(
+    run: Any, tmp_path: Path, filename: str, make: Any, extra: tuple[str, ...]
+) -> None:
     make(tmp_path / filename)
     proc = run(filename, *extra, "--out", "o.parquet", "--summary-json", "s.json")
     assert proc.returncode == 0, proc.stderr
@@ -422,7 +429,11 @@ def test_cache_info_and_purge(run: Any, tmp_path: Path) -> None:
     proc = rdaplab("cache", "purge", "--older-than", "0s", "--cache", cache, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     gone = json.loads(proc.stdout)
-    assert (gone["responses_removed"], gone["attempts_removed"], gone["batches_removed"]) == (3, 3, 1)
+    assert (gone["responses_removed"], gone["attempts_removed"], gone["batches_removed"]) == (
+        3,
+        3,
+        1,
+    )
     info = json.loads(rdaplab("cache", "info", "--cache", cache, cwd=tmp_path).stdout)
     assert (info["responses"], info["attempts"]) == (0, 0)
 
@@ -444,7 +455,9 @@ def test_cache_default_location_honours_rdaplab_cache(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- bootstrap
 
 
-def test_bootstrap_show_bundled_and_custom(boot: Path, sim: SimulatorThread, tmp_path: Path) -> None:
+def test_bootstrap_show_bundled_and_custom(
+    boot: Path, sim: SimulatorThread, tmp_path: Path
+) -> None:
     proc = rdaplab("bootstrap", "show", "example.com", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "https://rdap.verisign.com/com/v1/" in proc.stdout
@@ -535,7 +548,9 @@ def test_simulate_missing_scenario_is_one_line(tmp_path: Path) -> None:
     reason="cli.py _add_lookup_options: --rate/--concurrency accept 0 and negatives; the "
     "limiter then raises ValueError mid-batch (traceback, exit 1) instead of an argparse error",
 )
-@pytest.mark.parametrize("flag", [("--rate", "0"), ("--concurrency", "0")], ids=["rate", "concurrency"])
+@pytest.mark.parametrize(
+    "flag", [("--rate", "0"), ("--concurrency", "0")], ids=["rate", "concurrency"]
+)
 def test_non_positive_pace_is_an_argparse_error(
     boot: Path, tmp_path: Path, flag: tuple[str, str]
 ) -> None:
@@ -556,8 +571,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     out = proc.stdout
     assert "simulated registries on loopback; bootstrap in" in out
     assert "wrote 3,000 rows to demo-results.parquet" in out
-    assert re.search(r"^rows 3,000  unique [\d,]+  ok [\d,]+  not_found [\d,]+  error [\d,]+$", out, re.M)
-    assert re.search(r"^requests [\d,]+  throttled [\d,]+  cache hits 0  elapsed [\d.]+s$", out, re.M)
+    assert re.search(
+        r"^rows 3,000  unique [\d,]+  ok [\d,]+  not_found [\d,]+  error [\d,]+$", out, re.M
+    )
+    assert re.search(
+        r"^requests [\d,]+  throttled [\d,]+  cache hits 0  elapsed [\d.]+s$", out, re.M
+    )
     assert re.search(r"^registry\s+names\s+ok\s+404\s+err\s+req\s+429\s+p50ms\s+p90ms$", out, re.M)
     d = pl.read_parquet(tmp_path / "demo-results.parquet")
     assert d.height == 3000 and d.schema == DOMAINS_SCHEMA
@@ -591,7 +610,9 @@ def test_docs_have_replayable_examples() -> None:
 
 
 @pytest.mark.parametrize(("command", "expected"), doc_examples(), ids=lambda v: str(v)[:40])
-def test_doc_example_output_matches_the_cli(tmp_path: Path, command: str, expected: list[str]) -> None:
+def test_doc_example_output_matches_the_cli(
+    tmp_path: Path, command: str, expected: list[str]
+) -> None:
     args = command.split()[1:]  # the examples use no quoting: a plain split is exact
     proc = rdaplab(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

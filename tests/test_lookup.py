@@ -113,6 +113,7 @@ async def test_every_row_gets_exactly_one_outcome_in_input_order(simulator, tmp_
         None,
     ]
     assert d["domain"][0] == d["domain"][6] == "alpha.test"
+    assert d["domain"][2:5].to_list() == [None, None, None]  # invalid values have no name
     assert d["domain"][7] == "xn--bcher-kva.test" and d["unicode_name"][7] == "bücher.test"
     assert all(detail for detail in d.filter(pl.col("outcome") == "error")["error_detail"])
     # Duplicates are fetched once; invalid and service-less names never cause a request.
@@ -433,3 +434,18 @@ async def test_locked_cache_is_a_clear_error(simulator, tmp_path):
         assert str(path) in str(info.value)
     finally:
         holder.communicate("")
+
+
+async def test_a_cache_that_cannot_be_written_stops_the_batch_with_its_error(
+    simulator, tmp_path, monkeypatch
+):
+    sim = await simulator(scenario(reg("r", ["test"], latency_ms={"mean": 5, "jitter": 1})))
+    cache = Cache(tmp_path / "c.duckdb")
+
+    def broken(rows: Any) -> None:
+        raise rdaplab.CacheError("disk full (simulated)")
+
+    monkeypatch.setattr(cache, "store_responses", broken)
+    with pytest.raises(rdaplab.CacheError, match="disk full"):
+        await run(sim, tmp_path, [f"w{i}.test" for i in range(20)], cache=cache)
+    cache.close()
