@@ -196,8 +196,12 @@ def _columns(schema: pl.Schema) -> dict[str, list[Any]]:
 
 
 @dataclass(slots=True)
-class _Normalized:
-    """One distinct key after decoding: the record, or the reason it failed."""
+class Normalized:
+    """One distinct key after decoding: the record, or the reason it failed.
+
+    Small next to the raw bodies: the engine normalizes each answer as soon as it arrives
+    and lets the bodies go once the cache has them.
+    """
 
     record: DomainRecord | None
     outcome: str
@@ -221,17 +225,17 @@ def _pick_bodies(responses: Sequence[Response]) -> tuple[Response | None, Respon
     return registry, registrar
 
 
-def _normalize_result(result: NameResult) -> _Normalized:
+def normalize_result(result: NameResult) -> Normalized:
     outcome, kind, detail = result.outcome, result.error_kind, result.error_detail
     registry, registrar = _pick_bodies(result.responses)
     if registry is None:
         # not_found, errors, or a result without kept answers: nothing to normalize
-        return _Normalized(None, outcome, kind, detail, result.referral_status)
+        return Normalized(None, outcome, kind, detail, result.referral_status)
     try:
         registry_doc = decode_json(registry.body)
     except ParseError as exc:
         detail = f"registry answer: {exc}"[:200]
-        return _Normalized(None, "error", "parse_error", detail, result.referral_status)
+        return Normalized(None, "error", "parse_error", detail, result.referral_status)
     registrar_doc = None
     referral_status = result.referral_status
     if registrar is not None:
@@ -241,10 +245,14 @@ def _normalize_result(result: NameResult) -> _Normalized:
             # the registry answer stands on its own; a broken referral body is dropped
             referral_status = "referral_failed"
     record = normalize_domain(registry_doc, registrar_doc)
-    return _Normalized(record, outcome, kind, detail, referral_status)
+    return Normalized(record, outcome, kind, detail, referral_status)
 
 
-def build_frames(rows: Sequence[tuple[object, str]], results: Mapping[str, NameResult]) -> Frames:
+def build_frames(
+    rows: Sequence[tuple[object, str]],
+    results: Mapping[str, NameResult],
+    normalized: Mapping[str, Normalized] | None = None,
+) -> Frames:
     """Build the five result frames.
 
     Parameters
@@ -254,6 +262,9 @@ def build_frames(rows: Sequence[tuple[object, str]], results: Mapping[str, NameR
         ``results``.
     results
         One :class:`~rdaplab.models.NameResult` per distinct key.
+    normalized
+        Already normalized keys (from :func:`normalize_result`); the others are
+        normalized here from their ``responses``.
 
     Returns
     -------
@@ -269,9 +280,11 @@ def build_frames(rows: Sequence[tuple[object, str]], results: Mapping[str, NameR
     KeyError
         When a row's key has no entry in ``results`` (a caller bug, not a data problem).
     """
-    normalized: dict[str, _Normalized] = {}
-    for key, name_result in results.items():
-        normalized[key] = _normalize_result(name_result)
+    done = normalized or {}
+    normalized = {
+        key: done[key] if key in done else normalize_result(name_result)
+        for key, name_result in results.items()
+    }
 
     d = _columns(DOMAINS_SCHEMA)
     ev = _columns(EVENTS_SCHEMA)

@@ -27,7 +27,7 @@ from rdaplab._version import __version__
 from rdaplab.bootstrap import Bootstrap
 from rdaplab.cache import Cache
 from rdaplab.client import RdapClient, Timeouts
-from rdaplab.frames import ATTEMPTS_SCHEMA, Frames, build_frames
+from rdaplab.frames import ATTEMPTS_SCHEMA, Frames, Normalized, build_frames, normalize_result
 from rdaplab.inputs import read_values
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.names import normalize_domains
@@ -221,6 +221,7 @@ async def lookup_async(
     writer = _CacheWriter(store)
     failed = False
     scheduler: Scheduler | None = None
+    records: dict[str, Normalized] = {}
     try:
         store.begin_batch(
             batch_id,
@@ -247,9 +248,12 @@ async def lookup_async(
             else {}
         )
         for key, cached in hits.items():
-            _fill_from_cache(results[key], cached.responses)
+            result = results[key]
+            _fill_from_cache(result, cached.responses)
+            records[key] = normalize_result(result)
+            result.responses = []  # the cache has the bodies; keep only the small record
             del to_fetch[key]
-            tracker.add_done(results[key].outcome, from_cache=True)
+            tracker.add_done(result.outcome, from_cache=True)
 
         # 4. Fetch the rest, committing answers in small batches as they arrive.
         def on_attempt(attempt: Attempt) -> None:
@@ -258,7 +262,9 @@ async def lookup_async(
 
         def on_done(result: NameResult) -> None:
             writer.add_responses(result.responses)
-            tracker.add_done(result.outcome)
+            records[result.key] = normalize_result(result)
+            result.responses = []  # the writer holds the bodies until they are committed
+            tracker.add_done(records[result.key].outcome)
 
         if to_fetch:
             async with RdapClient(timeouts=timeouts, user_agent=user_agent) as client:
@@ -300,7 +306,7 @@ async def lookup_async(
                 store.close()
 
     # 5. Frames and summary.
-    frames = build_frames(rows, results)
+    frames = build_frames(rows, results, records)
     attempts = store.attempts(batch_id)
     elapsed = time.monotonic() - t0
     summary = summarize(frames, attempts, results, batch_id=batch_id, elapsed_s=elapsed)
