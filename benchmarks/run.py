@@ -46,10 +46,9 @@ import aiohttp
 import rdaplab
 from rdaplab.bootstrap import Bootstrap
 from rdaplab.cache import Cache
-from rdaplab.frames import build_frames
+from rdaplab.frames import build_frames, normalize_result
 from rdaplab.lookup import DEFAULT_MAX_AGE_S, DEFAULT_NOT_FOUND_MAX_AGE_S, _fill_from_cache
 from rdaplab.models import NameResult
-from rdaplab.normalize import decode_json, normalize_domain
 from rdaplab.scheduler import Limits
 
 T = TypeVar("T")
@@ -110,7 +109,7 @@ class Sizes:
     warmup: int  # names fetched (by both sides) before anything is measured
 
 
-DEFAULT_SIZES = Sizes(n=5_000, warm_n=20_000, polite_n=300, concurrency=16, repeats=2, warmup=300)
+DEFAULT_SIZES = Sizes(n=5_000, warm_n=20_000, polite_n=300, concurrency=16, repeats=3, warmup=300)
 QUICK_SIZES = Sizes(n=300, warm_n=500, polite_n=10, concurrency=8, repeats=1, warmup=50)
 
 
@@ -228,13 +227,15 @@ def top_functions(path: Path, limit: int = 12) -> str:
 
 
 # Phases of one lookup_async call: (label, owner, attribute). The attributes are looked up
-# by lookup_async at call time, so wrapping them times the real run from inside.
+# by lookup_async at call time, so wrapping them times the real run from inside. One that
+# no longer exists (a refactor) is skipped, not an error.
 _PHASES: tuple[tuple[str, Any, str], ...] = (
     ("open cache (Cache.__init__)", Cache, "__init__"),
     ("Bootstrap.load", Bootstrap, "load"),
     ("normalize_domains", LOOKUP_MODULE, "normalize_domains"),
     ("begin_batch", Cache, "begin_batch"),
     ("Cache.lookup_fresh", Cache, "lookup_fresh"),
+    ("normalize_result (per cached answer)", LOOKUP_MODULE, "normalize_result"),
     ("build_frames", LOOKUP_MODULE, "build_frames"),
     ("Cache.attempts", Cache, "attempts"),
     ("summarize", LOOKUP_MODULE, "summarize"),
@@ -246,7 +247,8 @@ _PHASES: tuple[tuple[str, Any, str], ...] = (
 @contextlib.contextmanager
 def phase_timer() -> Iterator[dict[str, float]]:
     """Time the calls ``lookup_async`` makes (wall seconds per phase); restores them after."""
-    spent: dict[str, float] = {label: 0.0 for label, _, _ in _PHASES}
+    present = [(label, owner, attr) for label, owner, attr in _PHASES if attr in vars(owner)]
+    spent: dict[str, float] = {label: 0.0 for label, _, _ in present}
     saved: list[tuple[Any, str, Any]] = []
 
     def wrap(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -260,8 +262,8 @@ def phase_timer() -> Iterator[dict[str, float]]:
         return timed_call
 
     try:
-        for label, owner, attr in _PHASES:
-            raw = vars(owner)[attr] if isinstance(owner, type) else getattr(owner, attr)
+        for label, owner, attr in present:
+            raw = vars(owner)[attr]  # the raw classmethod object, not a bound method
             saved.append((owner, attr, raw))
             if isinstance(raw, classmethod):
                 setattr(owner, attr, classmethod(wrap(label, raw.__func__)))
@@ -417,22 +419,21 @@ async def warm_replay(
         results[name] = res
     rows: list[tuple[object, str]] = [(name, name) for name in names]
 
-    bodies = [hits[name].responses[0].body for name in names]
     gc.collect()
     t0 = time.perf_counter()
-    for body in bodies:
-        normalize_domain(decode_json(body))
+    normalized = {name: normalize_result(results[name]) for name in names}
     normalize_s = time.perf_counter() - t0
 
     gc.collect()
     t0 = time.perf_counter()
-    frames = build_frames(rows, results)
+    frames = build_frames(rows, results, normalized)
     frames_s = time.perf_counter() - t0
     if frames.domains.height != n or frames.domains["registrar"].null_count() == n:
         raise BenchError("build_frames: wrong row count or no registrar parsed")
 
     replay_100k_s = replay.wall_s * TARGET_REPLAY_NAMES / n  # linear extrapolation
-    frames_docs_per_s = n / frames_s
+    # Documents in, frames out: what replaying costs after the cache read.
+    docs_per_s = n / (normalize_s + frames_s)
     return {
         "n": n,
         "fill_s": fill.wall_s,
@@ -444,12 +445,13 @@ async def warm_replay(
         "normalize_s": normalize_s,
         "normalize_docs_per_s": n / normalize_s,
         "frames_s": frames_s,
-        "frames_docs_per_s": frames_docs_per_s,
+        "frames_rows_per_s": n / frames_s,
+        "docs_per_s": docs_per_s,
         "phases_s": dict(phases),
         "phases_other_s": max(0.0, replay.wall_s - sum(phases.values())),
         "extrapolated_100k_s": replay_100k_s,
         "target_replay_met": replay_100k_s <= TARGET_REPLAY_S,
-        "target_normalize_met": frames_docs_per_s >= TARGET_NORMALIZE_DOCS_PER_S,
+        "target_normalize_met": docs_per_s >= TARGET_NORMALIZE_DOCS_PER_S,
     }
 
 
@@ -568,17 +570,19 @@ def report(results: dict[str, Any]) -> str:
          _share(wr["phases_other_s"], wr["replay_s"])],
         ["direct: Cache.lookup_fresh", f"{wr['cache_read_s']:.2f}",
          f"{_fmt(wr['n'] / wr['cache_read_s'])} names/s"],
-        ["direct: frames.build_frames", f"{wr['frames_s']:.2f}",
-         f"{_fmt(wr['frames_docs_per_s'])} docs/s"],
-        ["direct: decode_json + normalize_domain", f"{wr['normalize_s']:.2f}",
+        ["direct: frames.normalize_result", f"{wr['normalize_s']:.2f}",
          f"{_fmt(wr['normalize_docs_per_s'])} docs/s"],
+        ["direct: build_frames (records given)", f"{wr['frames_s']:.2f}",
+         f"{_fmt(wr['frames_rows_per_s'])} rows/s"],
+        ["direct: both (documents -> frames)", f"{wr['normalize_s'] + wr['frames_s']:.2f}",
+         f"{_fmt(wr['docs_per_s'])} docs/s"],
     ]  # fmt: skip
     out.append(_table(["phase", "seconds", "rate or share"], rows))
     out.append(
         f"\n{TARGET_REPLAY_NAMES:,} names ≤ {TARGET_REPLAY_S:.0f} s: extrapolated "
         f"{wr['extrapolated_100k_s']:.1f} s, {_met(wr['target_replay_met'])}; "
-        f"normalization (build_frames) ≥ {TARGET_NORMALIZE_DOCS_PER_S:,.0f} docs/s: "
-        f"{_fmt(wr['frames_docs_per_s'])}, {_met(wr['target_normalize_met'])}"
+        f"normalization (documents -> frames) ≥ {TARGET_NORMALIZE_DOCS_PER_S:,.0f} docs/s: "
+        f"{_fmt(wr['docs_per_s'])}, {_met(wr['target_normalize_met'])}"
     )
 
     po = results["politeness"]
@@ -626,7 +630,7 @@ def report(results: dict[str, Any]) -> str:
     )
     out.append(
         f"RESULT warm_replay names_per_s={wr['replay_names_per_s']:.1f} "
-        f"docs_per_s={wr['frames_docs_per_s']:.1f} "
+        f"docs_per_s={wr['docs_per_s']:.1f} "
         f"extrapolated_100k_s={wr['extrapolated_100k_s']:.2f} "
         f"target_met={wr['target_replay_met'] and wr['target_normalize_met']}"
     )
@@ -660,7 +664,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--warm-n", type=int, help="warm replay: names (default 20,000)")
     p.add_argument("--polite-n", type=int, help="politeness: names per variant (default 300)")
     p.add_argument("--concurrency", type=int, help="client overhead concurrency C (default 16)")
-    p.add_argument("--repeats", type=int, help="client overhead runs per side (default 2)")
+    p.add_argument("--repeats", type=int, help="client overhead runs per side (default 3)")
     p.add_argument("--profile", metavar="DIR", help="cProfile two paths into DIR, print tops")
     args = p.parse_args(argv)
     base = QUICK_SIZES if args.quick else DEFAULT_SIZES

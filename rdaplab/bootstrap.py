@@ -719,7 +719,7 @@ class Bootstrap:
                 "RDAP service"
             )
         lines.append(
-            f"if you know a server for it, pass overrides={{{tld!r}: 'https://.../'}}; "
+            f"if you know a server for it, pass bootstrap_overrides={{{tld!r}: 'https://.../'}}; "
             "otherwise these names end as error_kind 'no_rdap_service'"
         )
         return lines

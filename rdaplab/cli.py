@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 import tempfile
@@ -29,6 +30,29 @@ def parse_duration(text: str) -> float:
     if not m:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 3600, 12h, 30d)")
     return float(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,11 +114,13 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
     )
     if not demo:
         p.add_argument("--bootstrap", metavar="DIR", help="IANA-format bootstrap directory")
-    p.add_argument("--max-age", type=float, metavar="SECONDS", help="cache freshness")
+    p.add_argument("--max-age", type=_non_negative, metavar="SECONDS", help="cache freshness")
     p.add_argument("--refresh", action="store_true", help="ignore cached answers")
     p.add_argument("--summary-json", metavar="PATH", help="write the summary as JSON")
-    p.add_argument("--rate", type=float, metavar="PER_S", help="requests/s per host")
-    p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per host")
+    p.add_argument("--rate", type=_positive(float), metavar="PER_S", help="requests/s per host")
+    p.add_argument(
+        "--concurrency", type=_positive(int), metavar="N", help="requests in flight per host"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress line")
 
 
@@ -130,7 +156,10 @@ def _finish_lookup(result: Any, args: argparse.Namespace) -> None:
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     import rdaplab
+    from rdaplab.lookup import check_output_path
 
+    if args.out:
+        check_output_path(args.out)  # refuse before the batch, not after it
     kwargs = _lookup_kwargs(args)
     result = rdaplab.lookup(Path(args.input), bootstrap=args.bootstrap, **kwargs)
     _finish_lookup(result, args)
@@ -140,10 +169,14 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import rdaplab
     from rdaplab._data import datasets_dir
+    from rdaplab.lookup import check_output_path
     from rdaplab.scheduler import Limits
     from rdaplab.simulator import SimulatorThread
 
+    if args.out:
+        check_output_path(args.out)
     sample = Path(args.sample) if args.sample else datasets_dir() / "sample" / "domains.csv"
+    scenario = _load_scenario(args.scenario)
     with tempfile.TemporaryDirectory(prefix="rdaplab-demo-") as tmp:
         kwargs = _lookup_kwargs(args)
         if kwargs["cache"] is None:
@@ -151,7 +184,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # The simulator's registries are on loopback and built for load: a brisker start
         # than the conservative defaults used for real registries.
         kwargs.setdefault("limits", Limits(per_host_rate_per_s=150.0, per_host_concurrency=8))
-        with SimulatorThread(args.scenario) as sim:
+        with SimulatorThread(scenario) as sim:
             boot = sim.write_bootstrap(Path(tmp) / "bootstrap")
             print(f"simulated registries on loopback; bootstrap in {boot}")
             result = rdaplab.lookup(sample, bootstrap=boot, **kwargs)
@@ -159,29 +192,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_scenario(path: str | None) -> Any:
+    from rdaplab.errors import InputError
+    from rdaplab.simulator import Scenario
+
+    if path is None:
+        return Scenario.default()
+    try:
+        return Scenario.load(Path(path))
+    except (ValueError, OSError) as exc:  # the simulator's own "bad scenario" errors
+        raise InputError(f"scenario {path}: {exc}") from exc
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from rdaplab.simulator import run_forever
 
     run_forever(
-        args.scenario,
+        _load_scenario(args.scenario),
         port=args.port,
         bootstrap_dir=args.bootstrap_out,
     )
     return 0
 
 
-def cmd_cache_info(args: argparse.Namespace) -> int:
+def _existing_cache(path: str | None) -> Any:
     from rdaplab.cache import Cache
+    from rdaplab.errors import InputError
 
-    with Cache(args.cache) as cache:
+    if path is not None and path != ":memory:" and not Path(path).exists():
+        raise InputError(f"no cache file at {path}")
+    return Cache(path)
+
+
+def cmd_cache_info(args: argparse.Namespace) -> int:
+    with _existing_cache(args.cache) as cache:
         print(json.dumps(cache.info(), indent=2, default=str))
     return 0
 
 
 def cmd_cache_purge(args: argparse.Namespace) -> int:
-    from rdaplab.cache import Cache
-
-    with Cache(args.cache) as cache:
+    with _existing_cache(args.cache) as cache:
         print(json.dumps(cache.purge(older_than_s=args.older_than), indent=2, default=str))
     return 0
 
@@ -222,7 +272,27 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+class _LineSafeHandler(logging.StreamHandler):  # type: ignore[type-arg, unused-ignore]
+    """Log records on their own line, erasing a progress line being redrawn on a terminal."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "isatty", lambda: False)():
+            self.stream.write("\r\x1b[K")
+        super().emit(record)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("rdaplab")
+    if not logger.handlers:
+        handler = _LineSafeHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -77,7 +77,8 @@ class CacheLockedError(CacheError):
         who = f" (held by {holder})" if holder else ""
         super().__init__(
             f"cache file {path} is locked by another process{who}; DuckDB allows one "
-            "writer per file: close the other session or pass cache= a different file"
+            "writer per file: close the other session or use another cache file "
+            "(cache= in Python, --cache on the command line)"
         )
 
 

@@ -27,6 +27,7 @@ from rdaplab._version import __version__
 from rdaplab.bootstrap import Bootstrap
 from rdaplab.cache import Cache
 from rdaplab.client import RdapClient, Timeouts
+from rdaplab.errors import InputError
 from rdaplab.frames import ATTEMPTS_SCHEMA, Frames, Normalized, build_frames, normalize_result
 from rdaplab.inputs import read_values
 from rdaplab.models import Attempt, NameResult, Response
@@ -83,8 +84,25 @@ class LookupResult:
         return write_frame(self.domains, path)
 
 
-def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
+OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".ndjson", ".jsonl")
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Raise :class:`InputError` for an output path rdaplab cannot write, before any work."""
     path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(
+            f"cannot write {path}: unknown format {path.suffix or '(no extension)'!r}; "
+            "use .parquet, .csv, .json or .ndjson"
+        )
+    if not path.parent.exists():
+        raise InputError(f"cannot write {path}: folder {path.parent} does not exist")
+    return path
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write a frame as Parquet, CSV (lists joined by spaces), JSON or NDJSON."""
+    path = check_output_path(path)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         frame.write_parquet(path)
@@ -96,10 +114,8 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
         flat.write_csv(path)
     elif suffix == ".json":
         frame.write_json(path)
-    elif suffix in (".ndjson", ".jsonl"):
-        frame.write_ndjson(path)
     else:
-        raise ValueError(f"unknown output format {suffix!r}: use .parquet, .csv, .json or .ndjson")
+        frame.write_ndjson(path)
     return path
 
 
