@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from rdaplab._version import __version__
 from rdaplab.errors import CacheError, CacheLockedError
+from rdaplab.frames import ATTEMPTS_SCHEMA
 from rdaplab.models import Attempt, CachedLookup, Response
 
 __all__ = [
@@ -106,24 +107,8 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
 SCHEMA_VERSION: Final = max(v for v, _, _ in MIGRATIONS)
 
 # Column order and dtypes of :meth:`Cache.attempts` (models.Attempt's field order).
-ATTEMPTS_DTYPES: Final[dict[str, pl.DataType]] = {
-    "batch_id": pl.Utf8(),
-    "host": pl.Utf8(),
-    "url": pl.Utf8(),
-    "query_kind": pl.Utf8(),
-    "query": pl.Utf8(),
-    "started_at": pl.Datetime("us", "UTC"),
-    "latency_ms": pl.Float64(),
-    "status": pl.Int16(),
-    "bytes": pl.Int64(),
-    "retry_after_s": pl.Float64(),
-    "error_kind": pl.Utf8(),
-    "error_detail": pl.Utf8(),
-    "attempt": pl.Int16(),
-    "throttled": pl.Boolean(),
-    "rate_limit": pl.Float64(),
-    "concurrency_limit": pl.Int32(),
-}
+# One definition of the attempts log's columns: the frames module's schema.
+ATTEMPTS_DTYPES: Final[dict[str, pl.DataType]] = dict(ATTEMPTS_SCHEMA)
 
 _RESPONSE_COLS: Final = (
     "batch_id",

@@ -29,6 +29,16 @@ SCENARIO = {
 }
 
 
+async def start_cli_lookup(tmp_path, boot, cache_path):
+    """``rdaplab lookup names.txt`` in a subprocess, paced to take about 12 s."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rdaplab", "lookup", str(tmp_path / "names.txt"),
+        "--cache", str(cache_path), "--bootstrap", str(boot),
+        "--rate", "50", "--concurrency", "4", "--no-progress",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
 async def test_kill_9_mid_run_then_resume_fetches_only_what_is_missing(simulator, tmp_path):
     sim = await simulator(SCENARIO)
     boot = sim.write_bootstrap(tmp_path / "boot")
@@ -36,12 +46,7 @@ async def test_kill_9_mid_run_then_resume_fetches_only_what_is_missing(simulator
     (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
     cache_path = tmp_path / "cache.duckdb"
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rdaplab", "lookup", str(tmp_path / "names.txt"),
-        "--cache", str(cache_path), "--bootstrap", str(boot),
-        "--rate", "50", "--concurrency", "4", "--no-progress",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc = await start_cli_lookup(tmp_path, boot, cache_path)
     deadline = time.monotonic() + 60
     while sim.stats()["r"].requests < 200:  # about 4 s in, well before the end (~12 s)
         assert proc.returncode is None, await proc.stderr.read()  # type: ignore[union-attr]
@@ -84,12 +89,7 @@ async def test_ctrl_c_flushes_everything_received_and_exits_130(simulator, tmp_p
     names = [f"intr{i}.test" for i in range(600)]
     (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
     cache_path = tmp_path / "cache.duckdb"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rdaplab", "lookup", str(tmp_path / "names.txt"),
-        "--cache", str(cache_path), "--bootstrap", str(boot),
-        "--rate", "50", "--concurrency", "4", "--no-progress",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc = await start_cli_lookup(tmp_path, boot, cache_path)
     deadline = time.monotonic() + 60
     while sim.stats()["r"].requests < 100:
         assert proc.returncode is None
