@@ -210,6 +210,10 @@ class Normalized:
     referral_status: str | None
 
 
+def _document(resp: Response) -> Any:
+    return resp.document if resp.document is not None else decode_json(resp.body)
+
+
 def _pick_bodies(responses: Sequence[Response]) -> tuple[Response | None, Response | None]:
     """(registry 200 answer at depth 0, deepest 200 answer at depth >= 1)."""
     registry: Response | None = None
@@ -232,7 +236,7 @@ def normalize_result(result: NameResult) -> Normalized:
         # not_found, errors, or a result without kept answers: nothing to normalize
         return Normalized(None, outcome, kind, detail, result.referral_status)
     try:
-        registry_doc = decode_json(registry.body)
+        registry_doc = _document(registry)
     except ParseError as exc:
         detail = f"registry answer: {exc}"[:200]
         return Normalized(None, "error", "parse_error", detail, result.referral_status)
@@ -240,7 +244,7 @@ def normalize_result(result: NameResult) -> Normalized:
     referral_status = result.referral_status
     if registrar is not None:
         try:
-            registrar_doc = decode_json(registrar.body)
+            registrar_doc = _document(registrar)
         except ParseError:
             # the registry answer stands on its own; a broken referral body is dropped
             referral_status = "referral_failed"

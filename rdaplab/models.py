@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 QueryKind = Literal["domain", "ip", "asn", "entity", "nameserver"]
 ReferralStatus = Literal["followed", "referral_failed"]
@@ -54,6 +54,8 @@ class Response:
     batch_id: str = ""
     lookup_id: str = ""  # shared by the registry answer and its referrals
     referral_status: str | None = None  # on depth 0: "followed", "referral_failed" or None
+    # The decoded body when the engine already parsed it (never stored): saves a decode.
+    document: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

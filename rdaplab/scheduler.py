@@ -312,7 +312,7 @@ class Scheduler:
             return
 
     # -- outcomes ------------------------------------------------------------------------------
-    def _response(self, job: _Job, res: HttpResult) -> Response:
+    def _response(self, job: _Job, res: HttpResult, doc: Any = None) -> Response:
         return Response(
             query_kind=job.lookup.kind,
             query=job.lookup.key,
@@ -326,12 +326,13 @@ class Scheduler:
             latency_ms=res.latency_ms,
             batch_id=self.batch_id,
             lookup_id=job.lookup.lookup_id,
+            document=doc,
         )
 
     def _job_answered(self, job: _Job, res: HttpResult, doc: Any) -> None:
         lookup = job.lookup
         result = lookup.result
-        result.responses.append(self._response(job, res))
+        result.responses.append(self._response(job, res, doc))
         result.latency_ms = (result.latency_ms or 0.0) + res.latency_ms
         if job.depth == 0:
             result.outcome = "ok"
