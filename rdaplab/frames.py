@@ -248,7 +248,11 @@ def normalize_result(result: NameResult) -> Normalized:
         except ParseError:
             # the registry answer stands on its own; a broken referral body is dropped
             referral_status = "referral_failed"
-    record = normalize_domain(registry_doc, registrar_doc)
+    try:
+        record = normalize_domain(registry_doc, registrar_doc)
+    except Exception as exc:  # a shape the tolerant parser missed: one row, not the batch
+        detail = f"registry answer could not be normalized: {exc!r}"[:200]
+        return Normalized(None, "error", "parse_error", detail, referral_status)
     return Normalized(record, outcome, kind, detail, referral_status)
 
 

@@ -277,10 +277,12 @@ async def lookup_async(
             writer.add_attempt(attempt)
 
         def on_done(result: NameResult) -> None:
-            writer.add_responses(result.responses)
-            records[result.key] = normalize_result(result)
+            record = records[result.key] = normalize_result(result)
+            if record.error_kind != "parse_error":
+                # An answer we cannot read is not cached: the next run asks again.
+                writer.add_responses(result.responses)
             result.responses = []  # the writer holds the bodies until they are committed
-            tracker.add_done(records[result.key].outcome)
+            tracker.add_done(record.outcome)
 
         if to_fetch:
             async with RdapClient(timeouts=timeouts, user_agent=user_agent) as client:

@@ -560,7 +560,7 @@ def _vcard(vcard: object) -> tuple[str | None, str | None, str | None, str | Non
         if not isinstance(prop, list) or len(prop) < 4:
             continue
         pname = prop[0]
-        if pname not in _VCARD_NAMES:
+        if not isinstance(pname, str) or pname not in _VCARD_NAMES:
             if not isinstance(pname, str):
                 continue
             pname = pname.lower()  # property names are case-insensitive

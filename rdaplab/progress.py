@@ -7,6 +7,7 @@ text renderer here draws one line on a terminal; the notebook layer adds a widge
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -100,11 +101,19 @@ class ProgressTracker:
         now = time.monotonic()
         if force or now - self._last >= self._min_interval:
             self._last = now
-            self._renderer(self.snapshot())
+            self._render(self.snapshot())
 
     def close(self) -> None:
         if self._renderer is not None:
-            self._renderer(self.snapshot(finished=True))
+            self._render(self.snapshot(finished=True))
+
+    def _render(self, snapshot: ProgressSnapshot) -> None:
+        assert self._renderer is not None
+        try:
+            self._renderer(snapshot)
+        except Exception:  # a broken display must never stop a batch
+            logging.getLogger("rdaplab").exception("rdaplab: progress renderer failed; disabled")
+            self._renderer = None
 
 
 def format_line(s: ProgressSnapshot) -> str:

@@ -387,12 +387,16 @@ class Scheduler:
         if lookup.finished:  # never count a lookup twice, even after an unexpected error
             return
         lookup.finished = True
-        if lookup.result.responses:
-            lookup.result.responses[0].referral_status = lookup.result.referral_status
-        self._on_done(lookup.result)
-        self._pending -= 1
-        if self._pending == 0:
-            self._idle.set()
+        try:
+            if lookup.result.responses:
+                lookup.result.responses[0].referral_status = lookup.result.referral_status
+            self._on_done(lookup.result)
+        except Exception:  # a failing callback must not leave join() waiting forever
+            log.exception("rdaplab: error while finishing %s", lookup.key)
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
 
     def _mark_down(self, host: _Host, err: FetchError) -> None:
         if host.down_reason is not None:

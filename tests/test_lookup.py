@@ -449,3 +449,72 @@ async def test_a_cache_that_cannot_be_written_stops_the_batch_with_its_error(
     with pytest.raises(rdaplab.CacheError, match="disk full"):
         await run(sim, tmp_path, [f"w{i}.test" for i in range(20)], cache=cache)
     cache.close()
+
+
+async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
+    tmp_path, monkeypatch
+):
+    # A registry serving a jCard whose property name is a list (found by fuzzing).
+    from aiohttp import web
+
+    bad = {
+        "objectClassName": "domain",
+        "ldhName": "bad.test",
+        "entities": [
+            {"roles": ["registrant"], "vcardArray": ["vcard", [[["fn"], {}, "text", "x"]]]}
+        ],
+    }
+
+    async def handler(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        doc = bad if name.startswith("bad") else {"objectClassName": "domain", "ldhName": name}
+        return web.json_response(doc, content_type="application/rdap+json")
+
+    app = web.Application()
+    app.router.add_get("/r/domain/{name}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        calls: list[int] = []
+
+        def broken_progress(snapshot: Any) -> None:
+            calls.append(1)
+            raise RuntimeError("display went away")
+
+        kw: dict[str, Any] = {
+            "bootstrap_overrides": {"test": f"http://127.0.0.1:{port}/r/"},
+            "cache": tmp_path / "c.duckdb",
+            "limits": FAST,
+        }
+        result = await asyncio.wait_for(
+            rdaplab.lookup_async(["bad.test", "ok.test"], progress=broken_progress, **kw),
+            timeout=30,
+        )
+        assert result.domains["outcome"].to_list() == ["ok", "ok"]  # tolerated
+        assert len(calls) == 1  # the broken renderer was disabled, the batch went on
+
+        # Should a shape still defeat the parser, that row is a parse_error, the batch
+        # ends, and the unreadable answer is not cached (the next run asks again).
+        from rdaplab import frames as frames_module
+
+        real = frames_module.normalize_domain
+
+        def picky(doc: Any, registrar_doc: Any = None) -> Any:
+            if doc.get("ldhName") == "bad.test":
+                raise TypeError("unhashable type: 'list'")
+            return real(doc, registrar_doc)
+
+        monkeypatch.setattr(frames_module, "normalize_domain", picky)
+        kw["cache"] = tmp_path / "c2.duckdb"
+        result = await asyncio.wait_for(
+            rdaplab.lookup_async(["bad.test", "ok.test"], progress=False, **kw), timeout=30
+        )
+        assert result.domains["outcome"].to_list() == ["error", "ok"]
+        assert result.domains["error_kind"][0] == "parse_error"
+        again = await rdaplab.lookup_async(["bad.test", "ok.test"], progress=False, **kw)
+        assert again.domains["from_cache"].to_list() == [False, True]
+    finally:
+        await runner.cleanup()
