@@ -114,7 +114,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 def check_url_policy(url: str) -> None:
     """Raise ``FetchError(http_error)`` for URLs rdaplab refuses to fetch."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise FetchError("http_error", f"malformed URL {url!r}: {exc}") from None
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and is_loopback_url(url):

@@ -26,9 +26,9 @@ import polars as pl
 from rdaplab._version import __version__
 from rdaplab.bootstrap import Bootstrap
 from rdaplab.cache import Cache
-from rdaplab.client import RdapClient, Timeouts
+from rdaplab.client import RdapClient, Timeouts, authority
 from rdaplab.errors import InputError
-from rdaplab.frames import ATTEMPTS_SCHEMA, Frames, Normalized, build_frames, normalize_result
+from rdaplab.frames import Frames, Normalized, build_frames, normalize_result
 from rdaplab.inputs import read_values
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.names import normalize_domains
@@ -409,61 +409,41 @@ def summarize(
 
 
 def _per_registry(domains: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[str, Any]]:
-    names = (
-        domains.filter(pl.col("registry_url").is_not_null())
-        .unique("domain")
-        .group_by("registry_url")
-        .agg(
-            names=pl.len(),
-            ok=(pl.col("outcome") == "ok").sum(),
-            not_found=(pl.col("outcome") == "not_found").sum(),
-            error=(pl.col("outcome") == "error").sum(),
-            from_cache=pl.col("from_cache").sum(),
-        )
-        .with_columns(
-            host=pl.col("registry_url").str.extract(r"^[a-z]+://([^/]+)", 1).str.to_lowercase()
-        )
+    """Per registry base URL: names, outcomes, and the attempts sent to that registry.
+
+    Attempts are attributed by URL prefix, not by host: registries can share a host
+    (``rdap.verisign.com/com/v1/`` and ``/net/v1/``), and referrals to a registrar are
+    not the registry's requests (they are in ``hosts``).
+    """
+    looked_up = domains.filter(pl.col("registry_url").is_not_null()).unique("domain")
+    names = looked_up.group_by("registry_url").agg(
+        names=pl.len(),
+        ok=(pl.col("outcome") == "ok").sum(),
+        not_found=(pl.col("outcome") == "not_found").sum(),
+        error=(pl.col("outcome") == "error").sum(),
+        from_cache=pl.col("from_cache").sum(),
     )
-    if attempts.height:
-        per_host = attempts.group_by("host").agg(
-            requests=pl.len(),
-            throttled=pl.col("throttled").sum(),
-            latency_ms_p50=pl.col("latency_ms").quantile(0.5),
-            latency_ms_p90=pl.col("latency_ms").quantile(0.9),
-            latency_ms_p99=pl.col("latency_ms").quantile(0.99),
-            first=pl.col("started_at").min(),
-            last=pl.col("started_at").max(),
-        )
-    else:
-        per_host = pl.DataFrame(
-            schema={
-                "host": pl.String,
-                "requests": pl.UInt32,
-                "throttled": pl.UInt32,
-                "latency_ms_p50": pl.Float64,
-                "latency_ms_p90": pl.Float64,
-                "latency_ms_p99": pl.Float64,
-                "first": ATTEMPTS_SCHEMA["started_at"],
-                "last": ATTEMPTS_SCHEMA["started_at"],
-            }
-        )
-    # registry_url hosts may omit default ports; attempts always carry host:port.
-    per_host = per_host.with_columns(
-        host_only=pl.col("host").str.replace(r":(443|80)$", ""),
+    sent = attempts.join(
+        looked_up.select("domain", "registry_url"), left_on="query", right_on="domain"
+    ).filter(pl.col("url").str.starts_with(pl.col("registry_url")))
+    per_registry = sent.group_by("registry_url").agg(
+        host=pl.col("host").first(),
+        requests=pl.len(),
+        throttled=pl.col("throttled").sum(),
+        latency_ms_p50=pl.col("latency_ms").quantile(0.5),
+        latency_ms_p90=pl.col("latency_ms").quantile(0.9),
+        latency_ms_p99=pl.col("latency_ms").quantile(0.99),
+        span_s=(pl.col("started_at").max() - pl.col("started_at").min()).dt.total_microseconds()
+        / 1e6,
     )
-    joined = names.join(per_host, left_on="host", right_on="host_only", how="left", suffix="_a")
+    joined = names.join(per_registry, on="registry_url", how="left")
     out = []
-    for row in joined.sort("names", descending=True).iter_rows(named=True):
-        span = (
-            (row["last"] - row["first"]).total_seconds()
-            if row.get("first") is not None and row.get("last") is not None
-            else 0.0
-        )
+    for row in joined.sort("names", "registry_url", descending=[True, False]).iter_rows(named=True):
         requests = int(row["requests"] or 0)
         out.append(
             {
                 "registry_url": row["registry_url"],
-                "host": row["host_a"] or row["host"],
+                "host": row["host"] or authority(row["registry_url"]),
                 "names": int(row["names"]),
                 "ok": int(row["ok"]),
                 "not_found": int(row["not_found"]),
@@ -474,7 +454,9 @@ def _per_registry(domains: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[st
                 "latency_ms_p50": _round(row["latency_ms_p50"]),
                 "latency_ms_p90": _round(row["latency_ms_p90"]),
                 "latency_ms_p99": _round(row["latency_ms_p99"]),
-                "achieved_rate_per_s": round(requests / span, 2) if span > 0 else None,
+                "achieved_rate_per_s": (
+                    round(requests / row["span_s"], 2) if row["span_s"] else None
+                ),
             }
         )
     return out

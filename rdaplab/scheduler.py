@@ -349,8 +349,7 @@ class Scheduler:
                 try:
                     check_url_policy(href)
                 except FetchError as exc:
-                    result.referral_status = "referral_failed"
-                    result.error_detail = f"referral refused: {exc.detail}"
+                    self._referral_failed(result, f"referral refused: {exc.detail}")
                     break
                 self._enqueue(_Job(lookup, href, job.depth + 1))
                 return
@@ -366,8 +365,7 @@ class Scheduler:
             result.fetched_at = res.started_at
             result.latency_ms = (result.latency_ms or 0.0) + res.latency_ms
         else:  # the registry knows the name but the registrar does not: keep registry data
-            result.referral_status = "referral_failed"
-            result.error_detail = f"referral {job.url}: HTTP 404"
+            self._referral_failed(result, f"referral {job.url}: HTTP 404")
         self._finish(lookup)
 
     def _job_failed(self, job: _Job, err: FetchError) -> None:
@@ -379,9 +377,15 @@ class Scheduler:
             result.error_detail = err.detail
             result.http_status = err.status
         else:
-            result.referral_status = "referral_failed"
-            result.error_detail = f"referral {job.url}: {err.kind}: {err.detail}"
+            self._referral_failed(result, f"referral {job.url}: {err.kind}: {err.detail}")
         self._finish(lookup)
+
+    @staticmethod
+    def _referral_failed(result: NameResult, detail: str) -> None:
+        # A registrar that answered stays "followed" even if its own onward link fails.
+        if result.referral_status != "followed":
+            result.referral_status = "referral_failed"
+            result.error_detail = detail
 
     def _finish(self, lookup: _Lookup) -> None:
         if lookup.finished:  # never count a lookup twice, even after an unexpected error

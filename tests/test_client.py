@@ -156,3 +156,10 @@ def test_retry_after_both_forms():
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("", now=now) is None
+
+
+def test_malformed_urls_are_refused_not_crashed_on():
+    for bad in ("https://rdap.example.net:99999/domain/x", "https://[::1/domain/x"):
+        with pytest.raises(FetchError) as info:
+            check_url_policy(bad)
+        assert info.value.kind == "http_error" and "malformed" in info.value.detail

@@ -518,3 +518,36 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
         assert again.domains["from_cache"].to_list() == [False, True]
     finally:
         await runner.cleanup()
+
+
+async def test_registries_sharing_a_host_are_counted_apart(tmp_path):
+    # Like rdap.verisign.com/com/v1/ and /net/v1/: one host, two registries.
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        doc = {"objectClassName": "domain", "ldhName": request.match_info["name"]}
+        return web.json_response(doc, content_type="application/rdap+json")
+
+    app = web.Application()
+    app.router.add_get("/{tld}/v1/domain/{name}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        result = await rdaplab.lookup_async(
+            [f"a{i}.alpha-test" for i in range(7)] + ["b.beta-test", "c.beta-test"],
+            bootstrap_overrides={"alpha-test": f"{base}/one/v1/", "beta-test": f"{base}/two/v1/"},
+            cache=":memory:",
+            progress=False,
+            limits=FAST,
+        )
+    finally:
+        await runner.cleanup()
+    regs = {r["registry_url"]: r for r in result.summary["registries"]}
+    assert regs[f"{base}/one/v1/"]["requests"] == 7 and regs[f"{base}/one/v1/"]["names"] == 7
+    assert regs[f"{base}/two/v1/"]["requests"] == 2 and regs[f"{base}/two/v1/"]["names"] == 2
+    (host,) = result.summary["hosts"]
+    assert host["requests"] == 9
