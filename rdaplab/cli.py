@@ -144,22 +144,41 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def _finish_lookup(result: Any, args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable output paths before the batch, not after it."""
+    from rdaplab.errors import InputError
+    from rdaplab.lookup import check_output_path
+
     if args.out:
-        path = result.write(args.out)
-        print(f"wrote {result.domains.height:,} rows to {path}")
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(result.summary, indent=2, default=str))
-        print(f"wrote the summary to {args.summary_json}")
+        check_output_path(args.out)
+    if args.summary_json and not Path(args.summary_json).parent.exists():
+        raise InputError(
+            f"cannot write {args.summary_json}: folder {Path(args.summary_json).parent} "
+            "does not exist"
+        )
+
+
+def _finish_lookup(result: Any, args: argparse.Namespace) -> None:
+    from rdaplab.errors import InputError
+
+    try:
+        if args.out:
+            path = result.write(args.out)
+            print(f"wrote {result.domains.height:,} rows to {path}")
+        if args.summary_json:
+            Path(args.summary_json).write_text(json.dumps(result.summary, indent=2, default=str))
+            print(f"wrote the summary to {args.summary_json}")
+    except OSError as exc:
+        raise InputError(
+            f"could not write the results ({exc}); the answers are in the cache"
+        ) from exc
     print(format_summary(result.summary))
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     import rdaplab
-    from rdaplab.lookup import check_output_path
 
-    if args.out:
-        check_output_path(args.out)  # refuse before the batch, not after it
+    _check_outputs(args)
     kwargs = _lookup_kwargs(args)
     result = rdaplab.lookup(Path(args.input), bootstrap=args.bootstrap, **kwargs)
     _finish_lookup(result, args)
@@ -169,12 +188,10 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import rdaplab
     from rdaplab._data import datasets_dir
-    from rdaplab.lookup import check_output_path
     from rdaplab.scheduler import Limits
     from rdaplab.simulator import SimulatorThread
 
-    if args.out:
-        check_output_path(args.out)
+    _check_outputs(args)
     sample = Path(args.sample) if args.sample else datasets_dir() / "sample" / "domains.csv"
     scenario = _load_scenario(args.scenario)
     with tempfile.TemporaryDirectory(prefix="rdaplab-demo-") as tmp:

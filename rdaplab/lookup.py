@@ -324,17 +324,19 @@ async def lookup_async(
                 store.close()
 
     # 5. Frames and summary.
-    frames = build_frames(rows, results, records)
-    attempts = store.attempts(batch_id)
-    elapsed = time.monotonic() - t0
-    summary = summarize(frames, attempts, results, batch_id=batch_id, elapsed_s=elapsed)
-    summary["unique"] = unique
-    summary["started_at"] = started_at.isoformat()
-    summary["cache"] = str(store.path)
-    store.end_batch(batch_id, finished_at=datetime.now(timezone.utc), summary=summary)
-    cache_path = str(store.path)
-    if own_cache:
-        store.close()
+    try:
+        frames = build_frames(rows, results, records)
+        attempts = store.attempts(batch_id)
+        elapsed = time.monotonic() - t0
+        summary = summarize(frames, attempts, results, batch_id=batch_id, elapsed_s=elapsed)
+        summary["unique"] = unique
+        summary["started_at"] = started_at.isoformat()
+        summary["cache"] = str(store.path)
+        store.end_batch(batch_id, finished_at=datetime.now(timezone.utc), summary=summary)
+        cache_path = str(store.path)
+    finally:
+        if own_cache:
+            store.close()
     return LookupResult(
         domains=frames.domains,
         events=frames.events,
@@ -579,9 +581,11 @@ def _run_on_loop_thread(coro_factory: Any) -> LookupResult:
     try:
         while True:
             try:
-                return future.result(timeout=0.1)  # short waits keep Ctrl-C responsive
+                result = future.result(timeout=0.1)  # short waits keep Ctrl-C responsive
             except concurrent.futures.TimeoutError:
                 continue
+            thread.join()  # the loop is closed: leave no thread behind
+            return result
     except KeyboardInterrupt:
         if task_holder:
             loop.call_soon_threadsafe(task_holder[0].cancel)

@@ -460,5 +460,5 @@ def _status_detail(res: HttpResult) -> str:
             return detail
         text = error_detail(doc, res.status)
         if text:
-            detail = f"{detail}: {text}"
+            detail = text if text.startswith("HTTP") else f"{detail}: {text}"
     return detail

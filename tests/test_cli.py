@@ -536,6 +536,16 @@ def test_unknown_out_suffix_is_one_line_before_the_batch(
     assert_one_line_error(proc, ".xlsx")
 
 
+def test_summary_json_in_a_missing_folder_is_one_line_before_the_batch(
+    run: Any, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    (tmp_path / "in.txt").write_text("a.test\n")
+    before = requests_served(sim)
+    proc = run("in.txt", "--summary-json", "no/such/folder/s.json")
+    assert requests_served(sim) == before
+    assert_one_line_error(proc, "no/such/folder")
+
+
 def test_simulate_missing_scenario_is_one_line(tmp_path: Path) -> None:
     proc = rdaplab("simulate", "--scenario", "missing.json", "--port", "0", cwd=tmp_path)
     assert_one_line_error(proc, "missing.json")
