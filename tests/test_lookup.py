@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -451,6 +453,24 @@ async def test_a_cache_that_cannot_be_written_stops_the_batch_with_its_error(
     cache.close()
 
 
+@contextlib.asynccontextmanager
+async def serve_route(route: str, handler: Any) -> AsyncIterator[str]:
+    """A one-route RDAP server on loopback, for answers the simulator does not make."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get(route, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
 async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
     tmp_path, monkeypatch
 ):
@@ -470,14 +490,7 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
         doc = bad if name.startswith("bad") else {"objectClassName": "domain", "ldhName": name}
         return web.json_response(doc, content_type="application/rdap+json")
 
-    app = web.Application()
-    app.router.add_get("/r/domain/{name}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serve_route("/r/domain/{name}", handler) as base:
         calls: list[int] = []
 
         def broken_progress(snapshot: Any) -> None:
@@ -485,7 +498,7 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
             raise RuntimeError("display went away")
 
         kw: dict[str, Any] = {
-            "bootstrap_overrides": {"test": f"http://127.0.0.1:{port}/r/"},
+            "bootstrap_overrides": {"test": f"{base}/r/"},
             "cache": tmp_path / "c.duckdb",
             "limits": FAST,
         }
@@ -516,8 +529,6 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
         assert result.domains["error_kind"][0] == "parse_error"
         again = await rdaplab.lookup_async(["bad.test", "ok.test"], progress=False, **kw)
         assert again.domains["from_cache"].to_list() == [False, True]
-    finally:
-        await runner.cleanup()
 
 
 async def test_registries_sharing_a_host_are_counted_apart(tmp_path):
@@ -528,15 +539,7 @@ async def test_registries_sharing_a_host_are_counted_apart(tmp_path):
         doc = {"objectClassName": "domain", "ldhName": request.match_info["name"]}
         return web.json_response(doc, content_type="application/rdap+json")
 
-    app = web.Application()
-    app.router.add_get("/{tld}/v1/domain/{name}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        base = f"http://127.0.0.1:{port}"
+    async with serve_route("/{tld}/v1/domain/{name}", handler) as base:
         result = await rdaplab.lookup_async(
             [f"a{i}.alpha-test" for i in range(7)] + ["b.beta-test", "c.beta-test"],
             bootstrap_overrides={"alpha-test": f"{base}/one/v1/", "beta-test": f"{base}/two/v1/"},
@@ -544,8 +547,6 @@ async def test_registries_sharing_a_host_are_counted_apart(tmp_path):
             progress=False,
             limits=FAST,
         )
-    finally:
-        await runner.cleanup()
     regs = {r["registry_url"]: r for r in result.summary["registries"]}
     assert regs[f"{base}/one/v1/"]["requests"] == 7 and regs[f"{base}/one/v1/"]["names"] == 7
     assert regs[f"{base}/two/v1/"]["requests"] == 2 and regs[f"{base}/two/v1/"]["names"] == 2
