@@ -23,8 +23,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "Simulator",
     "SimulatorThread",
     "run_forever",
+    "stats_to_json",
 ]
 
 RDAP_JSON = "application/rdap+json"
@@ -78,7 +80,7 @@ _ROLES = ("registry", "registrar")
 _NOT_FOUND = ("rdap", "empty")
 _RETRY_AFTER = ("seconds", "http-date", "none")
 _CONC_MODES = ("reject", "queue")
-_THROTTLE_STYLES = ("429", "403-html", "422-rdap")
+_THROTTLE_STYLES = ("429", "403-html", "422-rdap", "200-notice")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _DATE_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
@@ -114,6 +116,13 @@ class RegistrySpec:
     slow_body_ms: float = 500.0
     drop_rate: float = 0.0
     dead: bool = False
+    # Daily quota (RIPE / AFRINIC / LACNIC style): requests per simulated day.
+    daily_quota: int | None = None
+    quota_day_s: float = 86400.0
+    # Escalation: ``block_after`` throttled answers within ``block_window_s`` start a block.
+    block_after: int | None = None
+    block_window_s: float = 60.0
+    block_s: float = 3600.0
     # Registrar identity served for names referred to this registrar (role "registrar").
     registrar_name: str | None = None
     registrar_iana_id: str | None = None
@@ -174,6 +183,16 @@ def _spec_from_mapping(raw: Any, index: int) -> RegistrySpec:
         not isinstance(spec.concurrency_limit, int) or spec.concurrency_limit < 1
     ):
         raise ValueError(f"{where}: concurrency_limit must be a positive integer")
+    for attr in ("daily_quota", "block_after"):
+        value = getattr(spec, attr)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ValueError(f"{where}: {attr} must be a positive integer or null")
+    for attr in ("quota_day_s", "block_window_s", "block_s"):
+        value = getattr(spec, attr)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{where}: {attr} must be a positive number of seconds")
     if spec.concurrency_status not in (429, 503):
         raise ValueError(f"{where}: concurrency_status must be 429 or 503")
     if spec.latency_ms is not None and (
@@ -340,6 +359,9 @@ class RegistryStats:
     peak_in_flight: int = 0
     in_flight: int = 0
     dropped: int = 0
+    quota_rejections: int = 0  # 429 "Quota exceeded" answers (not counted in ``throttled``)
+    blocks: int = 0  # times an escalation block started
+    blocked: int = 0  # requests answered 403 while blocked (not counted in ``throttled``)
 
 
 def _normalize(name: str) -> tuple[str, str] | None:
@@ -576,6 +598,54 @@ class _Registry:
             rate = float(spec.rate_limit["rate_per_s"])
             self.bucket = _Bucket(rate, float(spec.rate_limit.get("burst", max(1.0, rate))))
         self.sem: asyncio.Semaphore | None = None
+        # Limit state (loop clock). Kept across reset_stats(): the server remembers abuse.
+        self.quota_day = 0  # index of the simulated day the count belongs to
+        self.quota_used = 0
+        self.violations: deque[float] = deque()  # times of recent throttled answers
+        self.blocked_until: float | None = None
+
+
+def stats_to_json(stats: Mapping[str, RegistryStats]) -> dict[str, dict[str, Any]]:
+    """Registry stats as JSON-ready dicts (``by_status`` keys become strings)."""
+    out = {}
+    for name, st in stats.items():
+        row = asdict(st)
+        row["by_status"] = {str(k): v for k, v in sorted(st.by_status.items())}
+        out[name] = row
+    return out
+
+
+def _host_bound(spec: RegistrySpec, requests: int) -> dict[str, Any]:
+    """The fastest any client can send ``requests`` to one registry and get every answer."""
+    lat = float(spec.latency_ms.get("mean", 0)) / 1000 if spec.latency_ms else 0.0
+    row: dict[str, Any] = {
+        "requests": requests,
+        "role": spec.role,
+        "rate_per_s": None,
+        "burst": None,
+        "concurrency_limit": spec.concurrency_limit,
+        "mean_latency_s": lat,
+        "rate_bound_s": None,
+        "concurrency_bound_s": None,
+        "quota_bound_s": None,
+    }
+    terms = {"latency": lat}
+    if spec.rate_limit:
+        rate = float(spec.rate_limit["rate_per_s"])
+        burst = float(spec.rate_limit.get("burst", max(1.0, rate)))
+        row["rate_per_s"], row["burst"] = rate, burst
+        # A full bucket of ``burst`` at t=0, then one token per 1/rate; the last answer
+        # still takes one latency to come back.
+        terms["rate"] = row["rate_bound_s"] = max(0.0, requests - burst) / rate + lat
+    if spec.concurrency_limit is not None:
+        terms["concurrency"] = row["concurrency_bound_s"] = requests * lat / spec.concurrency_limit
+    if spec.daily_quota is not None and requests > spec.daily_quota:
+        days = (requests - 1) // spec.daily_quota
+        terms["quota"] = row["quota_bound_s"] = days * spec.quota_day_s
+    binding = max(terms, key=lambda k: terms[k])
+    row["bound_s"] = terms[binding]
+    row["binding"] = binding
+    return row
 
 
 def _error_body(code: int, title: str, description: str) -> bytes:
@@ -622,6 +692,7 @@ class Simulator:
         }
         self._by_port: dict[int, _Registry] = {}
         self._runner: web.AppRunner | None = None
+        self._t0 = 0.0  # loop time at start(): simulated quota days count from here
 
     # ---- lifecycle
 
@@ -636,7 +707,10 @@ class Simulator:
         """Bind every registry's port and start serving."""
         if self._runner is not None:
             raise RuntimeError("simulator already started")
+        self._t0 = asyncio.get_running_loop().time()
         app = web.Application()
+        # "_" cannot start a registry name, so this never shadows a registry's path.
+        app.router.add_get("/_simulator/stats", self._stats_handler)
         app.router.add_get("/{registry}/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -690,6 +764,60 @@ class Simulator:
             in_flight = reg.stats.in_flight
             reg.stats = RegistryStats(in_flight=in_flight, peak_in_flight=in_flight)
             reg.attempts.clear()
+
+    def lower_bound(self, names: Iterable[str]) -> dict[str, Any]:
+        """The shortest makespan any client could achieve for ``names`` (no cache).
+
+        Per registry ``h``, ``R_h`` is the requests a perfect client must send: one per
+        distinct name served by ``h``, plus one to the registrar for every name whose
+        answer refers to a registrar. Then ``T_h = max((R_h - burst) / rate + latency,
+        R_h * latency / concurrency_limit, latency)`` (absent limits drop out; mean
+        latency), plus whole quota days when ``R_h`` exceeds ``daily_quota``. Names with
+        no registry here, invalid names and dead registries add nothing. The bound ignores
+        the registry-before-registrar ordering, so it is a true lower bound, not a
+        schedule. Needs no running server.
+
+        Parameters
+        ----------
+        names
+            Input names, any spelling; duplicates count once (as a lookup sends them).
+
+        Returns
+        -------
+        dict
+            ``{"bound_s": max_h T_h, "names": distinct names with a live registry,
+            "hosts": {registry name: {"requests", "bound_s", "binding", "rate_per_s",
+            "burst", "concurrency_limit", "mean_latency_s", "rate_bound_s",
+            "concurrency_bound_s", "quota_bound_s", "role", "host"}}}``, hosts sorted by
+            ``bound_s`` descending; ``host`` is ``"ip:port"`` once started, else None.
+        """
+        counts: dict[str, int] = {}
+        seen: set[str] = set()
+        live = 0
+        for name in names:
+            norm = _normalize(name) if isinstance(name, str) else None
+            if norm is None or norm[0] in seen:
+                continue
+            seen.add(norm[0])
+            reg = self._by_tld.get(norm[0].rsplit(".", 1)[-1])
+            if reg is None or reg.spec.dead:
+                continue
+            live += 1
+            counts[reg.spec.name] = counts.get(reg.spec.name, 0) + 1
+            found = self._plan(*norm)
+            referral = found[1].referral if found is not None else None
+            if referral is not None and not self._regs[referral].spec.dead:
+                counts[referral] = counts.get(referral, 0) + 1
+        ip = f"[{self.host}]" if ":" in self.host else self.host
+        hosts = {}
+        for name, requests in counts.items():
+            reg = self._regs[name]
+            row = _host_bound(reg.spec, requests)
+            row["host"] = f"{ip}:{reg.port}" if self._runner is not None else None
+            hosts[name] = row
+        ordered = dict(sorted(hosts.items(), key=lambda kv: (-kv[1]["bound_s"], kv[0])))
+        bound = max((h["bound_s"] for h in hosts.values()), default=0.0)
+        return {"bound_s": bound, "names": live, "hosts": ordered}
 
     def write_bootstrap(self, directory: str | Path) -> Path:
         """Write an IANA-format bootstrap directory pointing the simulated TLDs here.
@@ -811,6 +939,14 @@ class Simulator:
 
     # ---- request handling
 
+    async def _stats_handler(self, request: web.Request) -> web.Response:
+        """``GET /_simulator/stats`` on any port: every registry's counters as JSON.
+
+        For a simulator in another process (``rdaplab simulate``), whose stats() a client
+        cannot call.
+        """
+        return web.json_response(stats_to_json(self.stats()))
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         reg = self._by_port.get(sockname[1] if sockname else -1)
@@ -847,11 +983,78 @@ class Simulator:
         when = datetime.fromtimestamp(math.ceil(time.time() + wait_s), tz=timezone.utc)
         return {"Retry-After": email.utils.format_datetime(when, usegmt=True)}
 
-    def _throttle(self, reg: _Registry, wait_s: float) -> web.Response:
-        """The over-limit answer; ``throttle_style`` picks which real-world shape."""
+    def _violation(self, reg: _Registry, now: float) -> None:
+        """Count a throttled answer; ``block_after`` of them in the window start a block."""
         reg.stats.throttled += 1
+        spec = reg.spec
+        if spec.block_after is None:
+            return
+        window = reg.violations
+        window.append(now)
+        while window and window[0] <= now - spec.block_window_s:
+            window.popleft()
+        if len(window) >= spec.block_after:
+            reg.blocked_until = now + spec.block_s
+            reg.stats.blocks += 1
+            window.clear()
+
+    def _blocked(self, reg: _Registry) -> web.Response:
+        # Like a WAF in front of the registry: HTML, 403, and no hint of when it ends.
+        reg.stats.blocked += 1
+        html = (
+            "<html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1>"
+            "<p>Access denied: your address has been blocked for abusive querying.</p>"
+            "</body></html>"
+        )
+        return web.Response(status=403, text=html, content_type="text/html")
+
+    def _quota(self, reg: _Registry, now: float) -> web.Response | None:
+        """The quota answer when the day's quota is spent, else None (and count this one)."""
+        spec = reg.spec
+        if spec.daily_quota is None:
+            return None
+        elapsed = max(0.0, now - self._t0)
+        day = int(elapsed // spec.quota_day_s)
+        if day != reg.quota_day:
+            reg.quota_day, reg.quota_used = day, 0
+        if reg.quota_used < spec.daily_quota:
+            reg.quota_used += 1
+            return None
+        reg.stats.quota_rejections += 1
+        reset_in = (day + 1) * spec.quota_day_s - elapsed
+        body = _error_body(
+            429,
+            "Quota exceeded",
+            "Daily query quota exhausted for this address; retry after the reset.",
+        )
+        return web.Response(
+            status=429,
+            body=body,
+            content_type=RDAP_JSON,
+            headers={"Retry-After": str(max(1, math.ceil(reset_in)))},
+        )
+
+    def _throttle(self, reg: _Registry, wait_s: float, now: float) -> web.Response:
+        """The over-limit answer; ``throttle_style`` picks which real-world shape."""
+        self._violation(reg, now)
         headers = self._retry_after(reg, wait_s)
         style = reg.spec.throttle_style
+        if style == "200-notice":
+            # Some registries answer a throttled query with a 200 that carries only a notice.
+            doc = {
+                "rdapConformance": ["rdap_level_0"],
+                "notices": [
+                    {
+                        "title": "Rate Limit Notice",
+                        "description": [
+                            "Query rate limit exceeded. Please slow down and retry later."
+                        ],
+                    }
+                ],
+            }
+            return web.Response(
+                status=200, body=json.dumps(doc).encode(), content_type=RDAP_JSON, headers=headers
+            )
         if style == "403-html":
             html = (
                 "<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1>"
@@ -867,13 +1070,21 @@ class Simulator:
     async def _serve(self, reg: _Registry, request: web.Request) -> web.StreamResponse | None:
         spec, seed = reg.spec, self.scenario.seed
         tail = request.match_info["tail"]
+        now = asyncio.get_running_loop().time()
+        if reg.blocked_until is not None:
+            if now < reg.blocked_until:
+                return self._blocked(reg)
+            reg.blocked_until = None
+        quota = self._quota(reg, now)
+        if quota is not None:
+            return quota
         if reg.bucket is not None:
-            wait = reg.bucket.take(asyncio.get_running_loop().time())
+            wait = reg.bucket.take(now)
             if wait > 0:
-                return self._throttle(reg, wait)
+                return self._throttle(reg, wait, now)
         limit = spec.concurrency_limit
         if limit is not None and spec.concurrency_mode == "reject" and reg.stats.in_flight > limit:
-            reg.stats.throttled += 1
+            self._violation(reg, now)
             body = _error_body(
                 spec.concurrency_status, "Too Many Requests", "Too many connections."
             )
@@ -1067,6 +1278,10 @@ class SimulatorThread:
 
         result: dict[str, RegistryStats] = self._call(snap())
         return result
+
+    def lower_bound(self, names: Iterable[str]) -> dict[str, Any]:
+        """See :meth:`Simulator.lower_bound` (pure computation, no server call)."""
+        return self.simulator.lower_bound(names)
 
     def reset_stats(self) -> None:
         async def reset() -> None:

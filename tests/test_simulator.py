@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from rdaplab._data import bootstrap_dir, datasets_dir, responses_dir
-from rdaplab.simulator import Scenario, SimulatorThread
+from rdaplab.simulator import Scenario, Simulator, SimulatorThread
 
 TEMPLATE = "verisign/google.com-2024.json"
 _DATE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
@@ -489,3 +489,169 @@ def test_sample_is_reproducible(tmp_path: Path):
         [sys.executable, str(sample / "make_sample.py"), "--out", str(out)], check=True, timeout=60
     )
     assert out.read_bytes() == (sample / "domains.csv").read_bytes()
+
+
+# --------------------------------------------------------------------------- escalation, quotas
+
+
+async def test_throttle_style_200_notice(simulator):
+    sim = await simulator(
+        one(rate_limit={"rate_per_s": 0.1, "burst": 1}, throttle_style="200-notice")
+    )
+    url = sim.base_url("reg") + "domain/a.test"
+    assert (await get(url))[0] == 200
+    status, headers, body = await get(url)
+    assert status == 200 and headers["Content-Type"].startswith("application/rdap+json")
+    doc = json.loads(body)
+    assert "objectClassName" not in doc and "ldhName" not in doc
+    assert doc["notices"][0]["title"] == "Rate Limit Notice"
+    assert headers["Retry-After"] == "10"  # one token at 0.1/s
+    assert sim.stats()["reg"].throttled == 1
+
+
+async def test_daily_quota_rejects_until_the_day_resets(simulator):
+    sim = await simulator(one(daily_quota=2, quota_day_s=1.0))
+    url = sim.base_url("reg") + "domain/a.test"
+    t0 = time.monotonic()
+    assert [(await get(url))[0] for _ in range(2)] == [200, 200]
+    for _ in range(2):
+        status, headers, body = await get(url)
+        assert status == 429
+        doc = json.loads(body)
+        assert doc["title"] == "Quota exceeded"
+        assert doc["description"] == [
+            "Daily query quota exhausted for this address; retry after the reset."
+        ]
+        assert headers["Retry-After"] == "1"  # seconds until the 1 s "day" ends, rounded up
+    st = sim.stats()["reg"]
+    assert (st.quota_rejections, st.throttled) == (2, 0)
+    await asyncio.sleep(max(0.0, 1.05 - (time.monotonic() - t0)))
+    assert (await get(url))[0] == 200  # a new day, a new quota
+
+
+async def test_escalation_blocks_after_repeated_violations(simulator):
+    sim = await simulator(
+        one(rate_limit={"rate_per_s": 0.1, "burst": 1}, block_after=3, block_s=0.4)
+    )
+    url = sim.base_url("reg") + "domain/a.test"
+    statuses = [(await get(url))[0] for _ in range(4)]
+    assert statuses == [200, 429, 429, 429]  # the third violation starts the block
+    status, headers, body = await get(url)
+    assert status == 403 and "Retry-After" not in headers
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"Access denied: your address has been blocked for abusive querying" in body
+    st = sim.stats()["reg"]
+    assert (st.blocks, st.blocked, st.throttled) == (1, 1, 3)
+    await asyncio.sleep(0.45)
+    assert (await get(url))[0] == 429  # block over; the bucket is still empty
+    assert sim.stats()["reg"].blocks == 1
+
+
+async def test_queueing_server_latency_grows_with_load(simulator):
+    sim = await simulator(
+        one(concurrency_limit=2, concurrency_mode="queue", latency_ms={"mean": 100, "jitter": 0})
+    )
+    url = sim.base_url("reg") + "domain/a.test"
+
+    async def timed_get() -> float:
+        t0 = time.monotonic()
+        assert (await get(url))[0] == 200
+        return time.monotonic() - t0
+
+    await timed_get()  # warm up
+    lat = sorted(await asyncio.gather(*(timed_get() for _ in range(6))))
+    # Two at a time: waiting in the queue shows up as latency, in three waves.
+    assert lat[1] < 0.19 and 0.19 < lat[2] < 0.29 and 0.29 < lat[5] < 0.5
+
+
+async def test_stats_endpoint(simulator):
+    sim = await simulator(one())
+    await get(sim.base_url("reg") + "domain/a.test")
+    status, _, body = await get(sim.base_url("reg").rsplit("/", 2)[0] + "/_simulator/stats")
+    assert status == 200
+    stats = json.loads(body)
+    assert stats["reg"]["requests"] == 1 and stats["reg"]["by_status"] == {"200": 1}
+    assert stats["reg"]["blocks"] == 0
+
+
+def _bound_scenario() -> dict[str, Any]:
+    return {
+        "seed": 3,
+        "registries": [
+            {
+                "name": "thin", "tlds": ["test"], "template": TEMPLATE, "refer_to": "rr",
+                "rate_limit": {"rate_per_s": 2, "burst": 2}, "latency_ms": {"mean": 100, "jitter": 50},
+            },
+            {
+                "name": "thick", "tlds": ["thick"], "template": TEMPLATE,
+                "concurrency_limit": 2, "latency_ms": {"mean": 400, "jitter": 0},
+                "daily_quota": 3, "quota_day_s": 10,
+            },
+            {
+                "name": "rr", "role": "registrar", "tlds": [],
+                "template": "markmonitor/GOOGLE.COM-2024.json",
+                "concurrency_limit": 1, "latency_ms": {"mean": 200, "jitter": 0},
+            },
+            {"name": "gone", "tlds": ["gone"], "template": TEMPLATE, "dead": True},
+        ],
+    }  # fmt: skip
+
+
+def test_lower_bound_counts_requests_and_takes_the_slowest_host():
+    sim = Simulator(_bound_scenario())  # no server needed
+    names = [f"n{i}.test" for i in range(10)] + ["N0.TEST.", "nx-a.test"]  # a dup, a 404
+    names += ["a.thick", "b.thick", "c.thick", "d.thick", "x.gone", "y.unknown", "bad..name"]
+    bound = sim.lower_bound(names)
+    hosts = bound["hosts"]
+    assert set(hosts) == {"thin", "thick", "rr"}  # dead and unknown add nothing
+    assert bound["names"] == 15
+    assert hosts["thin"]["requests"] == 11 and hosts["rr"]["requests"] == 10
+    # (11 - 2 burst) / 2 per s + 0.1 s latency; 10 x 0.2 s / 1 at a time; 4 > quota 3.
+    assert hosts["thin"]["bound_s"] == pytest.approx(4.6)
+    assert hosts["thin"]["binding"] == "rate"
+    assert hosts["rr"]["bound_s"] == pytest.approx(2.0)
+    assert hosts["rr"]["binding"] == "concurrency"
+    assert hosts["thick"]["quota_bound_s"] == 10 and hosts["thick"]["binding"] == "quota"
+    assert bound["bound_s"] == pytest.approx(10.0)
+    assert next(iter(hosts)) == "thick"  # sorted by bound, slowest first
+    assert sim.lower_bound([])["bound_s"] == 0.0
+
+
+def test_lower_bound_on_the_thread_wrapper_names_the_host():
+    with SimulatorThread(_bound_scenario()) as sim:
+        bound = sim.lower_bound(["a.test"])
+        port = sim.base_url("thin").split(":")[2].split("/")[0]
+        assert bound["hosts"]["thin"]["host"] == f"127.0.0.1:{port}"
+        assert bound["hosts"]["rr"]["requests"] == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"daily_quota": 0}, "daily_quota"),
+        ({"block_after": 2.5}, "block_after"),
+        ({"block_s": 0}, "block_s"),
+        ({"quota_day_s": -1}, "quota_day_s"),
+        ({"throttle_style": "418"}, "throttle_style"),
+    ],
+)
+def test_scenario_rejects_bad_escalation_fields(extra, message):
+    with pytest.raises(ValueError, match=message):
+        Scenario.load(one(**extra))
+
+
+def test_bench_scenario_covers_every_behaviour():
+    scen = Scenario.load(datasets_dir() / "scenarios" / "bench.json")
+    regs = [s for s in scen.registries if s.role == "registry" and not s.dead]
+    assert len(regs) >= 20
+    rates = [s.rate_limit["rate_per_s"] for s in scen.registries if s.rate_limit]
+    assert min(rates) == 0.5 and max(rates) == 50
+    styles = {s.throttle_style for s in regs if s.rate_limit}
+    assert styles == {"429", "403-html", "422-rdap", "200-notice"}
+    assert {s.retry_after for s in regs if s.rate_limit} == {"seconds", "http-date", "none"}
+    assert {(s.concurrency_mode, s.concurrency_status) for s in scen.registries
+            if s.concurrency_limit} >= {("reject", 429), ("reject", 503), ("queue", 429)}  # fmt: skip
+    assert any(s.block_after for s in regs) and any(s.dead for s in scen.registries)
+    assert sum(s.role == "registrar" for s in scen.registries) >= 2
+    lat = [s.latency_ms["mean"] for s in scen.registries if s.latency_ms]
+    assert min(lat) >= 20 and max(lat) <= 300
