@@ -103,6 +103,16 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
         );
         """,
     ),
+    (
+        2,
+        "attempts: the scheduler's decisions (in flight, priority, signal, decision)",
+        """
+        ALTER TABLE attempts ADD COLUMN in_flight INTEGER;
+        ALTER TABLE attempts ADD COLUMN priority VARCHAR;
+        ALTER TABLE attempts ADD COLUMN signal VARCHAR;
+        ALTER TABLE attempts ADD COLUMN decision VARCHAR;
+        """,
+    ),
 )
 SCHEMA_VERSION: Final = max(v for v, _, _ in MIGRATIONS)
 
@@ -162,6 +172,10 @@ _ATTEMPTS_ARROW: Final = pa.schema(
         ("throttled", pa.bool_()),
         ("rate_limit", pa.float64()),
         ("concurrency_limit", pa.int32()),
+        ("in_flight", pa.int32()),
+        ("priority", pa.string()),
+        ("signal", pa.string()),
+        ("decision", pa.string()),
     ]
 )
 
@@ -219,6 +233,12 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # Move what was built straight to the oldest generation (two list splices)
+            # rather than have the next young collection scan 10^5 records only to
+            # promote them; not when the application froze objects (unfreeze thaws all).
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -248,6 +268,9 @@ class Cache:
     read_only
         Open without taking the write lock (several readers may share a file, but not
         with a writer). Write methods then raise :class:`CacheError`.
+    memory_limit
+        DuckDB ``memory_limit`` for this connection (e.g. ``"256MB"``); ``None`` keeps
+        DuckDB's default (80 % of RAM).
 
     Raises
     ------
@@ -264,8 +287,15 @@ class Cache:
     event loop), but calls never run concurrently.
     """
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+    ) -> None:
         self._read_only = read_only
+        self._memory_limit = memory_limit
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
         if path is None:
@@ -338,6 +368,13 @@ class Cache:
         # Timestamps are stored as TIMESTAMPTZ; pin the session zone so that any
         # rendering or casting done by DuckDB is in UTC whatever the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
+        if self._memory_limit is not None:
+            # Caps DuckDB's buffer manager (default: 80 % of RAM), e.g. for a long stream.
+            try:
+                con.execute(f"SET memory_limit = {_sql_str(self._memory_limit)}")
+            except duckdb.Error as exc:
+                con.close()
+                raise CacheError(f"invalid memory_limit {self._memory_limit!r}: {exc}") from exc
         return con
 
     def _open_error(self, exc: duckdb.Error) -> CacheError:
@@ -673,6 +710,10 @@ class Cache:
 
     @staticmethod
     def _group_lookups(rows: list[Any]) -> dict[str, CachedLookup]:
+        # Per call memos: a batch's answers mostly share their header set and, when fetched
+        # together, their timestamp; each Response still gets its own headers dict.
+        header_memo: dict[str, dict[str, str]] = {}
+        ts_memo: dict[int, datetime] = {}
         grouped: dict[str, list[tuple[int, int, Response]]] = {}
         for (
             head,
@@ -691,28 +732,48 @@ class Cache:
             lookup_id,
             referral_status,
         ) in rows:
+            hdrs = header_memo.get(headers)
+            if hdrs is None:
+                hdrs = header_memo[headers] = _HEADERS_DECODER.decode(headers)
+            fetched_at = ts_memo.get(ts)
+            if fetched_at is None:
+                fetched_at = ts_memo[ts] = _from_epoch_us(ts)
             resp = Response(
-                query_kind=kind,
-                query=query,
-                depth=depth,
-                url=url,
-                final_url=final_url,
-                status=status,
-                headers=_HEADERS_DECODER.decode(headers),
-                body=body,
-                fetched_at=_from_epoch_us(ts),
-                latency_ms=latency,
-                batch_id=batch_id,
-                lookup_id=lookup_id,
-                referral_status=referral_status,
+                kind,
+                query,
+                depth,
+                url,
+                final_url,
+                status,
+                dict(hdrs),
+                body,
+                fetched_at,
+                latency,
+                batch_id,
+                lookup_id,
+                referral_status,
             )
             grouped.setdefault(head, []).append((depth, response_id, resp))
         out: dict[str, CachedLookup] = {}
         for head, items in grouped.items():
             if len(items) > 1:
                 items.sort(key=lambda item: (item[0], item[1]))
-            out[head] = CachedLookup(responses=[item[2] for item in items])
+            out[head] = CachedLookup([item[2] for item in items])
         return out
+
+    def host_requests(self, host: str, *, within_s: float) -> int:
+        """Requests sent to ``host`` (``host:port``) in the last ``within_s`` seconds.
+
+        The scheduler counts a host's ``daily_budget`` across batches with this.
+        """
+        since = _cutoff(datetime.now(_UTC), within_s)
+        with self._lock:
+            row = _first_row(
+                self._c,
+                "SELECT count(*) FROM attempts WHERE host = ? AND started_at >= ?",
+                [host, since],
+            )
+        return int(row[0]) if row else 0
 
     def attempts(self, batch_id: str | None = None) -> pl.DataFrame:
         """Return the attempts log (optionally of one batch), oldest first.

@@ -117,9 +117,28 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
     p.add_argument("--max-age", type=_non_negative, metavar="SECONDS", help="cache freshness")
     p.add_argument("--refresh", action="store_true", help="ignore cached answers")
     p.add_argument("--summary-json", metavar="PATH", help="write the summary as JSON")
-    p.add_argument("--rate", type=_positive(float), metavar="PER_S", help="requests/s per host")
     p.add_argument(
-        "--concurrency", type=_positive(int), metavar="N", help="requests in flight per host"
+        "--rate",
+        type=_positive(float),
+        metavar="PER_S",
+        help="fixed requests/s per host (turns off adaptive pacing)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        metavar="N",
+        help="requests in flight per host (the start, or fixed with --rate)",
+    )
+    p.add_argument(
+        "--max-rate",
+        type=_positive(float),
+        metavar="PER_S",
+        help="never exceed this rate at any host while adapting (default 100)",
+    )
+    p.add_argument(
+        "--priority",
+        metavar="CLASS_OR_COLUMN",
+        help="critical, high, normal or low for every row, or a column holding them",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress line")
 
@@ -134,11 +153,16 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "refresh": args.refresh,
         "progress": False if args.no_progress else None,
     }
+    if args.priority is not None:
+        kwargs["priority"] = args.priority
     overrides: dict[str, Any] = {}
     if args.rate is not None:
         overrides["per_host_rate_per_s"] = args.rate
+        overrides["adaptive"] = False  # a rate typed on the command line is a decision
     if args.concurrency is not None:
         overrides["per_host_concurrency"] = args.concurrency
+    if args.max_rate is not None:
+        overrides["per_host_max_rate_per_s"] = args.max_rate
     if overrides:
         kwargs["limits"] = Limits(**overrides)
     return kwargs
@@ -188,7 +212,6 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import rdaplab
     from rdaplab._data import datasets_dir
-    from rdaplab.scheduler import Limits
     from rdaplab.simulator import SimulatorThread
 
     _check_outputs(args)
@@ -198,9 +221,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         kwargs = _lookup_kwargs(args)
         if kwargs["cache"] is None:
             kwargs["cache"] = str(Path(tmp) / "demo-cache.duckdb")
-        # The simulator's registries are on loopback and built for load: a brisker start
-        # than the conservative defaults used for real registries.
-        kwargs.setdefault("limits", Limits(per_host_rate_per_s=150.0, per_host_concurrency=8))
         with SimulatorThread(scenario) as sim:
             boot = sim.write_bootstrap(Path(tmp) / "bootstrap")
             print(f"simulated registries on loopback; bootstrap in {boot}")
@@ -282,7 +302,39 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"{r['not_found']:>5,} {r['error']:>5,} {r['requests']:>6,} {r['throttled']:>5,} "
                 f"{_ms(r['latency_ms_p50']):>7} {_ms(r['latency_ms_p90']):>7}"
             )
+    hosts = [h for h in summary.get("hosts") or [] if "lower_bound_s" in h]
+    if hosts:
+        lines.append("")
+        lines.append(
+            f"{'host':<32} {'req':>6} {'thr%':>5} {'got/s':>7} {'learned/s':>9} "
+            f"{'conc':>4} {'bound_s':>7}  state"
+        )
+        for h in hosts:
+            state = (
+                "blocked/quota"
+                if h.get("exhausted")
+                else (
+                    "breaker " + h["breaker"]
+                    if h.get("breaker") != "closed"
+                    else h.get("phase", "")
+                )
+            )
+            lines.append(
+                f"{h['host'][:32]:<32} {h['requests']:>6,} {100 * h['throttled_share']:>5.1f} "
+                f"{_num(h.get('achieved_rate_per_s')):>7} {_num(h.get('learned_max_rate_per_s')):>9} "
+                f"{h.get('concurrency') or 0:>4} {_num(h.get('lower_bound_s')):>7}  {state}"
+            )
+        if summary.get("lower_bound_s"):
+            eff = summary.get("efficiency")
+            lines.append(
+                f"lower bound {summary['lower_bound_s']:.1f}s at the learned rates; fetching took "
+                f"{summary['fetch_s']:.1f}s" + (f" (efficiency {eff:.2f})" if eff else "")
+            )
     return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _ms(value: float | None) -> str:

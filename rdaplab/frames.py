@@ -8,19 +8,37 @@ dtypes, even when empty or when every lookup failed.
 the ``domains`` rows out to the input rows (duplicates included, input order kept). The
 detail frames (``events``, ``entities``, ``nameservers``, ``redactions``) have rows per
 distinct domain, never repeated for duplicate inputs. Frames are built column-wise.
+
+Stored bodies are normalized on the typed fast path (:func:`rdaplab.normalize.parse_body`);
+the tests hold it equal to the tolerant path on the whole corpus and on mutations of it.
+Big batches pause the cyclic GC (:func:`normalize_results`, :func:`build_frames`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
 from rdaplab.models import NameResult, Response
-from rdaplab.normalize import DomainRecord, ParseError, decode_json, normalize_domain
+from rdaplab.normalize import (
+    DomainRecord,
+    EntityRow,
+    EventRow,
+    NameserverRow,
+    ParseError,
+    RedactionRow,
+    decode_json,
+    merge_records,
+    normalize_domain,
+    parse_body,
+)
 
 __all__ = [
     "ATTEMPTS_SCHEMA",
@@ -30,8 +48,11 @@ __all__ = [
     "NAMESERVERS_SCHEMA",
     "REDACTIONS_SCHEMA",
     "Frames",
+    "Normalized",
     "build_frames",
     "empty",
+    "normalize_result",
+    "normalize_results",
 ]
 
 _UTC_US = pl.Datetime("us", "UTC")
@@ -136,6 +157,10 @@ ATTEMPTS_SCHEMA = pl.Schema(
         "throttled": pl.Boolean(),
         "rate_limit": pl.Float64(),
         "concurrency_limit": pl.Int32(),
+        "in_flight": pl.Int32(),
+        "priority": pl.Utf8(),
+        "signal": pl.Utf8(),
+        "decision": pl.Utf8(),
     }
 )
 
@@ -157,24 +182,12 @@ def empty(schema: pl.Schema) -> pl.DataFrame:
 
 
 _PA_UTC_US = pa.timestamp("us", tz="UTC")
+_PA_STR_LIST = pa.list_(pa.string())
 
 
 def _list_series(name: str, values: list[Any]) -> pl.Series:
     """A List(String) column via one Arrow ListArray (Polars' per-row path is ~15x slower)."""
-    offsets = [0]
-    flat: list[str] = []
-    nulls: list[bool] = []
-    for v in values:
-        if v is None:
-            nulls.append(True)
-        else:
-            flat.extend(v)
-            nulls.append(False)
-        offsets.append(len(flat))
-    arr = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()), pa.array(flat, pa.string()), mask=pa.array(nulls, pa.bool_())
-    )
-    return pl.Series(name, arr).cast(_STR_LIST)
+    return pl.Series(name, pa.array(values, _PA_STR_LIST)).cast(_STR_LIST)
 
 
 def _frame(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.DataFrame:
@@ -189,10 +202,6 @@ def _frame(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.DataFrame:
         else:
             series.append(pl.Series(name, values, dtype=dtype))
     return pl.DataFrame(series)
-
-
-def _columns(schema: pl.Schema) -> dict[str, list[Any]]:
-    return {name: [] for name in schema.names()}
 
 
 @dataclass(slots=True)
@@ -214,6 +223,10 @@ def _document(resp: Response) -> Any:
     return resp.document if resp.document is not None else decode_json(resp.body)
 
 
+# Stands in for a missing record when building columns: every field is None.
+_NO_RECORD: Any = SimpleNamespace(**{f: None for f in DomainRecord.__dataclass_fields__})
+
+
 def _pick_bodies(responses: Sequence[Response]) -> tuple[Response | None, Response | None]:
     """(registry 200 answer at depth 0, deepest 200 answer at depth >= 1)."""
     registry: Response | None = None
@@ -230,11 +243,41 @@ def _pick_bodies(responses: Sequence[Response]) -> tuple[Response | None, Respon
 
 
 def normalize_result(result: NameResult) -> Normalized:
+    """Decode and normalize one key's kept answers; never raises.
+
+    Bodies read back from the cache take the typed fast path (:func:`parse_body`);
+    answers the engine already decoded (``Response.document``) are normalized from that
+    document. Both give the same record.
+
+    Parameters
+    ----------
+    result
+        The key's result with its ``responses`` (registry answer first).
+
+    Returns
+    -------
+    Normalized
+        A registry body that does not decode, or a shape the parser cannot handle, gives
+        ``outcome="error"``, ``error_kind="parse_error"``; a registrar body that does not
+        decode is dropped and ``referral_status`` becomes ``"referral_failed"``.
+    """
+    responses = result.responses
+    if len(responses) == 1:  # the usual cached answer: one registry body, no referral
+        only = responses[0]
+        if only.status == 200 and only.depth == 0 and only.document is None:
+            try:
+                record = parse_body(only.body, "registry")
+            except Exception:
+                return _normalize_bodies(result, only, None)  # says which failure it was
+            outcome, kind, detail = result.outcome, result.error_kind, result.error_detail
+            return Normalized(record, outcome, kind, detail, result.referral_status)
     outcome, kind, detail = result.outcome, result.error_kind, result.error_detail
-    registry, registrar = _pick_bodies(result.responses)
+    registry, registrar = _pick_bodies(responses)
     if registry is None:
         # not_found, errors, or a result without kept answers: nothing to normalize
         return Normalized(None, outcome, kind, detail, result.referral_status)
+    if registry.document is None and (registrar is None or registrar.document is None):
+        return _normalize_bodies(result, registry, registrar)
     try:
         registry_doc = _document(registry)
     except ParseError as exc:
@@ -254,6 +297,83 @@ def normalize_result(result: NameResult) -> Normalized:
         detail = f"registry answer could not be normalized: {exc!r}"[:200]
         return Normalized(None, "error", "parse_error", detail, referral_status)
     return Normalized(record, outcome, kind, detail, referral_status)
+
+
+def _normalize_bodies(
+    result: NameResult, registry: Response, registrar: Response | None
+) -> Normalized:
+    """:func:`normalize_result` from raw bodies, on the fast path; same outcomes."""
+    failure: Exception | None = None
+    try:
+        reg = parse_body(registry.body, "registry")
+    except ParseError as exc:
+        detail = f"registry answer: {exc}"[:200]
+        return Normalized(None, "error", "parse_error", detail, result.referral_status)
+    except Exception as exc:  # reported after the registrar body, as normalize_domain would
+        reg, failure = None, exc
+    rar = None
+    referral_status = result.referral_status
+    if registrar is not None:
+        try:
+            rar = parse_body(registrar.body, "registrar")
+        except ParseError:
+            referral_status = "referral_failed"
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        detail = f"registry answer could not be normalized: {failure!r}"[:200]
+        return Normalized(None, "error", "parse_error", detail, referral_status)
+    return Normalized(
+        merge_records(reg, rar),
+        result.outcome,
+        result.error_kind,
+        result.error_detail,
+        referral_status,
+    )
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many acyclic objects.
+
+    Otherwise their allocation triggers collections that rescan the whole heap, again
+    and again (measured: half the normalization time at 10^5 cached names). On the way
+    out, the objects made meanwhile are moved straight to the oldest generation (a
+    ``freeze``/``unfreeze`` pair: two list splices) instead of being scanned by the
+    young collections that would only promote them; skipped if the application froze
+    objects itself, since ``unfreeze`` would thaw those too.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
+
+
+def normalize_results(results: Iterable[NameResult]) -> dict[str, Normalized]:
+    """:func:`normalize_result` for many keys at once, keyed by ``result.key``.
+
+    The cyclic garbage collector is paused meanwhile: the records are acyclic, and on a
+    big batch the full collections their allocation triggers rescan the whole heap
+    (measured: half the normalization time at 10^5 cached names).
+
+    Parameters
+    ----------
+    results
+        Results with their ``responses``; left unchanged.
+
+    Returns
+    -------
+    dict[str, Normalized]
+        One entry per distinct ``result.key``, in input order.
+    """
+    with _gc_paused():
+        return {result.key: normalize_result(result) for result in results}
 
 
 def build_frames(
@@ -288,72 +408,133 @@ def build_frames(
     KeyError
         When a row's key has no entry in ``results`` (a caller bug, not a data problem).
     """
+    # The cyclic GC is paused: building 10^5-row columns of acyclic values otherwise
+    # triggers full collections that rescan the whole heap (measured: ~10x at 10^5 rows).
+    with _gc_paused():
+        return _build_frames(rows, results, normalized)
+
+
+def _build_frames(
+    rows: Sequence[tuple[object, str]],
+    results: Mapping[str, NameResult],
+    normalized: Mapping[str, Normalized] | None,
+) -> Frames:
     done = normalized or {}
     normalized = {
         key: done[key] if key in done else normalize_result(name_result)
         for key, name_result in results.items()
     }
 
-    d = _columns(DOMAINS_SCHEMA)
-    ev = _columns(EVENTS_SCHEMA)
-    en = _columns(ENTITIES_SCHEMA)
-    ns = _columns(NAMESERVERS_SCHEMA)
-    rd = _columns(REDACTIONS_SCHEMA)
-    detailed: set[str] = set()
-
+    # Gather the row objects once, then build each column with one comprehension: per-cell
+    # list appends were most of the cost at 10^5 rows.
+    res_rows: list[NameResult] = []
+    norm_rows: list[Normalized] = []
+    queries: list[str | None] = []
+    detailed: dict[str, DomainRecord] = {}  # details once per distinct domain, not per row
     for query, key in rows:
         result = results.get(key)
         if result is None:
             raise KeyError(f"build_frames: no NameResult for key {key!r}")
         norm = normalized[key]
-        d["query"].append(None if query is None else str(query))
+        res_rows.append(result)
+        norm_rows.append(norm)
+        queries.append(query if query.__class__ is str else None if query is None else str(query))
         rec = norm.record
-        # An invalid value has no normalized name (its key is internal to the engine).
-        d["domain"].append(None if result.error_kind == "invalid_query" else result.key)
-        d["unicode_name"].append(
-            rec.unicode_name if rec is not None and rec.unicode_name else result.unicode_name
-        )
-        d["outcome"].append(norm.outcome)
-        d["error_kind"].append(norm.error_kind)
-        d["error_detail"].append(norm.error_detail)
-        d["tld"].append(result.tld)
-        d["registry_url"].append(result.registry_url)
-        d["registrar_url"].append(result.registrar_url)
-        d["referral_status"].append(norm.referral_status)
-        d["http_status"].append(result.http_status)
-        d["attempts"].append(result.attempts)
-        d["latency_ms"].append(result.latency_ms)
-        d["from_cache"].append(result.from_cache)
-        d["fetched_at"].append(result.fetched_at)
-        if rec is None:
-            for name in (
-                "handle",
-                "registrar",
-                "registrar_iana_id",
-                "registration_date",
-                "expiration_date",
-                "last_changed_date",
-                "rdap_status",
-                "nameservers",
-                "dnssec",
-            ):
-                d[name].append(None)
-            continue
-        d["handle"].append(rec.handle)
-        d["registrar"].append(rec.registrar)
-        d["registrar_iana_id"].append(rec.registrar_iana_id)
-        d["registration_date"].append(rec.registration_date)
-        d["expiration_date"].append(rec.expiration_date)
-        d["last_changed_date"].append(rec.last_changed_date)
-        d["rdap_status"].append(rec.rdap_status)
-        d["nameservers"].append(rec.nameservers)
-        d["dnssec"].append(rec.dnssec)
+        if rec is not None and result.key not in detailed:
+            detailed[result.key] = rec
+    recs = [n.record if n.record is not None else _NO_RECORD for n in norm_rows]
 
-        domain = result.key
-        if domain in detailed:
-            continue  # details once per distinct domain, not per duplicate input row
-        detailed.add(domain)
-        _append_details(domain, rec, ev, en, ns, rd)
+    d: dict[str, list[Any]] = {
+        "query": queries,
+        "domain": [None if r.error_kind == "invalid_query" else r.key for r in res_rows],
+        "unicode_name": [
+            rec.unicode_name if rec.unicode_name else r.unicode_name
+            for rec, r in zip(recs, res_rows, strict=True)
+        ],
+        "outcome": [n.outcome for n in norm_rows],
+        "error_kind": [n.error_kind for n in norm_rows],
+        "error_detail": [n.error_detail for n in norm_rows],
+        "tld": [r.tld for r in res_rows],
+        "registry_url": [r.registry_url for r in res_rows],
+        "handle": [rec.handle for rec in recs],
+        "registrar": [rec.registrar for rec in recs],
+        "registrar_iana_id": [rec.registrar_iana_id for rec in recs],
+        "registrar_url": [r.registrar_url for r in res_rows],
+        "referral_status": [n.referral_status for n in norm_rows],
+        "registration_date": [rec.registration_date for rec in recs],
+        "expiration_date": [rec.expiration_date for rec in recs],
+        "last_changed_date": [rec.last_changed_date for rec in recs],
+        "rdap_status": [rec.rdap_status for rec in recs],
+        "nameservers": [rec.nameservers for rec in recs],
+        "dnssec": [rec.dnssec for rec in recs],
+        "http_status": [r.http_status for r in res_rows],
+        "attempts": [r.attempts for r in res_rows],
+        "latency_ms": [r.latency_ms for r in res_rows],
+        "from_cache": [r.from_cache for r in res_rows],
+        "fetched_at": [r.fetched_at for r in res_rows],
+    }
+
+    ev_dom: list[str] = []
+    evs: list[EventRow] = []
+    en_dom: list[str] = []
+    ens: list[EntityRow] = []
+    ns_dom: list[str] = []
+    nss: list[NameserverRow] = []
+    rd_dom: list[str] = []
+    rds: list[RedactionRow] = []
+    for domain, rec in detailed.items():
+        if rec.events:
+            evs += rec.events
+            ev_dom += [domain] * len(rec.events)
+        if rec.entities:
+            ens += rec.entities
+            en_dom += [domain] * len(rec.entities)
+        if rec.nameserver_rows:
+            nss += rec.nameserver_rows
+            ns_dom += [domain] * len(rec.nameserver_rows)
+        if rec.redactions:
+            rds += rec.redactions
+            rd_dom += [domain] * len(rec.redactions)
+
+    ev: dict[str, list[Any]] = {
+        "domain": ev_dom,
+        "source": [e.source for e in evs],
+        "action": [e.action for e in evs],
+        "date": [e.date for e in evs],
+        "actor": [e.actor for e in evs],
+    }
+    en: dict[str, list[Any]] = {
+        "domain": en_dom,
+        "source": [x.source for x in ens],
+        "handle": [x.handle for x in ens],
+        "role": [x.role for x in ens],
+        "parent_handle": [x.parent_handle for x in ens],
+        "name": [x.name for x in ens],
+        "organization": [x.organization for x in ens],
+        "email": [x.email for x in ens],
+        "phone": [x.phone for x in ens],
+        "country": [x.country for x in ens],
+        "name_redacted": [x.name_redacted for x in ens],
+        "organization_redacted": [x.organization_redacted for x in ens],
+        "email_redacted": [x.email_redacted for x in ens],
+        "phone_redacted": [x.phone_redacted for x in ens],
+        "country_redacted": [x.country_redacted for x in ens],
+    }
+    ns: dict[str, list[Any]] = {
+        "domain": ns_dom,
+        "source": [n.source for n in nss],
+        "nameserver": [n.nameserver for n in nss],
+        "ipv4": [n.ipv4 for n in nss],
+        "ipv6": [n.ipv6 for n in nss],
+    }
+    rd: dict[str, list[Any]] = {
+        "domain": rd_dom,
+        "source": [r.source for r in rds],
+        "name": [r.name for r in rds],
+        "method": [r.method for r in rds],
+        "path": [r.path for r in rds],
+        "reason": [r.reason for r in rds],
+    }
 
     return Frames(
         domains=_frame(d, DOMAINS_SCHEMA),
@@ -362,48 +543,3 @@ def build_frames(
         nameservers=_frame(ns, NAMESERVERS_SCHEMA),
         redactions=_frame(rd, REDACTIONS_SCHEMA),
     )
-
-
-def _append_details(
-    domain: str,
-    rec: DomainRecord,
-    ev: dict[str, list[Any]],
-    en: dict[str, list[Any]],
-    ns: dict[str, list[Any]],
-    rd: dict[str, list[Any]],
-) -> None:
-    for e in rec.events:
-        ev["domain"].append(domain)
-        ev["source"].append(e.source)
-        ev["action"].append(e.action)
-        ev["date"].append(e.date)
-        ev["actor"].append(e.actor)
-    for x in rec.entities:
-        en["domain"].append(domain)
-        en["source"].append(x.source)
-        en["handle"].append(x.handle)
-        en["role"].append(x.role)
-        en["parent_handle"].append(x.parent_handle)
-        en["name"].append(x.name)
-        en["organization"].append(x.organization)
-        en["email"].append(x.email)
-        en["phone"].append(x.phone)
-        en["country"].append(x.country)
-        en["name_redacted"].append(x.name_redacted)
-        en["organization_redacted"].append(x.organization_redacted)
-        en["email_redacted"].append(x.email_redacted)
-        en["phone_redacted"].append(x.phone_redacted)
-        en["country_redacted"].append(x.country_redacted)
-    for n in rec.nameserver_rows:
-        ns["domain"].append(domain)
-        ns["source"].append(n.source)
-        ns["nameserver"].append(n.nameserver)
-        ns["ipv4"].append(n.ipv4)
-        ns["ipv6"].append(n.ipv6)
-    for r in rec.redactions:
-        rd["domain"].append(domain)
-        rd["source"].append(r.source)
-        rd["name"].append(r.name)
-        rd["method"].append(r.method)
-        rd["path"].append(r.path)
-        rd["reason"].append(r.reason)

@@ -204,3 +204,108 @@ class HostLimiter:
             return asyncio.get_running_loop().time()
         except RuntimeError:  # configured before the loop runs; loops default to monotonic
             return time.monotonic()
+
+
+class FairShare:
+    """A global cap on requests in flight, shared max-min fairly between hosts.
+
+    When the cap binds, a freed slot goes to the waiting host with the fewest requests in
+    flight (ties: the one waiting longest), so a host with many queued requests (or slow
+    answers holding its slots) cannot crowd out the others: each active host gets at least
+    ``capacity / active hosts`` when it wants that many.
+
+    Parameters
+    ----------
+    capacity
+        Requests allowed in flight over all hosts (>= 1); changeable with ``set_capacity``.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity!r}")
+        self._capacity = int(capacity)
+        self._in_flight = 0
+        self._by_host: dict[str, int] = {}
+        self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+        self._order: dict[str, int] = {}  # host -> arrival counter of its oldest waiter
+        self._counter = 0
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def in_flight_for(self, host: str) -> int:
+        return self._by_host.get(host, 0)
+
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._waiters.values())
+
+    def set_capacity(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity!r}")
+        self._capacity = int(capacity)
+        self._grant()
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        await self._acquire(host)
+        try:
+            yield
+        finally:
+            self._release(host)
+
+    async def _acquire(self, host: str) -> None:
+        if self._in_flight < self._capacity and not self.waiting():
+            self._take(host)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiters.setdefault(host, deque())
+        if not queue:
+            self._counter += 1
+            self._order[host] = self._counter
+        queue.append(fut)
+        try:
+            await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled():
+                self._release(host)  # granted, then cancelled before use: hand it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(fut)
+                # Only our own queue: _grant may have replaced it with a newer waiter's.
+                if not queue and self._waiters.get(host) is queue:
+                    del self._waiters[host]
+                    self._order.pop(host, None)
+            raise
+
+    def _take(self, host: str) -> None:
+        self._in_flight += 1
+        self._by_host[host] = self._by_host.get(host, 0) + 1
+
+    def _release(self, host: str) -> None:
+        self._in_flight -= 1
+        left = self._by_host.get(host, 1) - 1
+        if left:
+            self._by_host[host] = left
+        else:
+            self._by_host.pop(host, None)
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._in_flight < self._capacity and self._waiters:
+            host = min(self._waiters, key=lambda h: (self._by_host.get(h, 0), self._order[h]))
+            queue = self._waiters[host]
+            fut = queue.popleft()
+            if not queue:
+                del self._waiters[host]
+                del self._order[host]
+            else:
+                self._counter += 1
+                self._order[host] = self._counter  # back of the line among equals
+            if not fut.done():
+                self._take(host)
+                fut.set_result(None)

@@ -33,7 +33,7 @@ from rdaplab.inputs import read_values
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.names import normalize_domains
 from rdaplab.progress import ProgressTracker, Renderer, resolve_renderer
-from rdaplab.scheduler import Limits, Retry, Scheduler
+from rdaplab.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
 
 log = logging.getLogger("rdaplab")
 
@@ -184,6 +184,7 @@ async def lookup_async(
     retry: Retry | None = None,
     timeouts: Timeouts | None = None,
     user_agent: str | None = None,
+    priority: Any = None,
 ) -> LookupResult:
     """Look up domain names over RDAP; the async form of :func:`lookup` (same arguments)."""
     t0 = time.monotonic()
@@ -217,6 +218,8 @@ async def lookup_async(
                 )
         rows.append((value, key))
 
+    priorities = resolve_priorities(priority, values, raw, rows)
+
     # 2. Bootstrap: a name without an RDAP service is an error row, never a request.
     to_fetch: dict[str, str] = {}
     for key, result in results.items():
@@ -237,6 +240,7 @@ async def lookup_async(
     writer = _CacheWriter(store)
     failed = False
     scheduler: Scheduler | None = None
+    fetch_s = 0.0
     records: dict[str, Normalized] = {}
     try:
         store.begin_batch(
@@ -263,13 +267,23 @@ async def lookup_async(
             if to_fetch and max_age_s > 0
             else {}
         )
-        for key, cached in hits.items():
-            result = results[key]
-            _fill_from_cache(result, cached.responses)
-            records[key] = normalize_result(result)
+        # One batch call: it pauses the cyclic GC, which otherwise rescans the whole heap
+        # again and again while 10^5 records are built (measured: half the time).
+        from rdaplab.frames import normalize_results
+
+        cached_results = [results[key] for key in hits]
+        for result in cached_results:
+            _fill_from_cache(result, hits[result.key].responses)
+        hits = {}  # the results hold the bodies until they are normalized
+        records.update(normalize_results(cached_results))
+        outcomes: dict[str, int] = {}
+        for result in cached_results:
             result.responses = []  # the cache has the bodies; keep only the small record
-            del to_fetch[key]
-            tracker.add_done(result.outcome, from_cache=True)
+            del to_fetch[result.key]
+            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        for outcome, count in outcomes.items():
+            tracker.add_done(outcome, count, from_cache=True)
+        del cached_results
 
         # 4. Fetch the rest, committing answers in small batches as they arrive.
         def on_attempt(attempt: Attempt) -> None:
@@ -293,13 +307,16 @@ async def lookup_async(
                     retry=retry,
                     on_attempt=on_attempt,
                     on_done=on_done,
+                    budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
                 )
                 tracker.hosts_source = lambda: _host_progress(scheduler)
                 flusher = asyncio.create_task(writer.run_periodic())
                 joiner = asyncio.create_task(scheduler.join())
+                fetch_t0 = time.monotonic()
                 try:
+                    # Higher classes first everywhere: queues are per host and per class.
                     for key, url in to_fetch.items():
-                        scheduler.submit(results[key], url)
+                        scheduler.submit(results[key], url, priority=priorities.get(key))
                     await asyncio.wait({joiner, flusher}, return_when=asyncio.FIRST_COMPLETED)
                     if flusher.done():  # the cache could not be written: stop the batch
                         flusher.result()
@@ -308,6 +325,7 @@ async def lookup_async(
                         task.cancel()
                     await asyncio.gather(joiner, flusher, return_exceptions=True)
                     await scheduler.aclose()
+                    fetch_s = time.monotonic() - fetch_t0
     except BaseException:
         failed = True  # interrupted (CancelledError, KeyboardInterrupt) or broken
         raise
@@ -329,6 +347,7 @@ async def lookup_async(
         attempts = store.attempts(batch_id)
         elapsed = time.monotonic() - t0
         summary = summarize(frames, attempts, results, batch_id=batch_id, elapsed_s=elapsed)
+        _add_host_learning(summary, scheduler, fetch_s)
         summary["unique"] = unique
         summary["started_at"] = started_at.isoformat()
         summary["cache"] = str(store.path)
@@ -353,7 +372,7 @@ async def lookup_async(
 def _fill_from_cache(result: NameResult, responses: list[Response]) -> None:
     registry = responses[0]
     result.from_cache = True
-    result.responses = list(responses)
+    result.responses = responses  # the caller's list (lookup_fresh's): no copy per key
     result.http_status = registry.status
     result.fetched_at = registry.fetched_at
     result.latency_ms = sum(r.latency_ms for r in responses)
@@ -369,13 +388,107 @@ def _host_progress(scheduler: Scheduler) -> dict[str, dict[str, float]]:
     for name, host in scheduler.hosts.items():
         stats = host.limiter.statistics()
         out[name] = {
-            "queued": float(len(host.jobs)),
+            "queued": float(host.queued),
             "in_flight": float(stats.in_flight),
             "requests": float(host.requests),
             "throttled": float(host.throttled),
             "rate_per_s": float(stats.rate_per_s or 0.0),
         }
     return out
+
+
+def resolve_priorities(
+    priority: Any, values: Any, raw: Sequence[Any], rows: Sequence[tuple[object, str]]
+) -> dict[str, int]:
+    """Map each distinct key to a priority class index (the highest among its rows).
+
+    ``priority`` may be ``None`` (all ``normal``), a class name for every row, the name of
+    a column of the input frame or file, a sequence or Series with one class per input
+    row, a mapping ``name -> class`` or a function ``name -> class`` (called with the
+    normalized name; unknown names default to ``normal``).
+    """
+    if priority is None:
+        return {}
+    per_row: list[Any]
+    if isinstance(priority, str):
+        try:
+            index = priority_index(priority)
+        except ValueError:
+            per_row = _priority_column(values, priority)
+        else:
+            return {key: index for _, key in rows}
+    elif callable(priority):
+        per_row = [priority(key) if not key.startswith(INVALID_PREFIX) else None for _, key in rows]
+    elif isinstance(priority, Mapping):
+        per_row = [priority.get(key, priority.get(str(value))) for value, key in rows]
+    else:
+        per_row = list(priority)
+    if len(per_row) != len(rows):
+        raise InputError(
+            f"priority has {len(per_row):,} values for {len(rows):,} input rows; "
+            "give one class per row, a column name, a mapping or a function"
+        )
+    out: dict[str, int] = {}
+    for (_, key), cls in zip(rows, per_row, strict=True):
+        try:
+            index = priority_index(cls)
+        except ValueError as exc:
+            raise InputError(f"priority for {key!r}: {exc}") from None
+        out[key] = min(out.get(key, index), index)
+    return out
+
+
+def _priority_column(values: Any, column: str) -> list[Any]:
+    if isinstance(values, (pl.DataFrame, pl.LazyFrame, str, Path)) or hasattr(values, "columns"):
+        try:
+            return read_values(values, column=column)
+        except InputError as exc:
+            raise InputError(
+                f"priority={column!r} is neither a class nor a column: {exc}"
+            ) from None
+    raise InputError(
+        f"priority={column!r} is not one of {', '.join(PRIORITIES)} "
+        "(a column name works only when the input is a frame or a file)"
+    )
+
+
+def _add_host_learning(
+    summary: dict[str, Any], scheduler: Scheduler | None, fetch_s: float
+) -> None:
+    """What each host's controller learned, and the lower bound it implies for this batch.
+
+    A host needs at least ``requests / best sustained rate`` seconds; the batch, the
+    largest of those (``lower_bound_s``). ``efficiency`` compares it with the time spent
+    fetching: near 1.0 means the batch ran at the registries' limits.
+    """
+    learned = {h["host"]: h for h in scheduler.host_statistics()} if scheduler else {}
+    bound = 0.0
+    for row in summary["hosts"]:
+        info = learned.get(row["host"])
+        if info is None:
+            continue
+        rate = info["learned_max_rate_per_s"]  # None: too few answers to tell
+        answered = info["answered"]
+        host_bound = answered / rate if rate and info["exhausted"] is None else None
+        row.update(
+            {
+                "rate_per_s": info["rate_per_s"],
+                "learned_max_rate_per_s": info["learned_max_rate_per_s"],
+                "throttled_at_rate_per_s": info["throttled_at_rate_per_s"],
+                "concurrency": info["concurrency"],
+                "concurrency_ceiling": info["concurrency_ceiling"],
+                "phase": info["phase"],
+                "breaker": info["breaker"],
+                "exhausted": info["exhausted"],
+                "profile": info["profile"],
+                "lower_bound_s": None if host_bound is None else round(host_bound, 3),
+            }
+        )
+        if host_bound is not None:
+            bound = max(bound, host_bound)
+    summary["fetch_s"] = round(fetch_s, 3)
+    summary["lower_bound_s"] = round(bound, 3)
+    summary["efficiency"] = round(bound / fetch_s, 3) if fetch_s > 0 and bound > 0 else None
 
 
 def summarize(
@@ -494,6 +607,7 @@ def _per_host(attempts: pl.DataFrame) -> list[dict[str, Any]]:
             "achieved_rate_per_s": (
                 round(row["requests"] / row["span_s"], 2) if row["span_s"] else None
             ),
+            "throttled_share": round(int(row["throttled"]) / int(row["requests"]), 4),
         }
         for row in per_host.iter_rows(named=True)
     ]

@@ -35,6 +35,10 @@ class Attempt:
     throttled: bool = False
     rate_limit: float | None = None  # limiter state in force when sent (req/s)
     concurrency_limit: int | None = None
+    in_flight: int | None = None  # requests to this host in flight when sent (incl. this)
+    priority: str | None = None  # critical, high, normal or low
+    signal: str | None = None  # throttle signal seen in the answer: throttle, quota, block
+    decision: str | None = None  # what the scheduler did next: raise, cut, slow, park...
 
 
 @dataclass(slots=True)

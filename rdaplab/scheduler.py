@@ -1,30 +1,42 @@
-"""Dispatching fetches to registry hosts: per-host queues, retries, referrals.
+"""Dispatching fetches to registry hosts: adaptive per-host pacing, retries, referrals.
 
-Each registry host (``host:port``) gets a :class:`~rdaplab.limiter.HostLimiter`, a queue of
-jobs and at most ``max_concurrency`` worker tasks, spawned on demand and ended when the
-queue is empty, so the number of tasks is bounded by hosts x per-host concurrency, never by
-the input size. A global semaphore caps requests in flight over all hosts; waiting for one
-host (a park after ``429``, a slow pacer, a dead host) never holds a slot another host
-could use.
+Each registry host (``host:port``) gets a :class:`~rdaplab.limiter.HostLimiter` driven by a
+:class:`~rdaplab.controller.HostController` (which learns the host's rate and concurrency
+limits from what it answers), a queue of jobs per priority class, a circuit breaker, and
+at most ``concurrency`` worker tasks, spawned on demand and ended when the queue is
+empty, so the number of tasks is bounded by hosts x per-host concurrency, never by the
+input size. A :class:`~rdaplab.limiter.FairShare` caps requests in flight over all hosts
+and hands freed slots to the host with the fewest in flight, so one slow, throttled or
+dead registry never delays the others: waiting for one host (a park, a slow pacer, an
+open breaker) holds nothing another host could use.
 
 One *lookup* (one distinct query) is a chain of jobs: the registry answer at depth 0 and,
 when it carries an RDAP ``related`` link (the thin-registry case), the registrar answer at
 depth 1 and so on up to ``max_referral_depth``. A referral job runs on the registrar's own
-host queue, so a slow registrar delays only its own work.
+host queue, with its lookup's priority.
 
-Retry policy, per URL:
+Per answer (throttle signals are recognised by :func:`rdaplab.throttle.classify`: 429,
+503 + Retry-After, 403 HTML "queries exceeded", 422 "too fast", a 200 carrying only a
+"Rate Limit Notice"):
 
-- ``429`` (and ``503`` with ``Retry-After``): the host is parked for ``Retry-After`` (both
-  forms; capped; a default when absent) and the request tried again, up to
-  ``Retry.max_throttled`` times, then the row ends as ``rate_limited``.
+- *throttle*: the host is parked for ``Retry-After`` (both forms; capped; a default when
+  absent), its controller cuts the rate, and the request is tried again, up to
+  ``Retry.max_throttled`` times; then the row ends as ``rate_limited``.
+- *quota* (a daily allowance used up: the text says so, or Retry-After is hours away) and
+  *block* (the host says we are blocked), and a configured ``daily_budget`` reached: the
+  host's remaining rows end at once as ``rate_limited`` (retryable on a later run) rather
+  than a retry storm.
 - other ``5xx``, timeouts, connection errors and unparseable bodies: exponential backoff
   with full jitter, up to ``Retry.max_attempts`` attempts in all.
-- a host with ``Retry.dead_host_after`` consecutive connection failures is marked down for
-  the rest of the batch: its queued and future jobs fail at once as ``connection_error``.
-- other ``4xx``: ``http_error`` at once (content-aware throttle detection is the adaptive
-  scheduler's job).
+- circuit breaker: ``Retry.dead_host_after`` consecutive connection failures or 5xx open
+  the host's breaker: its queued and new jobs fail at once (``connection_error`` or
+  ``http_error``) for ``Retry.breaker_cooldown_s``; then one probe request is let through
+  (half-open): an answer closes the breaker, a failure opens it again for twice as long.
+- other ``4xx``: ``http_error`` at once.
 
-No exception escapes for one row: every job ends in a finished lookup.
+Every attempt is reported with the limiter state in force, the requests in flight, the
+throttle signal seen and the controller's decision (the attempts log). No exception
+escapes for one row: every job ends in a finished lookup.
 """
 
 from __future__ import annotations
@@ -40,52 +52,110 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rdaplab.client import HttpResult, RdapClient, authority, check_url_policy
-from rdaplab.errors import FetchError
-from rdaplab.limiter import HostLimiter
+from rdaplab.controller import HostController
+from rdaplab.errors import ErrorKind, FetchError
+from rdaplab.limiter import FairShare, HostLimiter
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.normalize import ParseError, decode_json, error_detail, related_links
+from rdaplab.profiles import PROFILES, Profile, profile_for
+from rdaplab.throttle import Signal, classify
 
 log = logging.getLogger("rdaplab")
+
+#: Priority classes, highest first; ``normal`` is the default.
+PRIORITIES: tuple[str, ...] = ("critical", "high", "normal", "low")
+_PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
+
+
+def priority_index(priority: str | int | None) -> int:
+    """Map a priority class name (or its index) to its index; ``None`` is ``normal``."""
+    if priority is None:
+        return _PRIORITY_INDEX["normal"]
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        if 0 <= priority < len(PRIORITIES):
+            return priority
+    elif isinstance(priority, str) and priority.strip().lower() in _PRIORITY_INDEX:
+        return _PRIORITY_INDEX[priority.strip().lower()]
+    raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITIES)}")
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Politeness limits. Per-host values are starting points the scheduler may tune.
+    """Politeness limits. Per-host rates and concurrency are starting points, learned.
 
     Parameters
     ----------
     max_concurrency
-        Requests in flight at once over all hosts.
+        Requests in flight at once over all hosts (shared fairly between hosts).
     per_host_concurrency
-        Requests in flight at once to one host.
+        Starting requests in flight for a host without a profile.
     per_host_rate_per_s
-        Sustained requests per second to one host (``None``: unpaced).
+        Starting request rate for a host without a profile; ``None``: unpaced (and then
+        not adaptive).
     per_host_burst
-        Requests that may go back to back before pacing applies.
+        Requests that may go back to back at a pinned (non-adaptive) host.
+    per_host_max_rate_per_s, per_host_max_concurrency
+        Ceilings the adaptive controller never exceeds at any host.
+    adaptive
+        Learn each host's limits from its answers (``False``: keep the starting values).
     hosts
-        Per-host overrides: ``{"rdap.example.net": {"rate_per_s": 1, "concurrency": 2}}``;
-        keys are host names or ``host:port``.
+        Per-host settings over the profile: ``{"rdap.example.net": {"rate_per_s": 1,
+        "concurrency": 2}}``; keys are host names or ``host:port``; keys are those of
+        :class:`~rdaplab.profiles.Profile` (a ``rate_per_s`` alone pins the host).
+    profiles
+        The registry profile table (default :data:`rdaplab.profiles.PROFILES`).
     """
 
     max_concurrency: int = 64
-    per_host_concurrency: int = 4
-    per_host_rate_per_s: float | None = 5.0
+    per_host_concurrency: int = 2
+    per_host_rate_per_s: float | None = 2.0
     per_host_burst: int = 2
+    per_host_max_rate_per_s: float = 100.0
+    per_host_max_concurrency: int = 16
+    adaptive: bool = True
     hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profiles: Mapping[str, Profile] | None = None
+
+    def profile_for(self, host: str) -> Profile:
+        """The effective profile of ``host`` (``host:port``): table, defaults, overrides."""
+        default = Profile(
+            rate_per_s=self.per_host_rate_per_s,
+            concurrency=self.per_host_concurrency,
+            burst=self.per_host_burst,
+            adaptive=self.adaptive and self.per_host_rate_per_s is not None,
+            source="rdaplab defaults (Limits): learned during the batch",
+        )
+        table = PROFILES if self.profiles is None else self.profiles
+        profile = profile_for(host, table, default)
+        if profile is not default and not self.adaptive:
+            profile = Profile(**{**_profile_dict(profile), "adaptive": False})
+        hosts = {k.lower(): v for k, v in self.hosts.items()}
+        key = host.lower()
+        conf = hosts.get(key) or hosts.get(key.rsplit(":", 1)[0])
+        return profile.merged(conf) if conf else profile
+
+    def controller_for(self, host: str) -> HostController:
+        profile = self.profile_for(host)
+        limiter = HostLimiter(host, rate_per_s=None, burst=max(1, profile.burst))
+        return HostController(
+            limiter,
+            profile,
+            max_rate_per_s=self.per_host_max_rate_per_s,
+            max_concurrency=self.per_host_max_concurrency,
+        )
 
     def limiter_for(self, host: str) -> HostLimiter:
-        conf = dict(self.hosts.get(host) or self.hosts.get(host.rsplit(":", 1)[0]) or {})
-        return HostLimiter(
-            host,
-            rate_per_s=conf.get("rate_per_s", self.per_host_rate_per_s),
-            burst=int(conf.get("burst", self.per_host_burst)),
-            max_concurrency=int(conf.get("concurrency", self.per_host_concurrency)),
-        )
+        """A limiter set to ``host``'s starting values (what the controller starts from)."""
+        return self.controller_for(host).limiter
+
+
+def _profile_dict(profile: Profile) -> dict[str, Any]:
+    return {name: getattr(profile, name) for name in Profile.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """Retry settings (units in the names)."""
+    """Retry and circuit-breaker settings (units in the names)."""
 
     max_attempts: int = 4
     max_throttled: int = 8
@@ -94,6 +164,8 @@ class Retry:
     retry_after_default_s: float = 5.0
     retry_after_max_s: float = 300.0
     dead_host_after: int = 5
+    breaker_cooldown_s: float = 30.0
+    breaker_max_cooldown_s: float = 600.0
     max_referral_depth: int = 2
 
     def backoff_s(self, failures: int, rng: random.Random) -> float:
@@ -108,6 +180,7 @@ class _Lookup:
     key: str
     lookup_id: str
     result: NameResult
+    priority: int = 2
     visited: set[str] = field(default_factory=set)
     finished: bool = False
 
@@ -122,17 +195,70 @@ class _Job:
 @dataclass(slots=True)
 class _Host:
     authority: str
-    limiter: HostLimiter
-    jobs: deque[_Job] = field(default_factory=deque)
+    controller: HostController
+    queues: tuple[deque[_Job], ...] = field(
+        default_factory=lambda: tuple(deque() for _ in PRIORITIES)
+    )
     workers: int = 0
-    down_reason: str | None = None
-    consecutive_conn_failures: int = 0
+    active: int = 0  # requests on the wire now
+    # Circuit breaker: "closed", "open" (until breaker_until), "half_open" (one probe).
+    breaker: str = "closed"
+    breaker_until: float = 0.0
+    breaker_cooldown_s: float = 0.0
+    breaker_reason: str | None = None
+    breaker_kind: ErrorKind = "connection_error"
+    probe_done: asyncio.Event = field(default_factory=asyncio.Event)
+    consecutive_failures: int = 0
+    # Quota, block or daily budget: the rest of the host's rows end as rate_limited.
+    exhausted: str | None = None
+    budget_left: int | None = None
     requests: int = 0
     throttled: int = 0
+    answered: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+    @property
+    def limiter(self) -> HostLimiter:
+        return self.controller.limiter
+
+    @property
+    def queued(self) -> int:
+        return sum(len(q) for q in self.queues)
+
+    @property
+    def down_reason(self) -> str | None:
+        """Why the host fails its rows now (open breaker or exhausted), else None."""
+        if self.exhausted is not None:
+            return self.exhausted
+        return self.breaker_reason if self.breaker == "open" else None
+
+    def pop(self) -> _Job | None:
+        for queue in self.queues:
+            if queue:
+                return queue.popleft()
+        return None
 
 
 class Scheduler:
-    """Runs lookups against registry hosts politely; see the module docstring."""
+    """Runs lookups against registry hosts politely; see the module docstring.
+
+    Parameters
+    ----------
+    client
+        The HTTP client.
+    batch_id
+        Written to every attempt and response.
+    limits, retry
+        Politeness and retry settings.
+    on_attempt, on_done
+        Called for every attempt and every finished lookup.
+    budget_used
+        ``host -> requests sent to it in the last 24 hours`` (from the cache), for hosts
+        with a ``daily_budget``.
+    seed
+        Seed of the backoff jitter.
+    """
 
     def __init__(
         self,
@@ -143,6 +269,7 @@ class Scheduler:
         retry: Retry | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
         on_done: Callable[[NameResult], None] | None = None,
+        budget_used: Callable[[str], int] | None = None,
         seed: int | None = None,
     ) -> None:
         self.client = client
@@ -151,8 +278,9 @@ class Scheduler:
         self.retry = retry or Retry()
         self._on_attempt = on_attempt or (lambda a: None)
         self._on_done = on_done or (lambda r: None)
+        self._budget_used = budget_used
         self._rng = random.Random(seed)
-        self._global = asyncio.Semaphore(self.limits.max_concurrency)
+        self._global = FairShare(self.limits.max_concurrency)
         self._hosts: dict[str, _Host] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
@@ -168,9 +296,15 @@ class Scheduler:
     def pending(self) -> int:
         return self._pending
 
-    def submit(self, result: NameResult, url: str) -> None:
-        """Start a lookup whose registry answer is at ``url``; ``result`` is filled in."""
-        lookup = _Lookup(result.query_kind, result.key, uuid.uuid4().hex, result)
+    def submit(self, result: NameResult, url: str, *, priority: str | int | None = None) -> None:
+        """Start a lookup whose registry answer is at ``url``; ``result`` is filled in.
+
+        ``priority`` is one of :data:`PRIORITIES` (default ``normal``): within each host,
+        higher classes are sent first.
+        """
+        lookup = _Lookup(
+            result.query_kind, result.key, uuid.uuid4().hex, result, priority_index(priority)
+        )
         lookup.visited.add(url.lower())
         self._pending += 1
         self._idle.clear()
@@ -187,68 +321,165 @@ class Scheduler:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def host_statistics(self) -> list[dict[str, Any]]:
+        """Per host: what the controller learned and what was sent (for the summary)."""
+        out = []
+        for name, host in self._hosts.items():
+            st = host.controller.statistics()
+            span = (host.last_at or 0.0) - (host.first_at or 0.0)
+            out.append(
+                {
+                    "host": name,
+                    "profile": host.controller.profile.source,
+                    "phase": st.phase,
+                    "rate_per_s": _r(st.rate_per_s),
+                    "concurrency": st.concurrency,
+                    # Throttled hosts: the rate proven clean; the others: the best seen
+                    # (their limit, if any, is higher).
+                    "learned_max_rate_per_s": _r(
+                        st.lo_rate_per_s
+                        if st.hi_rate_per_s is not None and st.lo_rate_per_s is not None
+                        else max(st.best_rate_per_s or 0.0, st.lo_rate_per_s or 0.0) or None
+                    ),
+                    "throttled_at_rate_per_s": _r(st.hi_rate_per_s),
+                    "concurrency_ceiling": st.concurrency_ceiling,
+                    "base_latency_ms": _r(st.base_latency_ms),
+                    "throttle_events": st.throttle_events,
+                    "breaker": host.breaker,
+                    "exhausted": host.exhausted,
+                    "requests": host.requests,
+                    "answered": host.answered,
+                    "active_s": round(span, 3),
+                }
+            )
+        return out
+
     # -- queues and workers --------------------------------------------------------------
     def _host(self, url: str) -> _Host:
         key = authority(url)
         host = self._hosts.get(key)
         if host is None:
-            host = self._hosts[key] = _Host(key, self.limits.limiter_for(key))
+            controller = self.limits.controller_for(key)
+            host = self._hosts[key] = _Host(key, controller)
+            budget = controller.profile.daily_budget
+            if budget is not None:
+                used = self._budget_used(key) if self._budget_used is not None else 0
+                host.budget_left = max(0, budget - used)
+                if host.budget_left == 0:
+                    host.exhausted = (
+                        f"daily budget of {budget} requests for {key} used up "
+                        f"({used} in the last 24 hours)"
+                    )
         return host
 
     def _enqueue(self, job: _Job) -> None:
         host = self._host(job.url)
-        if host.down_reason is not None:
-            self._job_failed(job, FetchError("connection_error", host.down_reason))
+        if self._fail_fast(host, job):
             return
-        host.jobs.append(job)
-        if host.workers < host.limiter.max_concurrency and host.workers < len(host.jobs):
+        host.queues[job.lookup.priority].append(job)
+        self._spawn(host)
+
+    def _spawn(self, host: _Host) -> None:
+        want = min(host.limiter.max_concurrency, host.queued)
+        while host.workers < want:
             host.workers += 1
             task = asyncio.create_task(self._worker(host), name=f"rdaplab:{host.authority}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _fail_fast(self, host: _Host, job: _Job) -> bool:
+        """End ``job`` now if its host is exhausted or its breaker is open."""
+        if host.exhausted is not None:
+            self._job_failed(job, FetchError("rate_limited", host.exhausted))
+            return True
+        if host.breaker == "open" and _now() < host.breaker_until:
+            self._job_failed(job, FetchError(host.breaker_kind, host.breaker_reason or ""))
+            return True
+        return False
+
     async def _worker(self, host: _Host) -> None:
         try:
-            while host.jobs:
-                job = host.jobs.popleft()
+            while True:
+                # Too many workers after a concurrency cut: this one retires.
+                if host.workers > host.limiter.max_concurrency:
+                    return
+                job = host.pop()
+                if job is None:
+                    return
                 try:
                     await self._run_job(host, job)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a bug must cost one row, not the batch
                     log.exception("rdaplab: unexpected error for %s", job.url)
-                    self._job_failed(job, FetchError("http_error", f"unexpected: {exc!r}"))
+                    err = FetchError("http_error", f"unexpected: {exc!r}")
+                    if host.breaker == "half_open":  # the probe's verdict must not hang others
+                        self._open_breaker(host, "http_error", err, again=True)
+                    self._job_failed(job, err)
+                self._spawn(host)  # the controller may have raised the concurrency
         finally:
             host.workers -= 1
+
+    async def _breaker_gate(self, host: _Host) -> bool:
+        """Wait while a half-open probe is out; True when this request may be sent."""
+        while True:
+            if host.breaker == "closed":
+                return True
+            if host.breaker == "open":
+                if _now() < host.breaker_until:
+                    return False
+                host.breaker = "half_open"  # cool-down over: this request is the probe
+                host.probe_done.clear()
+                return True
+            await host.probe_done.wait()  # half-open: wait for the probe's verdict
 
     # -- one job -----------------------------------------------------------------------------
     async def _run_job(self, host: _Host, job: _Job) -> None:
         failures = 0
         throttled = 0
+        ctl = host.controller
         while True:
-            if host.down_reason is not None:
-                self._job_failed(job, FetchError("connection_error", host.down_reason))
+            if self._fail_fast(host, job):
                 return
+            probe = host.breaker != "closed"
+            if not await self._breaker_gate(host):
+                self._fail_fast(host, job)
+                return
+            probe = probe or host.breaker == "half_open"
             res: HttpResult | None = None
             err: FetchError | None = None
-            async with host.limiter.slot(), self._global:
+            async with host.limiter.slot(), self._global.slot(host.authority):
+                if host.exhausted is not None:  # decided while we waited
+                    self._job_failed(job, FetchError("rate_limited", host.exhausted))
+                    return
                 stats = host.limiter.statistics()
+                host.active += 1
+                in_flight = host.active
+                if host.budget_left is not None:
+                    host.budget_left -= 1
+                    if host.budget_left <= 0:  # this is the last request the budget allows
+                        self._budget_spent(host)
                 started = datetime.now(timezone.utc)
+                sent_at = _now()
+                host.first_at = sent_at if host.first_at is None else host.first_at
                 try:
                     res = await self.client.get(job.url)
                 except FetchError as exc:
                     err = exc
+                finally:
+                    host.active -= 1
+            now = _now()
+            host.last_at = now
             host.requests += 1
             job.lookup.result.attempts += 1
             attempt_no = failures + throttled + 1
+            rec = _Rec(job, host, started, stats, in_flight, attempt_no)
 
             if err is not None:
-                self._record(job, host, started, None, err, attempt_no, stats)
-                if err.kind == "connection_error":
-                    host.consecutive_conn_failures += 1
-                    if host.consecutive_conn_failures >= self.retry.dead_host_after:
-                        self._mark_down(host, err)
+                ctl.on_failure()
                 failures += 1
+                decision = self._count_failure(host, err.kind, err, probe)
+                self._record(rec, None, err, decision=decision)
                 if failures >= self.retry.max_attempts or err.kind == "http_error":
                     self._job_failed(job, err)
                     return
@@ -256,60 +487,153 @@ class Scheduler:
                 continue
 
             assert res is not None
-            host.consecutive_conn_failures = 0
+            host.answered += 1
             status = res.status
-            if status == 429 or (status == 503 and "retry-after" in res.headers):
-                throttled += 1
-                host.throttled += 1
-                wait = res.retry_after_s
-                wait = self.retry.retry_after_default_s if wait is None else wait
-                wait = min(wait, self.retry.retry_after_max_s)
-                host.limiter.park(wait)
-                self._record(job, host, started, res, None, attempt_no, stats, throttled=True)
-                if throttled > self.retry.max_throttled:
-                    self._job_failed(
-                        job,
-                        FetchError(
-                            "rate_limited",
-                            f"HTTP {status} from {host.authority} {throttled} times",
-                            status=status,
-                            retry_after_s=wait,
-                        ),
-                    )
-                    return
-                continue
+            doc: Any = None
             if 200 <= status < 300:
                 try:
                     doc = decode_json(res.body)
                 except ParseError as exc:
+                    self._breaker_ok(host, probe)
                     perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
-                    self._record(job, host, started, res, perr, attempt_no, stats)
+                    decision = ctl.on_answer(
+                        sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued > 0
+                    )
+                    self._record(rec, res, perr, decision=decision)
                     failures += 1
                     if failures >= self.retry.max_attempts:
                         self._job_failed(job, perr)
                         return
                     await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                     continue
-                self._record(job, host, started, res, None, attempt_no, stats)
-                self._job_answered(job, res, doc)
-                return
-            if status == 404:
-                self._record(job, host, started, res, None, attempt_no, stats)
-                self._job_not_found(job, res)
-                return
+            signal = classify(
+                status, res.headers, res.body, retry_after_s=res.retry_after_s, document=doc
+            )
+            if signal is not None:
+                self._breaker_ok(host, probe)  # the host is up; it is just saying no
+                throttled += 1
+                host.throttled += 1
+                if signal.kind != "throttle":
+                    self._exhaust(host, signal)
+                    self._record(rec, res, None, signal=signal, decision="stop_host")
+                    self._job_failed(
+                        job, FetchError("rate_limited", host.exhausted or "", status=status)
+                    )
+                    return
+                wait = signal.retry_after_s
+                wait = self.retry.retry_after_default_s if wait is None else wait
+                wait = min(wait, self.retry.retry_after_max_s)
+                decision = ctl.on_throttle(
+                    sent_at=sent_at,
+                    now=now,
+                    in_flight=in_flight,
+                    retry_after_s=signal.retry_after_s,
+                    weak=status == 503,
+                )
+                host.limiter.park(wait)
+                self._record(rec, res, None, signal=signal, decision=decision)
+                if throttled > self.retry.max_throttled:
+                    self._job_failed(
+                        job,
+                        FetchError(
+                            "rate_limited",
+                            f"{signal.reason} from {host.authority} {throttled} times",
+                            status=status,
+                            retry_after_s=wait,
+                        ),
+                    )
+                    return
+                continue
             if status >= 500:
-                herr = FetchError("http_error", _status_detail(res), status=status)
-                self._record(job, host, started, res, herr, attempt_no, stats)
                 failures += 1
+                herr = FetchError("http_error", _status_detail(res), status=status)
+                decision = self._count_failure(host, "http_error", herr, probe)
+                self._record(rec, res, herr, decision=decision)
                 if failures >= self.retry.max_attempts:
                     self._job_failed(job, herr)
                     return
                 await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                 continue
+            self._breaker_ok(host, probe)
+            decision = ctl.on_answer(
+                sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued > 0
+            )
+            if 200 <= status < 300:
+                self._record(rec, res, None, decision=decision)
+                self._job_answered(job, res, doc)
+                return
+            if status == 404:
+                self._record(rec, res, None, decision=decision)
+                self._job_not_found(job, res)
+                return
             herr = FetchError("http_error", _status_detail(res), status=status)
-            self._record(job, host, started, res, herr, attempt_no, stats)
+            self._record(rec, res, herr, decision=decision)
             self._job_failed(job, herr)
             return
+
+    # -- breaker and exhaustion ------------------------------------------------------------
+    def _count_failure(
+        self, host: _Host, kind: ErrorKind, err: FetchError, probe: bool
+    ) -> str | None:
+        """A connection failure or 5xx: maybe open the breaker; returns the decision."""
+        host.consecutive_failures += 1
+        if probe and host.breaker == "half_open":
+            self._open_breaker(host, kind, err, again=True)
+            return "breaker_open"
+        if host.breaker == "closed" and host.consecutive_failures >= self.retry.dead_host_after:
+            self._open_breaker(host, kind, err, again=False)
+            return "breaker_open"
+        return None
+
+    def _breaker_ok(self, host: _Host, probe: bool) -> None:
+        host.consecutive_failures = 0
+        if host.breaker != "closed" and (probe or host.breaker == "half_open"):
+            log.info("rdaplab: %s answers again; circuit closed", host.authority)
+            host.breaker = "closed"
+            host.breaker_reason = None
+            host.breaker_cooldown_s = 0.0
+            host.probe_done.set()
+
+    def _open_breaker(self, host: _Host, kind: ErrorKind, err: FetchError, *, again: bool) -> None:
+        cooldown = (
+            min(self.retry.breaker_max_cooldown_s, max(host.breaker_cooldown_s, 1e-9) * 2)
+            if again and host.breaker_cooldown_s
+            else self.retry.breaker_cooldown_s
+        )
+        host.breaker = "open"
+        host.breaker_cooldown_s = cooldown
+        host.breaker_until = _now() + cooldown
+        host.breaker_kind = kind if kind in ("connection_error", "timeout") else "http_error"
+        host.breaker_reason = (
+            f"circuit open for {host.authority} after {host.consecutive_failures} consecutive "
+            f"failures ({err.detail}); next probe in {cooldown:.0f} s"
+        )
+        log.warning("rdaplab: %s; failing its queued rows", host.breaker_reason)
+        host.probe_done.set()  # waiters re-check: the breaker is open, they fail fast
+        self._drain(host, FetchError(host.breaker_kind, host.breaker_reason))
+
+    def _exhaust(self, host: _Host, signal: Signal) -> None:
+        if host.exhausted is not None:
+            return
+        what = "blocked us" if signal.kind == "block" else "says its quota is used up"
+        when = f"; retry after {signal.retry_after_s:.0f} s" if signal.retry_after_s else ""
+        host.exhausted = f"{host.authority} {what} ({signal.reason}){when}"
+        log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
+        self._drain(host, FetchError("rate_limited", host.exhausted))
+
+    def _budget_spent(self, host: _Host) -> None:
+        budget = host.controller.profile.daily_budget
+        host.exhausted = (
+            f"daily budget of {budget} requests for {host.authority} used up "
+            "(configured; counted over the last 24 hours)"
+        )
+        log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
+        self._drain(host, FetchError("rate_limited", host.exhausted))
+
+    def _drain(self, host: _Host, err: FetchError) -> None:
+        for queue in host.queues:
+            while queue:
+                self._job_failed(queue.popleft(), err)
 
     # -- outcomes ------------------------------------------------------------------------------
     def _response(self, job: _Job, res: HttpResult, doc: Any = None) -> Response:
@@ -402,29 +726,16 @@ class Scheduler:
             if self._pending == 0:
                 self._idle.set()
 
-    def _mark_down(self, host: _Host, err: FetchError) -> None:
-        if host.down_reason is not None:
-            return
-        host.down_reason = (
-            f"host {host.authority} unreachable after "
-            f"{host.consecutive_conn_failures} consecutive connection failures ({err.detail})"
-        )
-        log.warning("rdaplab: %s; failing its remaining rows", host.down_reason)
-        while host.jobs:
-            self._job_failed(host.jobs.popleft(), FetchError("connection_error", host.down_reason))
-
     def _record(
         self,
-        job: _Job,
-        host: _Host,
-        started: datetime,
+        rec: _Rec,
         res: HttpResult | None,
         err: FetchError | None,
-        attempt_no: int,
-        stats: Any,
         *,
-        throttled: bool = False,
+        signal: Signal | None = None,
+        decision: str | None = None,
     ) -> None:
+        job, host = rec.job, rec.host
         self._on_attempt(
             Attempt(
                 batch_id=self.batch_id,
@@ -432,19 +743,43 @@ class Scheduler:
                 url=job.url,
                 query_kind=job.lookup.kind,
                 query=job.lookup.key,
-                started_at=started,
-                latency_ms=res.latency_ms if res is not None else _elapsed_ms(started),
+                started_at=rec.started,
+                latency_ms=res.latency_ms if res is not None else _elapsed_ms(rec.started),
                 status=res.status if res is not None else None,
                 bytes=len(res.body) if res is not None else 0,
                 retry_after_s=res.retry_after_s if res is not None else None,
-                error_kind=("rate_limited" if throttled else (err.kind if err else None)),
-                error_detail=err.detail if err else None,
-                attempt=attempt_no,
-                throttled=throttled,
-                rate_limit=stats.rate_per_s,
-                concurrency_limit=stats.max_concurrency,
+                error_kind=("rate_limited" if signal else (err.kind if err else None)),
+                error_detail=signal.reason if signal else (err.detail if err else None),
+                attempt=rec.attempt_no,
+                throttled=signal is not None,
+                rate_limit=rec.stats.rate_per_s,
+                concurrency_limit=rec.stats.max_concurrency,
+                in_flight=rec.in_flight,
+                priority=PRIORITIES[job.lookup.priority],
+                signal=signal.kind if signal else None,
+                decision=decision,
             )
         )
+
+
+@dataclass(slots=True)
+class _Rec:
+    """What an attempt record needs from the moment it was sent."""
+
+    job: _Job
+    host: _Host
+    started: datetime
+    stats: Any
+    in_flight: int
+    attempt_no: int
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
 
 
 def _elapsed_ms(started: datetime) -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 from datetime import datetime, timezone
 
 import polars as pl
@@ -19,8 +21,11 @@ from rdaplab.frames import (
     Frames,
     build_frames,
     empty,
+    normalize_result,
+    normalize_results,
 )
 from rdaplab.models import Attempt, NameResult, Response
+from rdaplab.normalize import ParseError, decode_json
 
 T0 = datetime(2024, 7, 29, 17, 30, tzinfo=timezone.utc)
 UTC_US = pl.Datetime("us", "UTC")
@@ -325,3 +330,120 @@ def test_deepest_successful_referral_is_the_registrar_doc() -> None:
 def test_missing_result_is_a_caller_bug() -> None:
     with pytest.raises(KeyError, match="nope"):
         build_frames([("nope", "nope")], {})
+
+
+# --------------------------------------------------------------------------- fast path guard
+# normalize_result decodes bodies on the typed fast path; a Response carrying an already
+# decoded ``document`` goes through the tolerant parser. Both must give the same frames,
+# and the column-wise build_frames must match a plain row-by-row construction.
+
+
+def _corpus_results(*, tolerant: bool) -> dict[str, NameResult]:
+    files = sorted(responses_dir().rglob("*.json"))
+    referral = body("markmonitor/GOOGLE.COM-2024.json")
+    out: dict[str, NameResult] = {}
+    for i, path in enumerate(files):
+        raw = path.read_bytes()
+        key = f"d{i}.test"
+        # every other answer also gets a registrar answer (or the broken one, as one)
+        result = ok(key, raw, referral) if i % 2 else ok(key, raw)
+        if i % 7 == 0:
+            result = ok(key, referral, raw, referral_status="followed")
+        if tolerant:
+            for resp in result.responses:
+                # invalid bodies take the same route either way
+                with contextlib.suppress(ParseError):
+                    resp.document = decode_json(resp.body)
+        out[key] = result
+    out["nf.test"] = NameResult("domain", "nf.test", "not_found", http_status=404)
+    return out
+
+
+def _reference_frames(
+    rows: list[tuple[object, str]], results: dict[str, NameResult]
+) -> dict[str, pl.DataFrame]:
+    """The frames built row by row from dicts (slow, obviously right)."""
+    d: list[dict[str, object]] = []
+    details: dict[str, list[dict[str, object]]] = {
+        "events": [], "entities": [], "nameservers": [], "redactions": []
+    }  # fmt: skip
+    seen: set[str] = set()
+    for query, key in rows:
+        r = results[key]
+        n = normalize_result(r)
+        rec = n.record
+        row: dict[str, object] = {
+            "query": None if query is None else str(query),
+            "domain": None if r.error_kind == "invalid_query" else r.key,
+            "unicode_name": rec.unicode_name if rec and rec.unicode_name else r.unicode_name,
+            "outcome": n.outcome,
+            "error_kind": n.error_kind,
+            "error_detail": n.error_detail,
+            "tld": r.tld,
+            "registry_url": r.registry_url,
+            "registrar_url": r.registrar_url,
+            "referral_status": n.referral_status,
+            "http_status": r.http_status,
+            "attempts": r.attempts,
+            "latency_ms": r.latency_ms,
+            "from_cache": r.from_cache,
+            "fetched_at": r.fetched_at,
+        }
+        for name in (
+            "handle", "registrar", "registrar_iana_id", "registration_date",
+            "expiration_date", "last_changed_date", "rdap_status", "nameservers", "dnssec",
+        ):  # fmt: skip
+            row[name] = getattr(rec, name) if rec is not None else None
+        d.append(row)
+        if rec is None or r.key in seen:
+            continue
+        seen.add(r.key)
+        for table, items in (
+            ("events", rec.events),
+            ("entities", rec.entities),
+            ("nameservers", rec.nameserver_rows),
+            ("redactions", rec.redactions),
+        ):
+            for item in items:
+                details[table].append({"domain": r.key, **dataclasses.asdict(item)})
+    schemas = {
+        "events": EVENTS_SCHEMA,
+        "entities": ENTITIES_SCHEMA,
+        "nameservers": NAMESERVERS_SCHEMA,
+        "redactions": REDACTIONS_SCHEMA,
+    }
+    out = {"domains": pl.DataFrame(d, schema=DOMAINS_SCHEMA, orient="row")}
+    for table, items in details.items():
+        out[table] = pl.DataFrame(items, schema=schemas[table])
+    return out
+
+
+def test_fast_and_tolerant_paths_give_the_same_frames() -> None:
+    fast, tolerant = _corpus_results(tolerant=False), _corpus_results(tolerant=True)
+    rows: list[tuple[object, str]] = [(k.upper(), k) for k in fast]
+    rows += [(None, k) for k in list(fast)[::3]]  # duplicates: details once per domain
+    got = build_frames(rows, fast)
+    want = build_frames(rows, tolerant)
+    assert got.domains["registrar"].drop_nulls().len() > 20  # the corpus really parsed
+    for table in ("domains", "events", "entities", "nameservers", "redactions"):
+        assert getattr(got, table).equals(getattr(want, table)), table
+
+
+def test_column_wise_frames_equal_a_row_wise_build() -> None:
+    results = _corpus_results(tolerant=False)
+    rows: list[tuple[object, str]] = [(k, k) for k in results] + [(1, "d3.test")]
+    got = build_frames(rows, results, normalize_results(results.values()))
+    want = _reference_frames(rows, results)
+    for table, frame in want.items():
+        assert getattr(got, table).equals(frame), table
+    assert got.events.height > 100 and got.entities.height > 100
+
+
+def test_normalize_results_keeps_gc_state_and_matches_one_by_one() -> None:
+    results = _corpus_results(tolerant=False)
+    was = gc.isenabled()
+    batch = normalize_results(results.values())
+    assert gc.isenabled() == was
+    assert list(batch) == list(results)
+    for key, result in results.items():
+        assert repr(batch[key]) == repr(normalize_result(result))

@@ -343,7 +343,9 @@ async def test_per_host_concurrency_is_respected(simulator, tmp_path):
 
 async def test_per_host_rate_is_respected(simulator, tmp_path):
     sim = await simulator(scenario(reg("r", ["test"])))
-    limits = Limits(per_host_rate_per_s=20.0, per_host_burst=1, per_host_concurrency=8)
+    limits = Limits(
+        per_host_rate_per_s=20.0, per_host_burst=1, per_host_concurrency=8, adaptive=False
+    )
     t0 = time.monotonic()
     await run(sim, tmp_path, [f"q{i}.test" for i in range(21)], limits=limits)
     assert time.monotonic() - t0 >= 0.95  # 21 requests at 20/s: 20 gaps of 50 ms

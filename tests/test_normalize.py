@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import copy
+import random
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from rdaplab import normalize as normalize_module
 from rdaplab._data import responses_dir
 from rdaplab.normalize import (
+    _MEMO_MAX,
     DomainRecord,
     ParseError,
     _fix_iso,
+    _parse_doc,
+    _status_memo,
     decode_json,
     error_detail,
     is_placeholder,
+    merge_records,
     normalize_domain,
+    parse_body,
     parse_datetime,
     related_links,
 )
@@ -868,3 +876,188 @@ def test_fix_iso_gives_python310_shape(text: str) -> None:
     if "." in clock:
         assert len(clock.split(".")[1]) == 6
     assert datetime.fromisoformat(fixed) == parse_datetime(text)
+
+
+# --------------------------------------------------------------------------- typed fast path
+# parse_body decodes into typed structs and memoizes repeated members; it must give exactly
+# what the tolerant path gives (normalize_domain on the generic decode), on every real
+# quirk and on mutated documents, and raise ParseError exactly when decode_json does.
+
+
+def _tolerant(raw: bytes, source: str) -> DomainRecord:
+    return _parse_doc(decode_json(raw), source)
+
+
+def _same_as_tolerant(raw: bytes, source: str = "registry") -> None:
+    try:
+        want = _tolerant(raw, source)
+    except ParseError as exc:
+        with pytest.raises(ParseError) as got:
+            parse_body(raw, source)
+        assert str(got.value) == str(exc)
+        return
+    first = parse_body(raw, source)
+    again = parse_body(raw, source)  # the memos are warm now
+    # repr, not ==: it also tells a naive datetime or another tzinfo object apart
+    assert repr(first) == repr(want), raw[:300]
+    assert repr(again) == repr(want)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+_REPLACEMENTS: list[Any] = [
+    "x", " Y ", "", 7, 3.5, None, True, [], {}, ["a", 1], {"a": 1}, "2020-01-01",
+    "2020-01-01T00:00:00+0000", "REDACTED FOR PRIVACY",
+]  # fmt: skip
+
+
+def _mutate(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Drop, wrap, unwrap, retype, re-case or replace one member anywhere in the tree."""
+    doc = copy.deepcopy(doc)
+    path = rng.choice(_paths(doc)[1:])
+    parent: Any = doc
+    for k in path[:-1]:
+        parent = parent[k]
+    last = path[-1]
+    value = parent[last]
+    op = rng.randrange(6)
+    if op == 0:
+        del parent[last]
+    elif op == 1:
+        parent[last] = [value]  # a lone value where one was, e.g. "events": [[...]]
+    elif op == 2 and isinstance(value, list) and value:
+        parent[last] = value[0]  # a lone object where an array belongs
+    elif op == 3 and isinstance(parent, dict):
+        parent[last.upper() if rng.random() < 0.5 else last.lower()] = parent.pop(last)
+    elif op == 4 and isinstance(value, str):
+        parent[last] = value.upper() if rng.random() < 0.5 else f" {value}  "
+    else:
+        parent[last] = rng.choice(_REPLACEMENTS)
+    return doc
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fast_path_equals_tolerant_path_on_real_answers(path: Path) -> None:
+    raw = path.read_bytes()
+    for source in ("registry", "registrar"):
+        _same_as_tolerant(raw, source)
+
+
+def test_fast_path_is_taken_for_most_real_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Guards the speed: a struct change that sent everything to the tolerant path would
+    # keep every equivalence test green.
+    fast: list[str] = []
+    real = normalize_module._parse_typed
+
+    def counting(d: Any, sd: Any, source: str) -> DomainRecord:
+        fast.append(str(d.ldhName))
+        return real(d, sd, source)
+
+    monkeypatch.setattr(normalize_module, "_parse_typed", counting)
+    taken = 0
+    for path in ALL_FILES:
+        before = len(fast)
+        parse_body(path.read_bytes())
+        taken += len(fast) > before
+    assert taken >= 0.9 * len(ALL_FILES)
+    fast.clear()
+    parse_body((responses_dir() / "afnic" / "afnic.fr.json").read_bytes())  # "secureDns"
+    assert fast == ["afnic.fr"]
+
+
+def test_fast_path_equals_tolerant_path_on_mutations() -> None:
+    rng = random.Random(20251231)
+    docs = [decode_json(p.read_bytes()) for p in ALL_FILES if p.stat().st_size < 60_000]
+    for _ in range(3000):
+        doc = rng.choice(docs)
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            doc = _mutate(doc, rng)
+        _same_as_tolerant(msgspec.json.encode(doc), rng.choice(("registry", "registrar")))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"  \n",
+        b"{",
+        b"[]",
+        b"null",
+        b'"domain"',
+        b"{}",
+        b'{"objectClassName": "domain", "ldhName": "Example.COM."}',
+        # case variants of secureDNS (AFNIC), with the exact key null or absent
+        b'{"secureDns": {"delegationSigned": true}}',
+        b'{"secureDNS": null, "secureDns": {"delegationSigned": true}}',
+        b'{"secureDns": {"delegationSigned": true}, "secureDNS": null}',
+        b'{"SECUREDNS": {"delegationSigned": "true"}}',
+        b'{"secure\\u0044ns": {"delegationSigned": true}}',
+        b'{"\\u017fecureDNS": {"delegationSigned": true}}',
+        b'{"\\u017FecureDNS": {"delegationSigned": true}, "secureDns": null}',
+        b'{"secureDns": {"delegationSigned": true}, "handle": "caf\\u00e9"}',
+        b'{"secureDns": {"delegationSigned": true}, "entities": [{"secureDns": 1}]}',
+        b'{"handle": "caf\\u00e9", "ldhName": "\\u0041.com"}',
+        '{"\u017fecureDNS": {"delegationSigned": true}}'.encode(),
+        # duplicate and escaped member names
+        b'{"ldhName": "a.com", "ldhName": "b.com"}',
+        b'{"entities": [], "entities": [{"roles": ["registrar"], '
+        b'"vcardArray": ["vcard", [["fn", {}, "text", "X"]]]}]}',
+        b'{"ldh\\u004eame": "esc.com"}',
+        # lone objects and scalars where arrays belong, strings where objects belong
+        b'{"events": {"eventAction": "expiration", "eventDate": "2030-01-01T00:00:00Z"}}',
+        b'{"events": ["x", {"eventAction": "registration", "eventDate": "2020-01-01"}]}',
+        b'{"links": {"rel": "related", "href": "https://r.example/domain/a.com"}}',
+        b'{"notices": {"title": "x"}, "remarks": "x", "status": "clientHold"}',
+        b'{"nameservers": "ns1.example.com", "entities": "x", "redacted": 5}',
+        # events the inlined date parsing must treat like parse_datetime
+        b'{"events": [{"eventAction": "registration", "eventDate": "2020W01"},'
+        b'{"eventAction": "expiration", "eventDate": " 2030-01-01T00:00:00Z "},'
+        b'{"eventAction": "last changed", "eventDate": "2021-02-03T04:05:06+0100"},'
+        b'{"eventAction": "last update", "eventDate": "2021-02-03 04:05:06.1"},'
+        b'{"eventAction": 5, "eventDate": 20200101, "eventActor": 7}]}',
+    ],
+)
+def test_fast_path_equals_tolerant_path_on_odd_bodies(raw: bytes) -> None:
+    _same_as_tolerant(raw)
+
+
+def test_fast_path_memos_are_bounded_and_keyed_by_source() -> None:
+    raw = (responses_dir() / "google-registry" / "web.dev.json").read_bytes()
+    reg, rar = parse_body(raw, "registry"), parse_body(raw, "registrar")
+    assert {e.source for e in reg.entities} == {"registry"}
+    assert {e.source for e in rar.entities} == {"registrar"}
+    assert {n.source for n in rar.nameserver_rows} == {"registrar"}
+    for i in range(_MEMO_MAX + 10):
+        once = b'{"status": ["active %d"]}' % i
+        assert parse_body(once).rdap_status == [f"active {i}"]
+        assert parse_body(once).rdap_status == [f"active {i}"]  # memoized the second time
+        assert 0 < len(_status_memo) <= _MEMO_MAX
+
+
+def test_fast_path_records_do_not_share_lists() -> None:
+    # merge_records extends the registry record's lists: a memoized list must not leak.
+    raw = (responses_dir() / "google-registry" / "web.dev.json").read_bytes()
+    one, two = parse_body(raw), parse_body(raw)
+    merged = merge_records(one, parse_body(raw, "registrar"))
+    assert len(merged.entities) == 2 * len(two.entities)
+    assert len(parse_body(raw).entities) == len(two.entities)
+    assert one.rdap_status is not two.rdap_status
+    assert one.nameservers is not two.nameservers
+
+
+def test_parse_body_merge_equals_normalize_domain() -> None:
+    registry = (responses_dir() / "verisign" / "google.com-2024.json").read_bytes()
+    registrar = (responses_dir() / "markmonitor" / "GOOGLE.COM-2024.json").read_bytes()
+    want = normalize_domain(decode_json(registry), decode_json(registrar))
+    got = merge_records(parse_body(registry), parse_body(registrar, "registrar"))
+    assert repr(got) == repr(want)
+    assert got.registrar == "MarkMonitor Inc."
