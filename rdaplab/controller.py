@@ -42,7 +42,7 @@ CUT_FACTOR = 0.8  # multiplicative cut when no proven-clean rate is known
 HARD_CUT_FACTOR = 0.5
 LO_MARGIN = 0.95  # a proven rate later throttled: settle this far below it  # ... when the previous cut did not help (few answers in between)
 SETTLE_GAP = 0.04  # lo and hi this close (relative): stop searching
-REPROBE_AFTER_S = 30.0  # clean at a settled rate this long: look for a raised limit
+REPROBE_AFTER_S = 60.0  # clean at a settled rate this long: look for a raised limit
 PROOF_MIN_S = 2.0  # a rate is proven clean after this long busy without throttles...
 PROOF_MIN_REQUESTS = 4  # ... and at least this many answers
 PROOF_GAP_S = 0.3  # ... and longer close under a throttled rate: 0.3 s / relative gap
@@ -137,6 +137,7 @@ class HostController:
         self._recent_oks: deque[float] = deque(maxlen=256)
         self._slow_windows = 0
         self._weak: deque[float] = deque(maxlen=8)
+        self._cuts_unproven = 0  # cuts since a rate was last proven clean
         start_concurrency = self.concurrency
         self._apply()
         # Start at the profile's concurrency; rate x latency takes over after a window.
@@ -203,6 +204,7 @@ class HostController:
         if weak:
             self._weak.append(now)
             if sum(1 for t in self._weak if t >= now - WEAK_WINDOW_S) < 2:
+                self._clean_since, self._clean_oks = now, 0  # not clean, though not a cut
                 return "park"
         self.throttle_events += 1
         sent_rate = self.rate
@@ -216,7 +218,7 @@ class HostController:
         if quick:
             new = sent_rate * HARD_CUT_FACTOR
         elif self.lo is not None:
-            new = max(self.lo, sent_rate * CUT_FACTOR)
+            new = max(self.lo, sent_rate * self._cut_factor())
         elif self.phase == "start":
             # The previous slow-start step was clean; what the host let through recently
             # tells where between that and the current rate its limit is.
@@ -225,7 +227,10 @@ class HostController:
             if estimates:
                 new = min(new, max(estimates))
         else:
-            new = sent_rate * CUT_FACTOR
+            # Cut after cut with nothing proven in between: the limit is further down
+            # than the last cut assumed, so each cut goes deeper (fewer throttles).
+            new = sent_rate * self._cut_factor()
+        self._cuts_unproven += 1
         if told is not None and told < sent_rate:
             new = max(new, told)
         self.phase = "search"
@@ -278,6 +283,7 @@ class HostController:
             achieved = min(self.rate, self._clean_oks / max(1e-9, now - (self._clean_since or now)))
             if self.lo is None or achieved > self.lo:
                 self.lo = achieved
+            self._cuts_unproven = 0
             if self.conc_ceiling < self.conc_max and not self._conc_from_limit:
                 self.conc_ceiling += 1  # a proven rate earns back a learned-away slot
         if self.phase == "start":
@@ -298,6 +304,10 @@ class HostController:
         self.phase = "search"
         step = min(gap / 2, MAX_STEP * self.rate)
         return self._raise(self.rate + max(step, 0.01 * self.rate), now)
+
+    def _cut_factor(self) -> float:
+        """x0.8, deeper for each further cut with nothing proven in between (to x0.5)."""
+        return max(HARD_CUT_FACTOR, CUT_FACTOR - 0.1 * self._cuts_unproven)
 
     def _proof_s(self) -> float:
         """How long a rate must stay clean to count as proven.
