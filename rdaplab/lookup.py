@@ -135,8 +135,9 @@ class _CacheWriter:
     commit keeps its rows buffered and ends the flusher with the error, which ends the batch.
     """
 
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, *, threaded: bool = True) -> None:
         self.cache = cache
+        self.threaded = threaded
         self.responses: list[Response] = []
         self.attempts: list[Attempt] = []
         self._wake = asyncio.Event()
@@ -154,19 +155,56 @@ class _CacheWriter:
             self._wake.set()
 
     def flush(self) -> None:
-        if self.responses:
-            self.cache.store_responses(self.responses)
-            self.responses = []  # only once committed
-        if self.attempts:
-            self.cache.store_attempts(self.attempts)
-            self.attempts = []
+        """Commit everything buffered, now, from this thread."""
+        responses, attempts = self.responses, self.attempts
+        self.responses, self.attempts = [], []
+        self._write(responses, attempts)
+
+    async def flush_async(self) -> None:
+        """Commit what is buffered on a worker thread, so the event loop keeps fetching.
+
+        DuckDB releases the GIL while it inserts, so on two cores the writes overlap the
+        network work. The rows are taken out of the buffers first (new ones keep
+        arriving); a write that fails puts them back, and a cancelled flush still waits
+        for its write: those rows are nowhere else.
+        """
+        if not self.threaded:
+            self.flush()
+            return
+        responses, attempts = self.responses, self.attempts
+        if not responses and not attempts:
+            return
+        self.responses, self.attempts = [], []
+        loop = asyncio.get_running_loop()
+        write = loop.run_in_executor(None, self._write, responses, attempts)
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await write  # the error, if any, put the rows back for the final flush
+            raise
+
+    def _write(self, responses: list[Response], attempts: list[Attempt]) -> None:
+        try:
+            if responses:
+                self.cache.store_responses(responses)
+        except BaseException:
+            self.responses[:0] = responses  # keep them, oldest first, for the next flush
+            self.attempts[:0] = attempts
+            raise
+        try:
+            if attempts:
+                self.cache.store_attempts(attempts)
+        except BaseException:
+            self.attempts[:0] = attempts
+            raise
 
     async def run_periodic(self) -> None:
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=FLUSH_EVERY_S)
             self._wake.clear()
-            self.flush()
+            await self.flush_async()
 
 
 async def lookup_async(

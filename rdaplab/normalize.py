@@ -1100,6 +1100,39 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
     )
 
 
+class _Head(msgspec.Struct, gc=False):
+    objectClassName: Any = None
+    links: list[_Link] | None = None
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
+
+
+def referral_links(body: bytes | str) -> list[str]:
+    """:func:`related_links` of a raw body, reading only its links; checks the JSON.
+
+    What the engine needs from a fresh answer before it is normalized: is it a readable
+    RDAP object, and does it refer onwards? The rest of the body is skipped in C (the
+    answer is normalized once, later, on the fast path).
+
+    Raises
+    ------
+    ParseError
+        Exactly when :func:`decode_json` does (empty, invalid, non-object).
+    """
+    try:
+        head = _head_decoder.decode(body)
+    except msgspec.ValidationError:
+        return related_links(decode_json(body))  # not an object, or odd links: tolerant
+    except msgspec.DecodeError:
+        decode_json(body)  # raises the ParseError decode_json would
+        raise  # pragma: no cover - decode_json always raises here
+    if not head.links:
+        return []
+    links = [{"href": k.href, "rel": k.rel, "type": k.type} for k in head.links]
+    return related_links({"links": links})
+
+
 def parse_body(body: bytes | str, source: str = "registry") -> DomainRecord:
     """Decode and flatten one raw answer: ``normalize_domain(decode_json(body))``, faster.
 

@@ -56,7 +56,7 @@ from rdaplab.controller import HostController
 from rdaplab.errors import ErrorKind, FetchError
 from rdaplab.limiter import FairShare, HostLimiter
 from rdaplab.models import Attempt, NameResult, Response
-from rdaplab.normalize import ParseError, decode_json, error_detail, related_links
+from rdaplab.normalize import ParseError, decode_json, error_detail, referral_links
 from rdaplab.profiles import PROFILES, Profile, profile_for
 from rdaplab.throttle import Signal, classify
 
@@ -489,10 +489,11 @@ class Scheduler:
             assert res is not None
             host.answered += 1
             status = res.status
-            doc: Any = None
+            links: list[str] = []
             if 200 <= status < 300:
                 try:
-                    doc = decode_json(res.body)
+                    # Validity and onward links only: the body is normalized once, later.
+                    links = referral_links(res.body)
                 except ParseError as exc:
                     self._breaker_ok(host, probe)
                     perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
@@ -507,7 +508,7 @@ class Scheduler:
                     await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                     continue
             signal = classify(
-                status, res.headers, res.body, retry_after_s=res.retry_after_s, document=doc
+                status, res.headers, res.body, retry_after_s=res.retry_after_s
             )
             if signal is not None:
                 self._breaker_ok(host, probe)  # the host is up; it is just saying no
@@ -560,7 +561,7 @@ class Scheduler:
             )
             if 200 <= status < 300:
                 self._record(rec, res, None, decision=decision)
-                self._job_answered(job, res, doc)
+                self._job_answered(job, res, links)
                 return
             if status == 404:
                 self._record(rec, res, None, decision=decision)
@@ -636,7 +637,7 @@ class Scheduler:
                 self._job_failed(queue.popleft(), err)
 
     # -- outcomes ------------------------------------------------------------------------------
-    def _response(self, job: _Job, res: HttpResult, doc: Any = None) -> Response:
+    def _response(self, job: _Job, res: HttpResult) -> Response:
         return Response(
             query_kind=job.lookup.kind,
             query=job.lookup.key,
@@ -650,13 +651,12 @@ class Scheduler:
             latency_ms=res.latency_ms,
             batch_id=self.batch_id,
             lookup_id=job.lookup.lookup_id,
-            document=doc,
         )
 
-    def _job_answered(self, job: _Job, res: HttpResult, doc: Any) -> None:
+    def _job_answered(self, job: _Job, res: HttpResult, links: list[str]) -> None:
         lookup = job.lookup
         result = lookup.result
-        result.responses.append(self._response(job, res, doc))
+        result.responses.append(self._response(job, res))
         result.latency_ms = (result.latency_ms or 0.0) + res.latency_ms
         if job.depth == 0:
             result.outcome = "ok"
@@ -665,8 +665,8 @@ class Scheduler:
         else:
             result.referral_status = "followed"
             result.registrar_url = job.url
-        if job.depth < self.retry.max_referral_depth and isinstance(doc, dict):
-            for href in related_links(doc):
+        if job.depth < self.retry.max_referral_depth:
+            for href in links:
                 if href.lower() in lookup.visited:
                     continue  # loop: a registrar pointing back at itself or the registry
                 lookup.visited.add(href.lower())

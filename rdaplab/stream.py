@@ -632,7 +632,7 @@ class _Stream:
             settings=settings,
         )
         tracker = ProgressTracker(source.total or 0, resolve_renderer(progress))
-        writer = _CacheWriter(store)
+        writer = _CacheWriter(store, threaded=False)
         stats = self.stats
 
         def on_attempt(attempt: Attempt) -> None:

@@ -522,7 +522,15 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
                 raise TypeError("unhashable type: 'list'")
             return real(doc, registrar_doc)
 
+        real_parse = frames_module.parse_body
+
+        def picky_body(body: Any, source: str = "registry") -> Any:  # the fast path
+            if b'"bad.test"' in bytes(body):
+                raise TypeError("unhashable type: 'list'")
+            return real_parse(body, source)
+
         monkeypatch.setattr(frames_module, "normalize_domain", picky)
+        monkeypatch.setattr(frames_module, "parse_body", picky_body)
         kw["cache"] = tmp_path / "c2.duckdb"
         result = await asyncio.wait_for(
             rdaplab.lookup_async(["bad.test", "ok.test"], progress=False, **kw), timeout=30
