@@ -507,9 +507,7 @@ class Scheduler:
                         return
                     await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                     continue
-            signal = classify(
-                status, res.headers, res.body, retry_after_s=res.retry_after_s
-            )
+            signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
             if signal is not None:
                 self._breaker_ok(host, probe)  # the host is up; it is just saying no
                 throttled += 1
