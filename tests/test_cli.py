@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from rdaplab import Cache
 from rdaplab._version import __version__
 from rdaplab.cli import build_parser
 from rdaplab.frames import DOMAINS_SCHEMA
@@ -354,6 +355,22 @@ def test_failed_rows_still_exit_zero(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     s = json.loads((tmp_path / "s.json").read_text())
     assert (s["error"], s["ok"]) == (2, 0) and s["error_kinds"] == {"connection_error": 2}
+
+
+def test_scheduler_flags_reach_the_batch(run: Any, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", {"domain": SERVED, "tier": ["low", "critical", "high"]})
+    proc = run("in.csv", "--priority", "tier", "--max-rate", "50", "--summary-json", "s.json",
+               fast=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "host" in proc.stdout and "learned/s" in proc.stdout  # the per-host table
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["ok"] + summary["not_found"] == len(SERVED)  # nx-gone does not exist
+    assert all("throttled_share" in h and "lower_bound_s" in h for h in summary["hosts"])
+    with Cache(tmp_path / "c.duckdb") as cache:
+        attempts = cache.attempts(summary["batch_id"])
+    assert set(attempts["priority"]) == {"low", "critical", "high"}
+    bad = run("in.csv", "--priority", "urgent")
+    assert_one_line_error(bad, "priority='urgent'")
 
 
 # --------------------------------------------------------------------------- progress

@@ -562,3 +562,65 @@ async def test_registries_sharing_a_host_are_counted_apart(tmp_path):
     assert regs[f"{base}/two/v1/"]["requests"] == 2 and regs[f"{base}/two/v1/"]["names"] == 2
     (host,) = result.summary["hosts"]
     assert host["requests"] == 9
+
+
+# --------------------------------------------------------------------------- priorities
+
+
+def test_resolve_priorities_accepts_every_documented_form(tmp_path):
+    from rdaplab.lookup import resolve_priorities
+
+    rows = [("a.test", "a.test"), ("B.test", "b.test"), ("a.test", "a.test")]
+    raw = [v for v, _ in rows]
+    assert resolve_priorities(None, raw, raw, rows) == {}
+    assert resolve_priorities("high", raw, raw, rows) == {"a.test": 1, "b.test": 1}
+    fn = lambda name: "critical" if name.startswith("b") else "low"  # noqa: E731
+    assert resolve_priorities(fn, raw, raw, rows) == {"a.test": 3, "b.test": 0}
+    assert resolve_priorities({"b.test": "critical"}, raw, raw, rows) == {
+        "a.test": 2,
+        "b.test": 0,
+    }
+    # Per row: a name given several classes gets the highest.
+    assert resolve_priorities(["low", "normal", "high"], raw, raw, rows) == {
+        "a.test": 1,
+        "b.test": 2,
+    }
+    frame = pl.DataFrame({"domain": raw, "tier": ["low", None, "critical"]})
+    assert resolve_priorities("tier", frame, raw, rows) == {"a.test": 0, "b.test": 2}
+    csv = tmp_path / "in.csv"
+    frame.write_csv(csv)
+    assert resolve_priorities("tier", csv, raw, rows) == {"a.test": 0, "b.test": 2}
+
+
+@pytest.mark.parametrize(
+    ("priority", "message"),
+    [
+        ("urgent", "neither a class nor a column"),
+        (["high"], "1 values for 3 input rows"),
+        (lambda name: "soon", "unknown priority 'soon'"),
+    ],
+)
+def test_bad_priorities_are_one_clear_input_error(priority, message):
+    from rdaplab.lookup import resolve_priorities
+
+    rows = [("a.test", "a.test"), ("b.test", "b.test"), ("c.test", "c.test")]
+    raw = pl.DataFrame({"domain": [v for v, _ in rows]})
+    with pytest.raises(rdaplab.InputError, match=message):
+        resolve_priorities(priority, raw, [v for v, _ in rows], rows)
+
+
+async def test_priority_column_orders_requests_within_a_host(simulator, tmp_path):
+    sim = await simulator(scenario(reg("r", ["test"])))
+    names = [f"p{i:02d}.test" for i in range(12)]
+    tiers = ["low"] * 6 + ["critical"] * 3 + ["normal"] * 3
+    frame = pl.DataFrame({"domain": names, "tier": tiers})
+    one_at_a_time = Limits(
+        per_host_rate_per_s=None, per_host_concurrency=1, max_concurrency=1, adaptive=False
+    )
+    result = await run(sim, tmp_path, frame, limits=one_at_a_time, priority="tier")
+    sent = result.attempts.sort("started_at")
+    order = sent["priority"].to_list()
+    # The first request may leave before the rest are queued; after it, classes in order.
+    assert order[1:] == sorted(order[1:], key=["critical", "high", "normal", "low"].index)
+    assert set(sent.filter(pl.col("priority") == "critical")["query"]) == set(names[6:9])
+    assert (result.domains["outcome"] == "ok").all()
