@@ -66,6 +66,7 @@ async def _stream_child(csv: Path, cache: Path, bootstrap: Path, chunk_size: int
 
     rows = ok = batches = 0
     last_done = 0
+    kinds: dict[str, int] = {}
     t0 = time.perf_counter()
     async with contextlib.aclosing(
         stream(
@@ -81,12 +82,15 @@ async def _stream_child(csv: Path, cache: Path, bootstrap: Path, chunk_size: int
             batches += 1
             rows += batch.domains.height
             ok += int((batch.domains["outcome"] == "ok").sum())
+            for kind, count in batch.domains["error_kind"].drop_nulls().value_counts().iter_rows():
+                kinds[kind] = kinds.get(kind, 0) + int(count)
             last_done = batch.done
     wall = time.perf_counter() - t0
     return {
         "rows": rows,
         "ok": ok,
         "done": last_done,
+        "error_kinds": kinds,
         "batches": batches,
         "wall_s": round(wall, 2),
         "names_per_s": round(rows / wall, 1) if wall else None,

@@ -159,6 +159,7 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.rate is not None:
         overrides["per_host_rate_per_s"] = args.rate
         overrides["adaptive"] = False  # a rate typed on the command line is a decision
+        overrides["profiles"] = {}  # ... for every host, profiled ones included
     if args.concurrency is not None:
         overrides["per_host_concurrency"] = args.concurrency
     if args.max_rate is not None:

@@ -54,6 +54,7 @@ LATENCY_SLACK_S = 0.05  # ... and above base by at least this much (jitter is no
 LATENCY_CUT = 0.9
 MAX_STEP = 0.25  # raise at most this share of the rate per proven step
 CONCURRENCY_HEADROOM = 2.0
+FLOOR_SHARE = 0.25  # of the starting rate: the lowest cut without a Retry-After
 WEAK_WINDOW_S = 5.0  # two weak signals this close are a pattern, one is an accident
 MIN_RATE_PER_S = 1 / 120  # one request per two minutes: slower is a block, not a rate
 
@@ -137,6 +138,10 @@ class HostController:
         self._recent_oks: deque[float] = deque(maxlen=256)
         self._slow_windows = 0
         self._weak: deque[float] = deque(maxlen=8)
+        self._base_samples: deque[float] = deque(maxlen=200)
+        # Without the host's own word (Retry-After), never cut below this: throttles
+        # that do not stop when the rate drops are not about the rate.
+        self.floor_rate = max(MIN_RATE_PER_S, self.rate * FLOOR_SHARE)
         self._cuts_unproven = 0  # cuts since a rate was last proven clean
         start_concurrency = self.concurrency
         self._apply()
@@ -145,14 +150,23 @@ class HostController:
         self.limiter.set_concurrency(start_concurrency)
 
     # -- feedback -------------------------------------------------------------------------
-    def on_answer(self, *, sent_at: float, now: float, in_flight: int, backlog: bool) -> str | None:
-        """An answer that was not a throttle (2xx, 404, other errors from the server)."""
+    def on_answer(
+        self, *, sent_at: float, now: float, in_flight: int, backlog: bool, success: bool = True
+    ) -> str | None:
+        """An answer that was not a throttle (2xx, 404, other errors from the server).
+
+        Only successes (``2xx``) define the host's base latency: a not-found or an error
+        can be answered much faster than a real lookup, and one such answer must not make
+        every ordinary answer look queued.
+        """
         latency = max(0.0, now - sent_at)
         self._oks_since_cut += 1
         self._recent_oks.append(now)
         self._levels.setdefault(in_flight, [0, 0])[0] += 1
-        if self.base_latency is None or latency < self.base_latency:
-            self.base_latency = latency
+        if success:
+            self._base_samples.append(latency)
+            if self.base_latency is None:
+                self.base_latency = latency
         self.lat_ewma = latency if self.lat_ewma is None else 0.8 * self.lat_ewma + 0.2 * latency
         if not self.adaptive:
             return None
@@ -233,6 +247,8 @@ class HostController:
         self._cuts_unproven += 1
         if told is not None and told < sent_rate:
             new = max(new, told)
+        elif told is None:
+            new = max(new, self.floor_rate)
         self.phase = "search"
         self._set_rate(new, now)
         self.cuts += 1
@@ -250,6 +266,11 @@ class HostController:
         if oks >= WINDOW_MIN_REQUESTS:
             self.best_rate = max(self.best_rate, oks / span)
         self._win_start, self._win_oks, self._win_lat, self._win_in_flight = now, 0, 0.0, 0
+        if self._base_samples:
+            # A low percentile of recent successes, not the minimum: one outlier must not
+            # set the bar (and old samples age out).
+            ranked = sorted(self._base_samples)
+            self.base_latency = ranked[len(ranked) // 10]
         base = self.base_latency or 0.0
         if lat > max(LATENCY_TOLERANCE * base, base + LATENCY_SLACK_S):
             # Requests queue at the server: it is at capacity. Two such windows in a row

@@ -138,6 +138,7 @@ class _CacheWriter:
     def __init__(self, cache: Cache, *, threaded: bool = True) -> None:
         self.cache = cache
         self.threaded = threaded
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.responses: list[Response] = []
         self.attempts: list[Attempt] = []
         self._wake = asyncio.Event()
@@ -176,13 +177,25 @@ class _CacheWriter:
             return
         self.responses, self.attempts = [], []
         loop = asyncio.get_running_loop()
-        write = loop.run_in_executor(None, self._write, responses, attempts)
+        # One writer thread of our own: writes stay in order, and one thread means one
+        # allocator arena (a pool of threads costs ~100 MB of peak memory).
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="rdaplab-cache"
+            )
+        write = loop.run_in_executor(self._executor, self._write, responses, attempts)
         try:
             await asyncio.shield(write)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await write  # the error, if any, put the rows back for the final flush
             raise
+
+    def close(self) -> None:
+        """Stop the writer thread (after the last write)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     def _write(self, responses: list[Response], attempts: list[Attempt]) -> None:
         try:
@@ -375,6 +388,7 @@ async def lookup_async(
                 raise
             log.exception("rdaplab: could not save the last answers to the cache")
         finally:
+            writer.close()
             tracker.close()
             if failed and own_cache:
                 store.close()
@@ -456,7 +470,12 @@ def resolve_priorities(
         else:
             return {key: index for _, key in rows}
     elif callable(priority):
-        per_row = [priority(key) if not key.startswith(INVALID_PREFIX) else None for _, key in rows]
+        per_row = []
+        for _, key in rows:
+            try:
+                per_row.append(None if key.startswith(INVALID_PREFIX) else priority(key))
+            except Exception as exc:  # the user's function: say which name broke it
+                raise InputError(f"priority function failed for {key!r}: {exc!r}") from None
     elif isinstance(priority, Mapping):
         per_row = [priority.get(key, priority.get(str(value))) for value, key in rows]
     else:
@@ -508,6 +527,9 @@ def _add_host_learning(
         rate = info["learned_max_rate_per_s"]  # None: too few answers to tell
         answered = info["answered"]
         host_bound = answered / rate if rate and info["exhausted"] is None else None
+        if "achieved_rate_per_s" not in row:  # the stream's summary counts no spans
+            span = info["active_s"]
+            row["achieved_rate_per_s"] = round(info["requests"] / span, 2) if span else None
         row.update(
             {
                 "rate_per_s": info["rate_per_s"],

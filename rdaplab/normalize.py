@@ -1102,10 +1102,23 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
 
 class _Head(msgspec.Struct, gc=False):
     objectClassName: Any = None
+    ldhName: Any = None
+    unicodeName: Any = None
+    handle: Any = None
+    errorCode: Any = None
     links: list[_Link] | None = None
 
 
 _head_decoder = msgspec.json.Decoder(_Head)
+
+
+def _check_object(kind: Any, ldh: Any, uname: Any, handle: Any, error_code: Any) -> None:
+    """A 2xx answer must carry an object: ``{}`` or an RDAP error body is not one."""
+    if kind or ldh or uname or handle:
+        return
+    if error_code is not None:
+        raise ParseError(f"an RDAP error (errorCode {error_code!r}) answered with a 2xx status")
+    raise ParseError("no RDAP object in the answer (no objectClassName, ldhName or handle)")
 
 
 def referral_links(body: bytes | str) -> list[str]:
@@ -1118,15 +1131,21 @@ def referral_links(body: bytes | str) -> list[str]:
     Raises
     ------
     ParseError
-        Exactly when :func:`decode_json` does (empty, invalid, non-object).
+        When :func:`decode_json` does (empty, invalid, non-object), and for an object
+        that is no RDAP object (``{}``, an RDAP error body sent with a 2xx status).
     """
     try:
         head = _head_decoder.decode(body)
     except msgspec.ValidationError:
-        return related_links(decode_json(body))  # not an object, or odd links: tolerant
+        doc = decode_json(body)  # not an object, or odd links: the tolerant way
+        _check_object(doc.get("objectClassName"), doc.get("ldhName"), doc.get("unicodeName"),
+                      doc.get("handle"), doc.get("errorCode"))  # fmt: skip
+        return related_links(doc)
     except msgspec.DecodeError:
         decode_json(body)  # raises the ParseError decode_json would
         raise  # pragma: no cover - decode_json always raises here
+    _check_object(head.objectClassName, head.ldhName, head.unicodeName, head.handle,
+                  head.errorCode)  # fmt: skip
     if not head.links:
         return []
     links = [{"href": k.href, "rel": k.rel, "type": k.type} for k in head.links]

@@ -58,6 +58,19 @@ class Profile:
     adaptive: bool = True
     source: str = ""
 
+    def __post_init__(self) -> None:
+        if self.rate_per_s is not None and not self.rate_per_s > 0:
+            raise ValueError(f"rate_per_s must be > 0 (or None: unpaced), not {self.rate_per_s!r}")
+        if self.max_rate_per_s is not None and not self.max_rate_per_s > 0:
+            raise ValueError(f"max_rate_per_s must be > 0, not {self.max_rate_per_s!r}")
+        for name in ("concurrency", "burst"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)!r}")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, not {self.max_concurrency!r}")
+        if self.daily_budget is not None and self.daily_budget < 0:
+            raise ValueError(f"daily_budget must be >= 0, not {self.daily_budget!r}")
+
     def merged(self, overrides: Mapping[str, Any]) -> Profile:
         """This profile with keys from a ``Limits.hosts`` entry applied."""
         known = {k: v for k, v in overrides.items() if k in _FIELDS}

@@ -28,8 +28,8 @@ Per answer (throttle signals are recognised by :func:`rdaplab.throttle.classify`
   than a retry storm.
 - other ``5xx``, timeouts, connection errors and unparseable bodies: exponential backoff
   with full jitter, up to ``Retry.max_attempts`` attempts in all.
-- circuit breaker: ``Retry.dead_host_after`` consecutive connection failures or 5xx open
-  the host's breaker: its queued and new jobs fail at once (``connection_error`` or
+- circuit breaker: ``Retry.dead_host_after`` consecutive connection failures or 5xx (not
+  timeouts: those can be our own stalls) open the host's breaker: its queued and new jobs fail at once (``connection_error`` or
   ``http_error``) for ``Retry.breaker_cooldown_s``; then one probe request is let through
   (half-open): an answer closes the breaker, a failure opens it again for twice as long.
 - other ``4xx``: ``http_error`` at once.
@@ -116,6 +116,19 @@ class Limits:
     hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     profiles: Mapping[str, Profile] | None = None
 
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1 or self.per_host_concurrency < 1:
+            raise ValueError("max_concurrency and per_host_concurrency must be >= 1")
+        if self.per_host_rate_per_s is not None and not self.per_host_rate_per_s > 0:
+            raise ValueError(
+                f"per_host_rate_per_s must be > 0 (or None: unpaced), "
+                f"not {self.per_host_rate_per_s!r}"
+            )
+        if not self.per_host_max_rate_per_s > 0 or self.per_host_max_concurrency < 1:
+            raise ValueError("per_host_max_rate_per_s must be > 0, per_host_max_concurrency >= 1")
+        if self.per_host_burst < 1:
+            raise ValueError(f"per_host_burst must be >= 1, not {self.per_host_burst!r}")
+
     def profile_for(self, host: str) -> Profile:
         """The effective profile of ``host`` (``host:port``): table, defaults, overrides."""
         default = Profile(
@@ -200,6 +213,8 @@ class _Host:
         default_factory=lambda: tuple(deque() for _ in PRIORITIES)
     )
     workers: int = 0
+    busy: int = 0  # workers running a job
+    probe_owner: Any = None  # the job whose request is the half-open probe
     active: int = 0  # requests on the wire now
     # Circuit breaker: "closed", "open" (until breaker_until), "half_open" (one probe).
     breaker: str = "closed"
@@ -380,7 +395,8 @@ class Scheduler:
         self._spawn(host)
 
     def _spawn(self, host: _Host) -> None:
-        want = min(host.limiter.max_concurrency, host.queued)
+        # Busy workers stay busy: a job arriving now needs an idle worker of its own.
+        want = min(host.limiter.max_concurrency, host.busy + host.queued)
         while host.workers < want:
             host.workers += 1
             task = asyncio.create_task(self._worker(host), name=f"rdaplab:{host.authority}")
@@ -406,6 +422,7 @@ class Scheduler:
                 job = host.pop()
                 if job is None:
                     return
+                host.busy += 1
                 try:
                     await self._run_job(host, job)
                 except asyncio.CancelledError:
@@ -416,6 +433,14 @@ class Scheduler:
                     if host.breaker == "half_open":  # the probe's verdict must not hang others
                         self._open_breaker(host, "http_error", err, again=True)
                     self._job_failed(job, err)
+                finally:
+                    host.busy -= 1
+                    if host.breaker == "half_open" and host.probe_owner is job:
+                        # The probe ended without a verdict (a quota, a spent budget):
+                        # let the waiters re-check rather than wait forever.
+                        host.breaker = "open" if host.exhausted is None else host.breaker
+                        host.probe_owner = None
+                        host.probe_done.set()
                 self._spawn(host)  # the controller may have raised the concurrency
         finally:
             host.workers -= 1
@@ -423,6 +448,8 @@ class Scheduler:
     async def _breaker_gate(self, host: _Host) -> bool:
         """Wait while a half-open probe is out; True when this request may be sent."""
         while True:
+            if host.exhausted is not None:
+                return False
             if host.breaker == "closed":
                 return True
             if host.breaker == "open":
@@ -442,9 +469,13 @@ class Scheduler:
             if self._fail_fast(host, job):
                 return
             probe = host.breaker != "closed"
+            was_half_open = host.breaker == "half_open"
             if not await self._breaker_gate(host):
-                self._fail_fast(host, job)
+                if not self._fail_fast(host, job):
+                    self._job_failed(job, FetchError("rate_limited", host.exhausted or ""))
                 return
+            if host.breaker == "half_open" and not was_half_open:
+                host.probe_owner = job
             probe = probe or host.breaker == "half_open"
             res: HttpResult | None = None
             err: FetchError | None = None
@@ -478,7 +509,13 @@ class Scheduler:
             if err is not None:
                 ctl.on_failure()
                 failures += 1
-                decision = self._count_failure(host, err.kind, err, probe)
+                # Connection failures count toward the breaker; a timeout does not: it is
+                # as likely a stall on our side (a busy loop, a slow disk) as the host's.
+                decision = (
+                    self._count_failure(host, err.kind, err, probe)
+                    if err.kind != "timeout"
+                    else None
+                )
                 self._record(rec, None, err, decision=decision)
                 if failures >= self.retry.max_attempts or err.kind == "http_error":
                     self._job_failed(job, err)
@@ -490,7 +527,9 @@ class Scheduler:
             host.answered += 1
             status = res.status
             links: list[str] = []
-            if 200 <= status < 300:
+            # Throttle first: a notice-only 200 is a throttle, not an unreadable answer.
+            signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
+            if 200 <= status < 300 and signal is None:
                 try:
                     # Validity and onward links only: the body is normalized once, later.
                     links = referral_links(res.body)
@@ -507,7 +546,6 @@ class Scheduler:
                         return
                     await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                     continue
-            signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
             if signal is not None:
                 self._breaker_ok(host, probe)  # the host is up; it is just saying no
                 throttled += 1
@@ -555,7 +593,11 @@ class Scheduler:
                 continue
             self._breaker_ok(host, probe)
             decision = ctl.on_answer(
-                sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued > 0
+                sent_at=sent_at,
+                now=now,
+                in_flight=in_flight,
+                backlog=host.queued > 0,
+                success=200 <= status < 300,
             )
             if 200 <= status < 300:
                 self._record(rec, res, None, decision=decision)
@@ -617,6 +659,7 @@ class Scheduler:
         what = "blocked us" if signal.kind == "block" else "says its quota is used up"
         when = f"; retry after {signal.retry_after_s:.0f} s" if signal.retry_after_s else ""
         host.exhausted = f"{host.authority} {what} ({signal.reason}){when}"
+        host.probe_done.set()  # anyone waiting on a probe: the host is done
         log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
         self._drain(host, FetchError("rate_limited", host.exhausted))
 
@@ -626,6 +669,7 @@ class Scheduler:
             f"daily budget of {budget} requests for {host.authority} used up "
             "(configured; counted over the last 24 hours)"
         )
+        host.probe_done.set()
         log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
         self._drain(host, FetchError("rate_limited", host.exhausted))
 

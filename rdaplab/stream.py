@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import (
     AsyncGenerator,
+    Callable,
     Iterable,
     Iterator,
     Mapping,
@@ -52,6 +53,7 @@ from rdaplab.lookup import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_NOT_FOUND_MAX_AGE_S,
     INVALID_PREFIX,
+    _add_host_learning,
     _CacheWriter,
     _fill_from_cache,
     _host_progress,
@@ -60,7 +62,7 @@ from rdaplab.lookup import (
 from rdaplab.models import Attempt, NameResult
 from rdaplab.names import normalize_domains
 from rdaplab.progress import ProgressTracker, Renderer, resolve_renderer
-from rdaplab.scheduler import Limits, Retry, Scheduler
+from rdaplab.scheduler import Limits, Retry, Scheduler, priority_index
 
 __all__ = ["StreamBatch", "stream"]
 
@@ -312,6 +314,7 @@ class _Stats:
                 "requests": h["requests"],
                 "throttled": h["throttled"],
                 "errors": h["errors"],
+                "throttled_share": round(h["throttled"] / h["requests"], 4),
                 "latency_ms_mean": round(h["latency_ms_sum"] / h["requests"], 1),
             }
             for host, h in sorted(self.hosts.items(), key=lambda kv: -kv[1]["requests"])
@@ -358,6 +361,7 @@ async def stream(
     max_pending: int = DEFAULT_MAX_PENDING,
     batch_rows: int | None = None,
     batch_interval_s: float = 1.0,
+    priority: Any = None,
 ) -> AsyncGenerator[StreamBatch, None]:
     """Look up domain names over RDAP, yielding results in batches as they complete.
 
@@ -383,6 +387,11 @@ async def stream(
         to choose your own.
     max_pending
         Lookups outstanding before reading more input stops (backpressure).
+    priority
+        ``critical``, ``high``, ``normal`` or ``low`` for every name, a mapping
+        ``name -> class`` or a function of the (normalized) name; higher classes are sent
+        first at each host. (A priority *column* needs the whole input: use
+        :func:`~rdaplab.lookup.lookup`, or a mapping built from the column.)
     batch_rows, batch_interval_s
         A batch is yielded once ``batch_rows`` rows (default ``chunk_size``) have
         finished, or ``batch_interval_s`` after the previous one, whichever comes first.
@@ -412,6 +421,7 @@ async def stream(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
+    priority_of = _priority_function(priority)
     if max_pending < 1:
         raise ValueError(f"max_pending must be >= 1, not {max_pending}")
     run = _Stream(
@@ -422,6 +432,7 @@ async def stream(
         max_age_s=0.0 if refresh else _seconds(max_age, DEFAULT_MAX_AGE_S),
         nf_age_s=0.0 if refresh else _seconds(not_found_max_age, DEFAULT_NOT_FOUND_MAX_AGE_S),
     )
+    run.priority_of = priority_of
     source = _open_source(values, column, chunk_size)
     boot = Bootstrap.load(bootstrap, bootstrap_overrides)
     own_cache = not isinstance(cache, Cache)
@@ -473,6 +484,8 @@ class _Stream:
         self.max_pending = max_pending
         self.batch_rows = batch_rows
         self.batch_interval_s = batch_interval_s
+        self.priority_of: Callable[[str], int | None] = lambda key: None
+        self.scheduler: Scheduler | None = None
         self.max_age_s = max_age_s
         self.nf_age_s = nf_age_s
         self.batch_id = uuid.uuid4().hex
@@ -552,7 +565,7 @@ class _Stream:
         for key, entry in to_fetch.items():
             self.inflight[key] = entry
             assert entry.url is not None
-            scheduler.submit(entry.result, entry.url)
+            scheduler.submit(entry.result, entry.url, priority=self.priority_of(key))
 
     def finish(self, entry: _Entry, record: Normalized, tracker: ProgressTracker) -> None:
         entry.record = record
@@ -632,7 +645,7 @@ class _Stream:
             settings=settings,
         )
         tracker = ProgressTracker(source.total or 0, resolve_renderer(progress))
-        writer = _CacheWriter(store, threaded=False)
+        writer = _CacheWriter(store, threaded=False)  # flat memory first: see docs/streaming.md
         stats = self.stats
 
         def on_attempt(attempt: Attempt) -> None:
@@ -662,7 +675,9 @@ class _Stream:
                     retry=retry,
                     on_attempt=on_attempt,
                     on_done=on_done,
+                    budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
                 )
+                self.scheduler = sched
                 tracker.hosts_source = lambda: _host_progress(sched)
                 flusher = asyncio.create_task(writer.run_periodic())
                 try:
@@ -729,6 +744,7 @@ class _Stream:
                     raise
                 log.exception("rdaplab: could not save the last answers to the cache")
             finally:
+                writer.close()
                 tracker.close()
             if not failed:
                 self._end(store, started_at, settings, stopped_early=not ended)
@@ -737,6 +753,7 @@ class _Stream:
         self, store: Cache, started_at: datetime, settings: dict[str, Any], *, stopped_early: bool
     ) -> None:
         summary = self.stats.summary(self.batch_id, time.monotonic() - self.t0)
+        _add_host_learning(summary, self.scheduler, time.monotonic() - self.t0)
         summary["stopped_early"] = stopped_early
         summary["started_at"] = started_at.isoformat()
         summary["cache"] = str(store.path)
@@ -755,3 +772,31 @@ async def _next_chunk(source: _Source) -> list[Any] | None:
     if source.blocking:
         return await asyncio.to_thread(next, source.chunks, None)
     return next(source.chunks, None)
+
+
+def _priority_function(priority: Any) -> Callable[[str], int | None]:
+    """``stream``'s ``priority=`` as ``key -> class index``; checked before any work."""
+    if priority is None:
+        return lambda key: None
+    if isinstance(priority, str):
+        try:
+            index = priority_index(priority)
+        except ValueError as exc:
+            raise InputError(f"priority: {exc}") from None
+        return lambda key: index
+    if isinstance(priority, Mapping):
+        try:
+            table = {k: priority_index(v) for k, v in priority.items()}
+        except ValueError as exc:
+            raise InputError(f"priority: {exc}") from None
+        return lambda key: table.get(key)
+    if callable(priority):
+
+        def call(key: str) -> int | None:
+            try:
+                return priority_index(priority(key))
+            except Exception as exc:
+                raise InputError(f"priority for {key!r}: {exc!r}") from None
+
+        return call
+    raise InputError("stream(priority=...) takes a class name, a mapping or a function of the name")

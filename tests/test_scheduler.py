@@ -181,6 +181,31 @@ async def test_dead_host_opens_the_breaker_and_fails_its_rows_fast_others_unaffe
     assert stats[dead.removeprefix("http://")]["breaker"] == "open"
 
 
+async def test_timeouts_do_not_open_the_breaker():
+    # A stall (ours or the host's) times out everything in flight at once; that is no
+    # verdict on the host, so the rows are retried and end ok.
+    slow_first = 6
+
+    async def stalling(server: Server, request: web.Request, name: str) -> web.StreamResponse:
+        if server.requests <= slow_first:
+            await asyncio.sleep(1.0)  # past the client's total timeout below
+        return domain(name)
+
+    server = Server(stalling)
+    retry = Retry(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.02, dead_host_after=2)
+    async with serving(server), RdapClient(timeouts=Timeouts(connect_s=1.0, total_s=0.3)) as c:
+        attempts: list[Attempt] = []
+        scheduler = Scheduler(c, batch_id="t", limits=UNPACED, retry=retry,
+                              on_attempt=attempts.append)  # fmt: skip
+        b = Batch(scheduler, attempts=attempts)
+        todo = names("s", 4)
+        b.submit(server.base, todo)
+        await b.join()
+    assert b.outcomes(todo) == [("ok", None)] * 4
+    assert sum(a.error_kind == "timeout" for a in attempts) >= 3
+    assert not any(a.decision == "breaker_open" for a in attempts)
+
+
 async def test_breaker_opens_on_5xx_and_a_probe_after_cooldown_closes_it():
     failing_first = 3
 

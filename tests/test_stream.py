@@ -246,3 +246,13 @@ def test_peak_memory_is_flat_as_the_input_grows(tmp_path):
     peaks = {int(n): r["peak_rss_mb"] for n, r in out["sizes"].items()}
     assert peaks[60000] <= 1.3 * peaks[20000], peaks
     assert peaks[60000] <= 500, peaks
+
+
+async def test_priority_is_checked_before_any_work(tmp_path):
+    from rdaplab import InputError
+
+    for bad in ("urgent", {"a.test": "soon"}, 42):
+        with pytest.raises(InputError, match="priority"):
+            async for _ in stream(["a.test"], priority=bad, cache=tmp_path / "c.duckdb"):
+                pass
+    assert not (tmp_path / "c.duckdb").exists()  # refused before the cache was opened
