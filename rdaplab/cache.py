@@ -186,6 +186,17 @@ _LOCK_RE: Final = re.compile(
 _HEADERS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 
 
+# Our own Arrow buffers (bodies on their way into DuckDB) use the system allocator: it
+# hands freed memory back, where Arrow's default pool keeps it, so a long stream's peak
+# stays flat.
+_POOL: Final = pa.system_memory_pool()
+
+
+def _arrow_table(cols: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
+    arrays = [pa.array(cols[f.name], type=f.type, memory_pool=_POOL) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def default_cache_path() -> Path:
     """Return the default cache file: ``$RDAPLAB_CACHE`` or the per-user cache dir.
 
@@ -525,7 +536,7 @@ class Cache:
             cols["fetched_at"].append(_utc(r.fetched_at))
             cols["latency_ms"].append(float(r.latency_ms))
             cols["referral_status"].append(r.referral_status)
-        data = pa.table(cols, schema=_RESPONSES_ARROW)
+        data = _arrow_table(cols, _RESPONSES_ARROW)
         with self._lock:
             self._insert_arrow("responses", _RESPONSE_COLS, data)
 
@@ -548,7 +559,7 @@ class Cache:
                 if name == "started_at":
                     value = _utc(value)
                 cols[name].append(value)
-        data = pa.table(cols, schema=_ATTEMPTS_ARROW)
+        data = _arrow_table(cols, _ATTEMPTS_ARROW)
         with self._lock:
             self._insert_arrow("attempts", names, data)
 
