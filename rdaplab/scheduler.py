@@ -445,13 +445,13 @@ class Scheduler:
         finally:
             host.workers -= 1
 
-    async def _breaker_gate(self, host: _Host) -> bool:
+    async def _breaker_gate(self, host: _Host, job: _Job) -> bool:
         """Wait while a half-open probe is out; True when this request may be sent."""
         while True:
             if host.exhausted is not None:
                 return False
-            if host.breaker == "closed":
-                return True
+            if host.breaker == "closed" or host.probe_owner is job:
+                return True  # the probe's own retries (after a timeout) go on probing
             if host.breaker == "open":
                 if _now() < host.breaker_until:
                     return False
@@ -470,7 +470,7 @@ class Scheduler:
                 return
             probe = host.breaker != "closed"
             was_half_open = host.breaker == "half_open"
-            if not await self._breaker_gate(host):
+            if not await self._breaker_gate(host, job):
                 if not self._fail_fast(host, job):
                     self._job_failed(job, FetchError("rate_limited", host.exhausted or ""))
                 return

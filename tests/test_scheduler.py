@@ -206,6 +206,36 @@ async def test_timeouts_do_not_open_the_breaker():
     assert not any(a.decision == "breaker_open" for a in attempts)
 
 
+async def test_a_probe_that_times_out_retries_itself_without_hanging_the_host():
+    async def handler(server: Server, request: web.Request, name: str) -> web.StreamResponse:
+        n = server.requests
+        if n <= 2:
+            return rdap_error(500, "Internal Server Error", "down")  # opens the breaker
+        if n == 3:
+            await asyncio.sleep(1.0)  # the half-open probe times out once
+        return domain(name)
+
+    server = Server(handler)
+    retry = Retry(
+        max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.02, dead_host_after=2,
+        breaker_cooldown_s=0.2,
+    )  # fmt: skip
+    async with serving(server), RdapClient(timeouts=Timeouts(connect_s=1.0, total_s=0.3)) as c:
+        attempts: list[Attempt] = []
+        scheduler = Scheduler(c, batch_id="t", limits=UNPACED, retry=retry,
+                              on_attempt=attempts.append)  # fmt: skip
+        b = Batch(scheduler, attempts=attempts)
+        b.submit(server.base, ["first.test"])
+        await asyncio.wait_for(b.join(), timeout=5)
+        await asyncio.sleep(0.3)  # past the cool-down: the next rows probe
+        later = names("later", 4)
+        b.submit(server.base, later)
+        await asyncio.wait_for(b.join(), timeout=10)  # a hang fails here
+    assert b.outcomes(later) == [("ok", None)] * 4
+    assert any(a.error_kind == "timeout" for a in attempts)
+    assert scheduler.host_statistics()[0]["breaker"] == "closed"
+
+
 async def test_breaker_opens_on_5xx_and_a_probe_after_cooldown_closes_it():
     failing_first = 3
 
