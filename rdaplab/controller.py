@@ -254,9 +254,6 @@ class HostController:
         self.cuts += 1
         return "cut"
 
-    def on_failure(self) -> None:
-        """A request that got no answer: says nothing about the rate limit."""
-
     # -- decisions ------------------------------------------------------------------------
     def _end_window(self, now: float, backlog: bool) -> str | None:
         start = self._win_start if self._win_start is not None else now

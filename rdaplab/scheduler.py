@@ -507,7 +507,6 @@ class Scheduler:
             rec = _Rec(job, host, started, stats, in_flight, attempt_no)
 
             if err is not None:
-                ctl.on_failure()
                 failures += 1
                 # Connection failures count toward the breaker; a timeout does not: it is
                 # as likely a stall on our side (a busy loop, a slow disk) as the host's.
