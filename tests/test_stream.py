@@ -107,6 +107,11 @@ async def test_progress_fields(simulator, tmp_path):
     assert (total, unique) == (1_200, 1_200) and finished_at is not None
     assert summary["ok"] == 1_200 and summary["requests"] == 1_200
     assert summary["stopped_early"] is False and summary["streamed"] is True
+    # What the scheduler learned is in the stream's summary too.
+    (host,) = summary["hosts"]
+    assert host["requests"] == 1_200 and host["throttled_share"] == 0.0
+    assert host["achieved_rate_per_s"] > 0 and "learned_max_rate_per_s" in host
+    assert "lower_bound_s" in summary and "efficiency" in summary
 
 
 async def test_an_iterator_has_no_total_and_a_rerun_is_all_cache_hits(simulator, tmp_path):
