@@ -10,13 +10,12 @@ write call already returned from. See ``docs/cache.md`` for the layout and the r
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +27,7 @@ import platformdirs
 import polars as pl
 import pyarrow as pa
 
+from rdaplab._gc import gc_paused
 from rdaplab._version import __version__
 from rdaplab.errors import CacheError, CacheLockedError
 from rdaplab.frames import ATTEMPTS_SCHEMA
@@ -232,25 +232,6 @@ def _cutoff(now: datetime, seconds: float) -> datetime:
 def _from_epoch_us(us: int) -> datetime:
     # Exact (no float rounding), and tzinfo is datetime.timezone.utc, not a ZoneInfo.
     return _EPOCH + timedelta(microseconds=us)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Building ~10^5 acyclic records triggers repeated full collections that scan the
-    # whole heap (measured: ~45% of lookup_fresh for 100k names); none of it is garbage.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            # Move what was built straight to the oldest generation (two list splices)
-            # rather than have the next young collection scan 10^5 records only to
-            # promote them; not when the application froze objects (unfreeze thaws all).
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 def _quote_ident(name: str) -> str:
@@ -708,7 +689,7 @@ class Cache:
         # each lookup's few rows are put in depth order below. encode() hands the body
         # back as UTF-8 bytes directly (a VARCHAR -> BLOB cast would parse \\x escapes).
         params = {"kind": query_kind, "ok_cutoff": ok_cutoff, "nf_cutoff": nf_cutoff}
-        with self._lock, _gc_paused():
+        with self._lock, gc_paused():
             con = self._c
             con.register(view, wanted)
             try:

@@ -16,9 +16,7 @@ Big batches pause the cyclic GC (:func:`normalize_results`, :func:`build_frames`
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from rdaplab._gc import gc_paused
 from rdaplab.models import NameResult, Response
 from rdaplab.normalize import (
     DomainRecord,
@@ -332,29 +331,6 @@ def _normalize_bodies(
     )
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building many acyclic objects.
-
-    Otherwise their allocation triggers collections that rescan the whole heap, again
-    and again (measured: half the normalization time at 10^5 cached names). On the way
-    out, the objects made meanwhile are moved straight to the oldest generation (a
-    ``freeze``/``unfreeze`` pair: two list splices) instead of being scanned by the
-    young collections that would only promote them; skipped if the application froze
-    objects itself, since ``unfreeze`` would thaw those too.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
 def normalize_results(results: Iterable[NameResult]) -> dict[str, Normalized]:
     """:func:`normalize_result` for many keys at once, keyed by ``result.key``.
 
@@ -372,7 +348,7 @@ def normalize_results(results: Iterable[NameResult]) -> dict[str, Normalized]:
     dict[str, Normalized]
         One entry per distinct ``result.key``, in input order.
     """
-    with _gc_paused():
+    with gc_paused():
         return {result.key: normalize_result(result) for result in results}
 
 
@@ -410,7 +386,7 @@ def build_frames(
     """
     # The cyclic GC is paused: building 10^5-row columns of acyclic values otherwise
     # triggers full collections that rescan the whole heap (measured: ~10x at 10^5 rows).
-    with _gc_paused():
+    with gc_paused():
         return _build_frames(rows, results, normalized)
 
 
