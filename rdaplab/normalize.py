@@ -870,6 +870,8 @@ class _Event(msgspec.Struct, gc=False):
     # str, not Any: ~7 % faster to decode; a number here sends the answer down the
     # tolerant path, which stringifies it
     eventAction: str | None = None  # JSON member names
+    # str, not datetime: msgspec rounds digits past the microsecond (".9999999Z" becomes
+    # the next second) where parse_datetime truncates, and the decoded value cannot tell
     eventDate: str | None = None
     eventActor: str | None = None
 
@@ -880,6 +882,13 @@ class _Link(msgspec.Struct, gc=False):
     type: str | None = None
 
 
+class _SecureDNS(msgspec.Struct, gc=False):
+    # the members _dnssec_value reads; an object is all it takes (no dict is built)
+    delegationSigned: Any = None
+    dsData: Any = None
+    keyData: Any = None
+
+
 class _DomainDoc(msgspec.Struct, gc=False):
     objectClassName: Any = None
     handle: Any = None
@@ -888,8 +897,8 @@ class _DomainDoc(msgspec.Struct, gc=False):
     events: list[_Event] | None = None
     status: msgspec.Raw = _NULL_RAW
     nameservers: msgspec.Raw = _NULL_RAW
-    secureDNS: Any = None
-    secureDns: Any = None  # AFNIC's spelling
+    secureDNS: _SecureDNS | None = None  # a non-object sends the body down the tolerant path
+    secureDns: _SecureDNS | None = None  # AFNIC's spelling
     redacted: msgspec.Raw = _NULL_RAW
     entities: msgspec.Raw = _NULL_RAW
     links: list[_Link] | None = None
@@ -900,6 +909,10 @@ class _DomainDoc(msgspec.Struct, gc=False):
 
 _typed_decoder = msgspec.json.Decoder(_DomainDoc)
 _fromisoformat = datetime.fromisoformat
+# Rows built on the hot path get their fields set one by one on an empty instance: calling
+# a dataclass's (Python) __init__ costs more than the stores (test_fast_path_sets_every_field
+# keeps the field lists in step; the dataclasses have no __post_init__).
+_new_object = object.__new__
 
 # Other spellings of "secureDNS" (any case: AFNIC sends "secureDns"; "ſ" folds to "s"; a
 # JSON \u escape may spell any letter) are top-level keys a Struct field cannot match
@@ -910,73 +923,98 @@ _LETTER_ESCAPES = (b"\\u004", b"\\u005", b"\\u006", b"\\u007", b"\\u017f", b"\\u
 
 _MEMO_MAX = 1024  # entries per memo; cleared when full (answers are mostly alike)
 _MEMO_ENTRY_MAX = 16_384  # bytes of raw JSON
-# One memo per member, keyed by its raw JSON (and the source tag the rows carry): entities
-# repeat per registrar, nameservers per DNS host, status per registry, independently.
-_status_memo: dict[bytes, tuple[str, ...]] = {}
-_ns_memo: dict[tuple[str, bytes], tuple[tuple[str, ...], tuple[NameserverRow, ...]]] = {}
-_redacted_memo: dict[
-    tuple[str, bytes], tuple[tuple[RedactionRow, ...], frozenset[tuple[str, str]]]
-] = {}
-_entities_memo: dict[
-    tuple[str, frozenset[tuple[str, str]], bytes],
-    tuple[tuple[EntityRow, ...], str | None, str | None],
-] = {}
+_BUCKET_MAX = 8  # entries of one byte length (per key) compared before giving up
 _seen_once: set[int] = set()
 
 
-def _remember(memo: dict[Any, Any], key: Any, value: Any, size: int) -> None:
-    """Memoize from a key's second sighting on; a full memo is emptied.
+class _RawMemo:
+    """Values computed from a member's raw JSON (plus a small key), found without hashing it.
 
-    Members seen once (registrant contacts, custom nameservers) would otherwise crowd
-    out the ones that repeat (registrar entities, DNS hosts) in a bounded memo. Members
-    over ``_MEMO_ENTRY_MAX`` bytes are not kept (bounds the memory: ~16 MB a memo).
+    Entries are bucketed by ``(key, byte length)`` and a lookup compares the raw bytes
+    with each entry of its bucket (a ``memcmp``, usually decided in a few bytes): copying
+    and hashing a 1-2 KB member costs more (~0.2 ns a byte) than the rest of its lookup.
+    Values are remembered from a member's second sighting on: members seen once
+    (registrant contacts, custom nameservers) would otherwise crowd out those that repeat
+    (registrar entities, DNS hosts). Members over ``_MEMO_ENTRY_MAX`` bytes are not kept,
+    a full memo is emptied and a full bucket drops its oldest entry, so memory stays
+    bounded (~16 MB a memo) and a lookup compares at most ``_BUCKET_MAX`` entries.
     """
-    if size > _MEMO_ENTRY_MAX:
-        return
-    seen = hash(key)  # cached by the bytes object: cheap after the lookup
-    if seen not in _seen_once:
-        if len(_seen_once) >= 8 * _MEMO_MAX:
-            _seen_once.clear()
-        _seen_once.add(seen)
-        return
-    if len(memo) >= _MEMO_MAX:
-        memo.clear()
-    memo[key] = value
+
+    __slots__ = ("buckets", "size")
+
+    def __init__(self) -> None:
+        self.buckets: dict[Any, list[tuple[msgspec.Raw, Any]]] = {}
+        self.size = 0
+
+    def put(self, bucket_key: Any, raw: msgspec.Raw, value: Any) -> None:
+        """Remember ``value`` for ``raw`` under ``bucket_key`` (which ends with its length)."""
+        if len(raw) > _MEMO_ENTRY_MAX:
+            return
+        data = bytes(raw)  # a copy: the entry must not keep the whole answer alive
+        seen = hash((bucket_key, data))
+        if seen not in _seen_once:
+            if len(_seen_once) >= 8 * _MEMO_MAX:
+                _seen_once.clear()
+            _seen_once.add(seen)
+            return
+        if self.size >= _MEMO_MAX:
+            self.buckets.clear()
+            self.size = 0
+        bucket = self.buckets.setdefault(bucket_key, [])
+        if len(bucket) >= _BUCKET_MAX:
+            del bucket[0]
+            self.size -= 1
+        bucket.append((msgspec.Raw(data), value))
+        self.size += 1
+
+
+# One memo per member, keyed by its raw JSON (and the source tag the rows carry): entities
+# repeat per registrar, nameservers per DNS host, status per registry, independently.
+# Values: status -> tuple of str; nameservers -> (names, rows); redacted -> (rows, marks);
+# entities (also keyed by the redaction marks) -> (rows, registrar, IANA id).
+_status_memo = _RawMemo()
+_ns_memo = _RawMemo()
+_redacted_memo = _RawMemo()
+_entities_memo = _RawMemo()
 
 
 def _first_related(links: list[_Link]) -> str | None:
     """``related_links(doc)[0]`` for typed links (same rules, see :func:`related_links`)."""
-    self_href: str | None = None
+    self_raw: str | None = None  # the last self link's href, cleaned only if needed
     candidates: list[str] = []
     for link in links:
         href = link.href
-        if not isinstance(href, str):
+        if href is None:
             continue
-        href = href.strip().replace(" ", "%20")
         rel = link.rel
-        rel = rel.strip().lower() if isinstance(rel, str) else ""
-        if rel == "self":
-            self_href = href
-            continue
-        if rel != "related":
-            continue
-        ltype = link.type
-        if isinstance(ltype, str):
-            if ltype.split(";", 1)[0].strip().lower() != "application/rdap+json":
+        if rel != "self":  # the usual link, checked before any string work
+            rel = rel.strip().lower() if rel is not None else ""
+            if rel != "self":
+                if rel != "related":
+                    continue
+                href = href.strip().replace(" ", "%20")
+                ltype = link.type
+                if ltype is not None:
+                    if ltype.split(";", 1)[0].strip().lower() != "application/rdap+json":
+                        continue
+                elif "/domain/" not in href.lower():
+                    continue
+                if href[:8].lower() == "https://" or href[:7].lower() == "http://":
+                    candidates.append(href)
                 continue
-        elif "/domain/" not in href.lower():
-            continue
-        if href[:8].lower() == "https://" or href[:7].lower() == "http://":
-            candidates.append(href)
+        self_raw = href
+    if not candidates:
+        return None
+    self_href = self_raw.strip().replace(" ", "%20") if self_raw is not None else None
     for href in candidates:
         if href != self_href:
             return href
     return None
 
 
-def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
-    """:func:`_parse_doc` for a document that fit :class:`_DomainDoc`; ``sd`` is the
-    ``secureDNS`` member (:func:`_get_ci`'s answer)."""
+def _parse_typed(d: _DomainDoc, sd: _SecureDNS | None, source: str) -> DomainRecord:
+    """:func:`_parse_doc` for a document that fit :class:`_DomainDoc`; ``sd`` is its
+    ``secureDNS`` member, under the spelling :func:`_get_ci` would find (or None)."""
     v = d.objectClassName
     object_class = (v.strip() or None) if v.__class__ is str else _text(v)
     v = d.handle
@@ -984,15 +1022,21 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
 
     events: list[EventRow] = []
     reg_date = exp_date = changed = last_update = None
-    if d.events:
-        for ev in d.events:
-            v = ev.eventAction
-            action = None if v is None else v.strip() or None
+    evs = d.events
+    if evs:
+        append = events.append
+        for ev in evs:
+            action = ev.eventAction
+            if action is not None:
+                action = action.strip() or None
             v = ev.eventDate
-            date: datetime | None = None
-            if v is not None and len(v) >= 8:
+            date: datetime | None
+            if v is None:
+                date = None
+            else:
                 # parse_datetime inlined for the usual "...Z" / "+00:00": fromisoformat
-                # rejects surrounding whitespace, so no strip() is needed to agree with it
+                # rejects surrounding whitespace, so no strip() is needed to agree with it,
+                # and no string under parse_datetime's 8 characters carries a zone
                 try:
                     date = _fromisoformat(v)
                 except ValueError:
@@ -1000,11 +1044,15 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
                 else:
                     if date.tzinfo is not UTC:
                         date = parse_datetime(v)
-            elif v is not None:
-                date = parse_datetime(v)
-            v = ev.eventActor
-            actor = None if v is None else v.strip() or None
-            events.append(EventRow(source, action, date, actor))
+            actor = ev.eventActor
+            if actor is not None:
+                actor = actor.strip() or None
+            row = _new_object(EventRow)  # EventRow(source, action, date, actor)
+            row.source = source
+            row.action = action
+            row.date = date
+            row.actor = actor
+            append(row)
             if action is None or date is None:
                 continue
             key = action.lower()
@@ -1022,15 +1070,19 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
     if changed is None:
         changed = last_update
 
+    # Memo lookups: for ... else computes the value when no entry matched (see _RawMemo).
     raw = d.status
     if raw is _NULL_RAW:
         status: list[str] = []
     else:
-        b = bytes(raw)
-        st = _status_memo.get(b)
-        if st is None:
-            st = tuple(_status_list(_decoder.decode(b)))
-            _remember(_status_memo, b, st, len(b))
+        bk: Any = len(raw)
+        for cand, found in _status_memo.buckets.get(bk, ()):
+            if cand == raw:
+                st = found
+                break
+        else:
+            st = tuple(_status_list(_decoder.decode(raw)))
+            _status_memo.put(bk, raw, st)
         status = list(st)
 
     raw = d.nameservers
@@ -1038,12 +1090,15 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
         ns_names: list[str] = []
         ns_rows: list[NameserverRow] = []
     else:
-        k = (source, bytes(raw))
-        ns = _ns_memo.get(k)
-        if ns is None:
-            names, rows = _nameservers(_decoder.decode(k[1]), source)
+        bk = (source, len(raw))
+        for cand, found in _ns_memo.buckets.get(bk, ()):
+            if cand == raw:
+                ns = found
+                break
+        else:
+            names, rows = _nameservers(_decoder.decode(raw), source)
             ns = (tuple(names), tuple(rows))
-            _remember(_ns_memo, k, ns, len(k[1]))
+            _ns_memo.put(bk, raw, ns)
         ns_names, ns_rows = list(ns[0]), list(ns[1])
 
     raw = d.redacted
@@ -1051,12 +1106,15 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
     if raw is _NULL_RAW:
         redactions: list[RedactionRow] = []
     else:
-        k = (source, bytes(raw))
-        red = _redacted_memo.get(k)
-        if red is None:
-            red_rows, marks = _redacted(_decoder.decode(k[1]), source)
+        bk = (source, len(raw))
+        for cand, found in _redacted_memo.buckets.get(bk, ()):
+            if cand == raw:
+                red = found
+                break
+        else:
+            red_rows, marks = _redacted(_decoder.decode(raw), source)
             red = (tuple(red_rows), marks)
-            _remember(_redacted_memo, k, red, len(k[1]))
+            _redacted_memo.put(bk, raw, red)
         redactions, marks = list(red[0]), red[1]
 
     raw = d.entities
@@ -1064,40 +1122,54 @@ def _parse_typed(d: _DomainDoc, sd: Any, source: str) -> DomainRecord:
     if raw is _NULL_RAW:
         entities: list[EntityRow] = []
     else:
-        ek = (source, marks, bytes(raw))
-        ent = _entities_memo.get(ek)
-        if ent is None:
-            ent_rows, registrar, iana = _entities(_decoder.decode(ek[2]), source, marks)
+        bk = (source, marks, len(raw))
+        for cand, found in _entities_memo.buckets.get(bk, ()):
+            if cand == raw:
+                ent = found
+                break
+        else:
+            ent_rows, registrar, iana = _entities(_decoder.decode(raw), source, marks)
             ent = (tuple(ent_rows), registrar, iana)
-            _remember(_entities_memo, ek, ent, len(ek[2]))
+            _entities_memo.put(bk, raw, ent)
         entities = list(ent[0])
         registrar, iana = ent[1], ent[2]
     if iana is None and registrar:
         iana = _domain_level_iana(d.publicIds, registrar)
 
-    return DomainRecord(
-        object_class,
-        handle,
-        _dns_name(d.ldhName),
-        _dns_name(d.unicodeName),
-        registrar,
-        iana,
-        _first_related(d.links) if d.links else None,
-        reg_date,
-        exp_date,
-        changed,
-        status,
-        ns_names,
-        sd["delegationSigned"]
-        if sd.__class__ is dict and sd.get("delegationSigned").__class__ is bool
-        else _dnssec_value(sd),
-        events,
-        entities,
-        ns_rows,
-        redactions,
-        len(d.notices) if d.notices is not None else 0,
-        len(d.remarks) if d.remarks is not None else 0,
-    )
+    if sd is None:
+        dnssec = None
+    else:
+        dnssec = sd.delegationSigned
+        if dnssec.__class__ is not bool:
+            dnssec = _dnssec_value(
+                {"delegationSigned": dnssec, "dsData": sd.dsData, "keyData": sd.keyData}
+            )
+    v = d.ldhName
+    ldh = (v.strip().rstrip(".").lower() or None) if v.__class__ is str else None
+    v = d.unicodeName
+    uname = (v.strip().rstrip(".").lower() or None) if v.__class__ is str else None
+
+    rec = _new_object(DomainRecord)  # every field, in declaration order
+    rec.object_class = object_class
+    rec.handle = handle
+    rec.ldh_name = ldh
+    rec.unicode_name = uname
+    rec.registrar = registrar
+    rec.registrar_iana_id = iana
+    rec.registrar_url = _first_related(d.links) if d.links else None
+    rec.registration_date = reg_date
+    rec.expiration_date = exp_date
+    rec.last_changed_date = changed
+    rec.rdap_status = status
+    rec.nameservers = ns_names
+    rec.dnssec = dnssec
+    rec.events = events
+    rec.entities = entities
+    rec.nameserver_rows = ns_rows
+    rec.redactions = redactions
+    rec.notices_count = len(d.notices) if d.notices is not None else 0
+    rec.remarks_count = len(d.remarks) if d.remarks is not None else 0
+    return rec
 
 
 class _Head(msgspec.Struct, gc=False):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,17 @@ import pytest
 
 from rdaplab import normalize as normalize_module
 from rdaplab._data import responses_dir
+from rdaplab.frames import normalize_result, normalize_results
+from rdaplab.models import NameResult, Response
 from rdaplab.normalize import (
+    _BUCKET_MAX,
     _MEMO_MAX,
     DomainRecord,
+    EventRow,
     ParseError,
+    _entities_memo,
     _fix_iso,
+    _ns_memo,
     _parse_doc,
     _status_memo,
     decode_json,
@@ -1040,7 +1048,7 @@ def test_fast_path_memos_are_bounded_and_keyed_by_source() -> None:
         once = b'{"status": ["active %d"]}' % i
         assert parse_body(once).rdap_status == [f"active {i}"]
         assert parse_body(once).rdap_status == [f"active {i}"]  # memoized the second time
-        assert 0 < len(_status_memo) <= _MEMO_MAX
+        assert 0 < _status_memo.size <= _MEMO_MAX
 
 
 def test_fast_path_records_do_not_share_lists() -> None:
@@ -1061,3 +1069,240 @@ def test_parse_body_merge_equals_normalize_domain() -> None:
     got = merge_records(parse_body(registry), parse_body(registrar, "registrar"))
     assert repr(got) == repr(want)
     assert got.registrar == "MarkMonitor Inc."
+
+
+# --------------------------------------------------------------------------- fast path internals
+# The typed path sets row fields without __init__, parses dates inline, finds memoized
+# members by comparing bytes (no hashing) and is inlined into frames.normalize_results:
+# each of those is checked against the tolerant path or the one-by-one call here.
+
+
+def test_fast_path_sets_every_field() -> None:
+    # Rows are built on empty instances: a field added to a dataclass (or a __post_init__)
+    # must not be silently left unset on the fast path.
+    for cls in (DomainRecord, EventRow):
+        assert not hasattr(cls, "__post_init__"), cls
+    record_fields = [f.name for f in dataclasses.fields(DomainRecord)]
+    event_fields = [f.name for f in dataclasses.fields(EventRow)]
+    assert event_fields == ["source", "action", "date", "actor"]
+    events = 0
+    for path in ALL_FILES:
+        try:
+            rec = parse_body(path.read_bytes())
+        except ParseError:
+            continue
+        for name in record_fields:
+            getattr(rec, name)  # AttributeError if the fast path skipped it
+        for ev in rec.events:
+            for name in event_fields:
+                getattr(ev, name)
+            assert ev.source == "registry"
+            events += 1
+        assert rec == _tolerant(path.read_bytes(), "registry"), path
+    assert events > 100
+
+
+def _corpus_dates() -> list[str]:
+    """Every eventDate string anywhere in datasets/responses (nested events included)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            date = node.get("eventDate")
+            if isinstance(date, str):
+                found.add(date)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for path in sorted(responses_dir().rglob("*.json")):
+        try:
+            walk(decode_json(path.read_bytes()))
+        except ParseError:
+            continue
+    return sorted(found)
+
+
+def _event_body(date: object) -> bytes:
+    return msgspec.json.encode(
+        {"ldhName": "a.test", "events": [{"eventAction": "registration", "eventDate": date}]}
+    )
+
+
+def _check_date(date: str) -> None:
+    rec = parse_body(_event_body(date))
+    assert len(rec.events) == 1  # a bad date never drops the row
+    # repr: also tells a naive datetime or another tzinfo object apart
+    assert repr(rec.events[0].date) == repr(parse_datetime(date)), date
+    assert repr(rec.registration_date) == repr(parse_datetime(date)), date
+    _same_as_tolerant(_event_body(date))
+
+
+def test_fast_path_dates_equal_parse_datetime_on_every_corpus_date() -> None:
+    dates = _corpus_dates()
+    assert len(dates) > 100
+    # the corpus's odd forms are all there: +0000 offsets, zone-less, 1-2 fraction digits
+    assert any(d.endswith("+0000") for d in dates)
+    assert any(d[-1].isdigit() and "+" not in d[10:] and "-" not in d[10:] for d in dates)
+    for date in dates:
+        _check_date(date)
+        assert parse_datetime(date) is not None, date
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2020-01-02T03:04:05Z", "2020-01-02T03:04:05+00:00", "2020-01-02T03:04:05-00:00",
+        "2020-01-02T03:04:05+0000", "2020-01-02T03:04:05+00", "2020-01-02T03:04:05",
+        "2020-01-02T03:04:05+05:30", "2020-01-02T03:04:05-0800", "2020-01-02 03:04:05Z",
+        "2020-01-02t03:04:05z", "2020-01-02T03:04:05.1Z", "2020-01-02T03:04:05.12Z",
+        "2020-01-02T03:04:05.1234567Z", "2020-01-02T03:04:05.9999999Z",
+        "2020-01-02T03:04:05.999999999+01:00", "2020-01-02T03:04:05.Z",
+        "2020-01-02T03:04:05,5Z", "2020-01-02", "20200102", "20200102T030405Z", "2020W01",
+        "2020W011T00Z", "2020-01-02T03:04Z", "2020-01-02T03Z", " 2020-01-02T03:04:05Z",
+        "2020-01-02T03:04:05Z\n", "2020-01-02T24:00:00Z", "2020-01-02T23:59:60Z",
+        "2020-02-30T00:00:00Z", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59.9999999Z", "2020-01-02T03:04:05Zjunk",
+        "2020-01-02T03:04:05+25:00", "\uff12\uff10\uff12\uff10-01-02T00:00:00Z", "", "Z",
+        "2020-01", "not a date", "T", "2020-01-02T03:04:05+",
+    ],
+)  # fmt: skip
+def test_fast_path_dates_on_odd_strings(date: str) -> None:
+    _check_date(date)
+
+
+@pytest.mark.parametrize("date", [None, 20200102, 1.5, True, [], {}])
+def test_fast_path_non_string_dates(date: object) -> None:
+    rec = parse_body(_event_body(date))
+    assert len(rec.events) == 1 and rec.events[0].date is None
+    _same_as_tolerant(_event_body(date))
+
+
+@pytest.mark.parametrize(
+    "secure_dns",
+    [
+        b"true", b"[]", b'"yes"', b"1", b"{}", b'{"delegationSigned": "TRUE "}',
+        b'{"delegationSigned": 1}', b'{"delegationSigned": null, "dsData": [{"keyTag": 1}]}',
+        b'{"keyData": [{"flags": 257}]}', b'{"dsData": [], "keyData": []}',
+        b'{"delegationSigned": true, "delegationSigned": false}',
+        b'{"DelegationSigned": true}', b'{"delegation\\u0053igned": true}',
+        b'{"zoneSigned": true, "delegationSigned": false, "maxSigLife": 604800}',
+    ],
+)  # fmt: skip
+def test_fast_path_secure_dns_shapes(secure_dns: bytes) -> None:
+    for key in (b"secureDNS", b"secureDns"):
+        _same_as_tolerant(b'{"ldhName": "a.test", "%s": %s}' % (key, secure_dns))
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [{"rel": "self", "href": "https://r.example/domain/a"},
+         {"rel": "related", "href": "https://r.example/domain/a"}],
+        [{"rel": "related", "href": "https://r.example/domain/a"},
+         {"rel": "self", "href": " https://r.example/domain/a "}],
+        [{"rel": "self", "href": "https://x/domain/a"}, {"rel": "self", "href": "https://y/"},
+         {"rel": "related", "href": "https://x/domain/a"}],
+        [{"rel": " RELATED ", "href": " https://r.example/domain/a b "}],
+        [{"rel": "related", "href": "https://r.example/a", "type": "text/html"},
+         {"rel": "related", "href": "https://r.example/b"},
+         {"rel": "related", "href": "ftp://r.example/domain/c"},
+         {"rel": "related", "href": "HTTP://r.example/x", "type": "Application/RDAP+JSON; x=1"}],
+        [{"rel": None, "href": "https://r.example/domain/a"}, {"href": "https://r/domain/b"},
+         {"rel": "related"}, {"rel": "related", "href": None},
+         {"rel": "Self", "href": "https://r/domain/c"}, {"rel": "related", "href": "https://r/domain/c"}],
+    ],
+)  # fmt: skip
+def test_fast_path_links(links: list[dict[str, Any]]) -> None:
+    raw = msgspec.json.encode({"ldhName": "a.test", "links": links})
+    _same_as_tolerant(raw)
+    want = related_links(decode_json(raw))
+    assert parse_body(raw).registrar_url == (want[0] if want else None)
+
+
+def test_memo_tells_same_length_members_apart() -> None:
+    # Lookups compare bytes within a (key, length) bucket: members of one length must never
+    # be confused, also past a full bucket (oldest entries are dropped, nothing is mixed).
+    n = _BUCKET_MAX + 4
+    bodies = [
+        b'{"status": ["hold%02d"], "nameservers": [{"ldhName": "ns%02d.example"}], '
+        b'"entities": [{"roles": ["registrar"], "vcardArray": ["vcard", [["fn", {}, "text", '
+        b'"Registrar %02d"]]]}]}' % (i, i, i)
+        for i in range(n)
+    ]
+    assert len({len(b) for b in bodies}) == 1
+    for _ in range(3):  # seen once, memoized, then found
+        for i, body in enumerate(bodies):
+            rec = parse_body(body)
+            assert rec.rdap_status == [f"hold{i:02d}"]
+            assert rec.nameservers == [f"ns{i:02d}.example"]
+            assert rec.registrar == f"Registrar {i:02d}"
+            assert repr(rec) == repr(_tolerant(body, "registry"))
+    for memo in (_status_memo, _ns_memo, _entities_memo):
+        assert memo.buckets and all(len(b) <= _BUCKET_MAX for b in memo.buckets.values())
+        assert memo.size == sum(len(b) for b in memo.buckets.values()) <= _MEMO_MAX
+
+
+def test_memo_entities_keyed_by_redaction_marks() -> None:
+    # The same entities member gives other flags when a redacted member marks a field.
+    entities = (
+        b'"entities": [{"roles": ["registrant"], "vcardArray": ["vcard", [["fn", {}, '
+        b'"text", "Jo"], ["email", {}, "text", "jo@example.com"]]]}]'
+    )
+    marked = (
+        b'{"redacted": [{"name": {"type": "Registrant Email"}, "method": "removal"}], %s}'
+        % entities
+    )
+    plain = b"{%s}" % entities
+    for _ in range(3):
+        for body, flag in ((marked, True), (plain, False), (marked, True)):
+            rec = parse_body(body)
+            assert rec.entities[0].email_redacted is flag
+            assert repr(rec) == repr(_tolerant(body, "registry"))
+
+
+def test_memo_does_not_keep_answers_alive() -> None:
+    # A memo entry holds a copy of the member, not a view that pins the whole answer.
+    raw = (responses_dir() / "google-registry" / "web.dev.json").read_bytes()
+    body = bytes(bytearray(raw))  # a fresh object only this test refers to
+    before = sys.getrefcount(body)
+    for _ in range(3):
+        parse_body(body)
+    assert sys.getrefcount(body) == before
+
+
+def _one_body(key: str, body: bytes, status: int = 200, depth: int = 0) -> NameResult:
+    now = datetime.now(timezone.utc)
+    resp = Response("domain", key, depth, "", "", status, {}, body, now, 1.0)
+    res = NameResult("domain", key, "ok", http_status=status, referral_status="x")
+    res.responses = [resp]
+    return res
+
+
+def test_normalize_results_inlined_fast_path_matches_normalize_result() -> None:
+    good = (responses_dir() / "google-registry" / "web.dev.json").read_bytes()
+    results = [
+        _one_body("ok.test", good),
+        _one_body("empty.test", b""),
+        _one_body("invalid.test", b"{"),
+        _one_body("array.test", b"[]"),
+        _one_body("odd.test", b'{"events": {"eventAction": "x"}, "entities": 5}'),
+        _one_body("404.test", good, status=404),
+        _one_body("deep.test", good, depth=1),
+        _one_body("dup.test", b"{"),
+        _one_body("dup.test", good),  # a repeated key: first position, last value
+    ]
+    decoded = _one_body("doc.test", good)
+    decoded.responses[0].document = decode_json(good)
+    results.append(decoded)
+    batch = normalize_results(results)
+    assert list(batch) == [
+        "ok.test", "empty.test", "invalid.test", "array.test", "odd.test", "404.test",
+        "deep.test", "dup.test", "doc.test",
+    ]  # fmt: skip
+    for res in results[:7] + results[8:]:
+        assert repr(batch[res.key]) == repr(normalize_result(res)), res.key
+    assert batch["invalid.test"].error_kind == "parse_error"
+    assert batch["ok.test"].record is not None and batch["ok.test"].referral_status == "x"
