@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint format typecheck bench clean
+.PHONY: demo test lint format typecheck bench clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,15 @@ format: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+# The report tests open the HTML in headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  ( echo "installing Chromium for the report tests (apt-get install chromium)" && \
+	    ( apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      ( apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null ) ) ) || \
+	  echo "warning: could not install chromium; the browser tests will fail in CI"
+
+test: lint typecheck browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP_DEV)

@@ -5,6 +5,8 @@
 >>> result.domains  # doctest: +SKIP
 """
 
+from rdaplab import accessor as _accessor  # noqa: F401  (registers df.rdap, lf.rdap)
+from rdaplab import notebook as _notebook  # noqa: F401  (the progress widget in Jupyter)
 from rdaplab._version import __version__
 from rdaplab.bootstrap import Bootstrap, BootstrapOverrideWarning, ServiceMatch
 from rdaplab.cache import Cache
@@ -13,6 +15,7 @@ from rdaplab.controller import ControllerStatistics, HostController
 from rdaplab.errors import (
     ERROR_KINDS,
     OUTCOMES,
+    BatchInterrupted,
     BootstrapError,
     CacheError,
     CacheLockedError,
@@ -21,7 +24,7 @@ from rdaplab.errors import (
     RdapLabError,
 )
 from rdaplab.limiter import FairShare, HostLimiter, LimiterStatistics
-from rdaplab.lookup import LookupResult, lookup, lookup_async
+from rdaplab.lookup import Batch, LookupResult, load_result, lookup, lookup_async, start
 from rdaplab.profiles import PROFILES, Profile
 from rdaplab.progress import ProgressSnapshot
 from rdaplab.scheduler import PRIORITIES, Limits, Retry
@@ -33,6 +36,8 @@ __all__ = [
     "OUTCOMES",
     "PRIORITIES",
     "PROFILES",
+    "Batch",
+    "BatchInterrupted",
     "Bootstrap",
     "BootstrapError",
     "BootstrapOverrideWarning",
@@ -59,7 +64,18 @@ __all__ = [
     "Timeouts",
     "__version__",
     "classify_throttle",
+    "load_result",
     "lookup",
     "lookup_async",
+    "start",
     "stream",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The charts and report layers import Altair and vl-convert: load them on first use.
+    if name in ("charts", "report"):
+        import importlib
+
+        return importlib.import_module(f"rdaplab.{name}")
+    raise AttributeError(f"module 'rdaplab' has no attribute {name!r}")

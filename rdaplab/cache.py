@@ -753,6 +753,40 @@ class Cache:
             out[head] = CachedLookup([item[2] for item in items])
         return out
 
+    def queries(self, query_kind: str, *, batch_id: str | None = None) -> list[str]:
+        """Distinct queries of a kind with a stored answer or an attempt, sorted.
+
+        With ``batch_id``: those this batch answered or attempted.
+        """
+        where = "query_kind = $kind" + ("" if batch_id is None else " AND batch_id = $batch")
+        params: dict[str, Any] = {"kind": query_kind}
+        if batch_id is not None:
+            params["batch"] = batch_id
+        sql = f"""
+            SELECT query FROM responses WHERE {where} AND depth = 0
+            UNION SELECT query FROM attempts WHERE {where}
+            ORDER BY query
+        """
+        with self._lock:
+            return [row[0] for row in self._c.execute(sql, params).fetchall()]
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        """The ``batches`` row of one batch as a dict (``summary`` is JSON text), or None."""
+        with self._lock:
+            cur = self._c.execute("SELECT * FROM batches WHERE batch_id = ?", [batch_id])
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description or []]
+        return None if row is None else dict(zip(names, row, strict=True))
+
+    def batches(self) -> pl.DataFrame:
+        """Every batch recorded in this cache, newest first (without the summaries)."""
+        sql = """
+            SELECT batch_id, started_at, finished_at, total, unique_queries, rdaplab_version
+            FROM batches ORDER BY started_at DESC
+        """
+        with self._lock:
+            return self._c.sql(sql).pl()
+
     def host_requests(self, host: str, *, within_s: float) -> int:
         """Requests sent to ``host`` (``host:port``) in the last ``within_s`` seconds.
 

@@ -98,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("name")
     b.add_argument("--bootstrap", metavar="DIR", help="IANA-format bootstrap directory")
     b.set_defaults(func=cmd_bootstrap_show)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report of a cache or results")
+    p.add_argument(
+        "source",
+        metavar="CACHE_OR_RESULTS",
+        help="DuckDB cache file, or results file (.parquet, .csv, .json, .ndjson)",
+    )
+    p.add_argument("--out", required=True, help="the HTML file to write (report.html)")
+    p.add_argument("--title", help="the report's title (default: rdaplab report)")
+    p.add_argument("--batch", metavar="BATCH_ID", help="only this batch of the cache")
+    p.add_argument("--png", action="store_true", help="also write each chart as PNG beside it")
+    p.add_argument("--svg", action="store_true", help="also write each chart as SVG beside it")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
@@ -281,6 +294,23 @@ def cmd_bootstrap_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from rdaplab.lookup import load_result
+    from rdaplab.report import check_report_path, export_report
+
+    check_report_path(args.out)  # before loading what may be a large cache
+    result = load_result(Path(args.source), batch_id=args.batch)
+    images = [fmt for fmt, wanted in (("png", args.png), ("svg", args.svg)) if wanted]
+    files = export_report(result, args.out, title=args.title, images=images)
+    print(
+        f"wrote the report to {files.html} ({result.domains.height:,} rows, "
+        f"{len(files.charts)} charts)"
+    )
+    for path in files.images:
+        print(f"wrote {path}")
+    return 0
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a short human-readable report."""
     lines = [
@@ -343,7 +373,20 @@ def _ms(value: float | None) -> str:
 
 
 class _LineSafeHandler(logging.StreamHandler):  # type: ignore[type-arg, unused-ignore]
-    """Log records on their own line, erasing a progress line being redrawn on a terminal."""
+    """Log records on their own line, erasing a progress line being redrawn on a terminal.
+
+    Writes to whatever ``sys.stderr`` is *now* (like logging's last-resort handler): a
+    stream captured when ``main()`` first ran (a test's, a notebook's) may be closed later,
+    and a write to it would raise inside the batch.
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # StreamHandler.__init__ assigns it; the property always reads sys.stderr
 
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(self.stream, "isatty", lambda: False)():
@@ -354,7 +397,7 @@ class _LineSafeHandler(logging.StreamHandler):  # type: ignore[type-arg, unused-
 def _setup_logging() -> None:
     logger = logging.getLogger("rdaplab")
     if not logger.handlers:
-        handler = _LineSafeHandler(sys.stderr)
+        handler = _LineSafeHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)

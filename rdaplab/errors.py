@@ -14,6 +14,10 @@ Exception tree::
     └── FetchError                one HTTP exchange failed (internal; becomes a row)
         └── carries ``kind`` (one of ERROR_KINDS) and ``detail``
 
+    KeyboardInterrupt
+    └── BatchInterrupted          Ctrl-C / a kernel interrupt stopped a batch; carries
+                                  ``partial`` (the rows finished) and what was cached
+
 Row vocabularies (part of the frames' contract, documented in docs/errors.md):
 
 - ``outcome``: ``ok``, ``not_found``, ``error``.
@@ -24,7 +28,10 @@ Row vocabularies (part of the frames' contract, documented in docs/errors.md):
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Outcome = Literal["ok", "not_found", "error"]
 ErrorKind = Literal[
@@ -98,3 +105,39 @@ class FetchError(RdapLabError):
         self.status = status
         self.retry_after_s = retry_after_s
         super().__init__(f"{kind}: {detail}")
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch was interrupted (Ctrl-C, a notebook's interrupt button) and stopped cleanly.
+
+    Every answer received before the interrupt is in the cache, so running the same call
+    again fetches only the rest. It is a ``KeyboardInterrupt``, so scripts still stop.
+
+    Attributes
+    ----------
+    partial
+        The ``domains`` rows finished before the interrupt (input order), or None.
+    done, total
+        Distinct names finished, and in the batch.
+    cache_path
+        The cache file holding what was fetched.
+    """
+
+    def __init__(
+        self,
+        *,
+        done: int,
+        total: int,
+        cache_path: str | None,
+        partial: pl.DataFrame | None = None,
+    ) -> None:
+        self.done = done
+        self.total = total
+        self.cache_path = cache_path
+        self.partial = partial
+        where = f" in the cache {cache_path}" if cache_path else " in the cache"
+        super().__init__(
+            f"batch interrupted after {done:,} of {total:,} names; every answer received "
+            f"is{where}: run the same call again to fetch only the rest "
+            "(the finished rows are in this exception's .partial)"
+        )

@@ -12,10 +12,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,15 +23,16 @@ from typing import Any
 import polars as pl
 
 from rdaplab._version import __version__
+from rdaplab.background import BackgroundRun
 from rdaplab.bootstrap import Bootstrap
 from rdaplab.cache import Cache
 from rdaplab.client import RdapClient, Timeouts, authority
-from rdaplab.errors import InputError
+from rdaplab.errors import BatchInterrupted, InputError
 from rdaplab.frames import Frames, Normalized, build_frames, normalize_result
 from rdaplab.inputs import read_values
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.names import normalize_domains
-from rdaplab.progress import ProgressTracker, Renderer, resolve_renderer
+from rdaplab.progress import ProgressSnapshot, ProgressTracker, Renderer, resolve_renderer
 from rdaplab.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
 
 log = logging.getLogger("rdaplab")
@@ -82,6 +82,33 @@ class LookupResult:
     def write(self, path: str | Path) -> Path:
         """Write the ``domains`` frame as Parquet, CSV or JSON, chosen by the extension."""
         return write_frame(self.domains, path)
+
+    @property
+    def charts(self) -> Any:
+        """Altair charts of this batch: ``result.charts.latency()``, ... (see docs/charts.md).
+
+        Needs the notebook extra: ``pip install 'rdaplab[notebook]'``.
+        """
+        from rdaplab.charts import ResultCharts
+
+        return ResultCharts(self)
+
+    def report(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write a self-contained HTML report (tables and charts) that opens offline.
+
+        Keyword arguments go to :func:`rdaplab.report.write_report` (``title``,
+        ``images=("png", "svg")``). See docs/report.md.
+        """
+        from rdaplab.report import write_report
+
+        return write_report(self, path, **kwargs)
+
+    def _repr_html_(self) -> str:
+        # A notebook shows the summary line and the first rows, not a wall of columns.
+        import html
+
+        head = self.domains.head(5)._repr_html_()
+        return f"<p><code>{html.escape(repr(self))}</code></p>{head}"
 
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".ndjson", ".jsonl")
@@ -238,6 +265,60 @@ async def lookup_async(
     priority: Any = None,
 ) -> LookupResult:
     """Look up domain names over RDAP; the async form of :func:`lookup` (same arguments)."""
+    return await _lookup(
+        values,
+        _Live(),
+        column=column,
+        cache=cache,
+        bootstrap=bootstrap,
+        bootstrap_overrides=bootstrap_overrides,
+        max_age=max_age,
+        not_found_max_age=not_found_max_age,
+        refresh=refresh,
+        progress=progress,
+        limits=limits,
+        retry=retry,
+        timeouts=timeouts,
+        user_agent=user_agent,
+        priority=priority,
+    )
+
+
+@dataclass
+class _Live:
+    """What a running batch shares with its :class:`Batch` handle (read from other threads).
+
+    Filled in as the batch goes; readers copy the dicts (one C-level copy under the GIL).
+    """
+
+    rows: list[tuple[object, str]] | None = None
+    results: dict[str, NameResult] | None = None
+    records: dict[str, Normalized] = field(default_factory=dict)
+    prefinished: frozenset[str] = frozenset()  # invalid / no-service keys: done at once
+    tracker: ProgressTracker | None = None
+    cache_path: str | None = None
+    renderer: Renderer | None = None
+    use_renderer: bool = False  # the handle resolved the renderer: use it as given
+
+
+async def _lookup(
+    values: Any,
+    live: _Live,
+    *,
+    column: str | None,
+    cache: Cache | str | Path | None,
+    bootstrap: Bootstrap | str | Path | None,
+    bootstrap_overrides: Mapping[str, str | Sequence[str]] | None,
+    max_age: float | timedelta | None,
+    not_found_max_age: float | timedelta | None,
+    refresh: bool,
+    progress: bool | Renderer | None,
+    limits: Limits | None,
+    retry: Retry | None,
+    timeouts: Timeouts | None,
+    user_agent: str | None,
+    priority: Any,
+) -> LookupResult:
     t0 = time.monotonic()
     started_at = datetime.now(timezone.utc)
     batch_id = uuid.uuid4().hex
@@ -287,12 +368,18 @@ async def lookup_async(
 
     own_cache = not isinstance(cache, Cache)
     store = cache if isinstance(cache, Cache) else Cache(cache)
-    tracker = ProgressTracker(len(results), resolve_renderer(progress))
+    renderer = live.renderer if live.use_renderer else resolve_renderer(progress)
+    tracker = ProgressTracker(len(results), renderer)
+    records: dict[str, Normalized] = live.records
+    live.rows, live.results, live.tracker = rows, results, tracker
+    live.prefinished = frozenset(k for k in results if k not in to_fetch)
+    live.cache_path = str(store.path)
+    host_done: dict[str, list[int]] = {}  # registry host -> [done, errors]
+    host_of: dict[str, str] = {}  # registry URL -> host, computed once
     writer = _CacheWriter(store)
     failed = False
     scheduler: Scheduler | None = None
     fetch_s = 0.0
-    records: dict[str, Normalized] = {}
     try:
         store.begin_batch(
             batch_id,
@@ -347,6 +434,13 @@ async def lookup_async(
                 # An answer we cannot read is not cached: the next run asks again.
                 writer.add_responses(result.responses)
             result.responses = []  # the writer holds the bodies until they are committed
+            if result.registry_url:
+                host = host_of.get(result.registry_url)
+                if host is None:
+                    host = host_of[result.registry_url] = authority(result.registry_url)
+                counts = host_done.setdefault(host, [0, 0])
+                counts[0] += 1
+                counts[1] += record.outcome == "error"
             tracker.add_done(record.outcome)
 
         if to_fetch:
@@ -360,7 +454,7 @@ async def lookup_async(
                     on_done=on_done,
                     budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
                 )
-                tracker.hosts_source = lambda: _host_progress(scheduler)
+                tracker.hosts_source = lambda: _host_progress(scheduler, host_done)
                 flusher = asyncio.create_task(writer.run_periodic())
                 joiner = asyncio.create_task(scheduler.join())
                 fetch_t0 = time.monotonic()
@@ -408,17 +502,7 @@ async def lookup_async(
     finally:
         if own_cache:
             store.close()
-    return LookupResult(
-        domains=frames.domains,
-        events=frames.events,
-        entities=frames.entities,
-        nameservers=frames.nameservers,
-        redactions=frames.redactions,
-        attempts=attempts,
-        summary=summary,
-        batch_id=batch_id,
-        cache_path=cache_path,
-    )
+    return _make_result(frames, attempts, summary, batch_id, cache_path)
 
 
 def _fill_from_cache(result: NameResult, responses: list[Response]) -> None:
@@ -435,16 +519,21 @@ def _fill_from_cache(result: NameResult, responses: list[Response]) -> None:
         result.registrar_url = responses[-1].url
 
 
-def _host_progress(scheduler: Scheduler) -> dict[str, dict[str, float]]:
+def _host_progress(
+    scheduler: Scheduler, host_done: Mapping[str, list[int]]
+) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, host in scheduler.hosts.items():
         stats = host.limiter.statistics()
+        done, errors = host_done.get(name, (0, 0))
         out[name] = {
             "queued": float(host.queued),
             "in_flight": float(stats.in_flight),
             "requests": float(host.requests),
             "throttled": float(host.throttled),
             "rate_per_s": float(stats.rate_per_s or 0.0),
+            "done": float(done),
+            "errors": float(errors),
         }
     return out
 
@@ -681,7 +770,8 @@ def lookup(values: Any, **kwargs: Any) -> LookupResult:
     """Look up domain names over RDAP and return normalized frames.
 
     Works in scripts and inside a running event loop (a Jupyter cell): there the batch
-    runs on a dedicated event-loop thread while the cell waits.
+    runs on a dedicated event-loop thread while the cell waits, redrawing the progress
+    widget (see docs/notebooks.md). :func:`start` is the same batch in the background.
 
     Parameters
     ----------
@@ -704,8 +794,9 @@ def lookup(values: Any, **kwargs: Any) -> LookupResult:
     refresh
         Ignore cached answers (they are still stored).
     progress
-        ``None``: a text line on a terminal; ``False``: silent; ``True``; or a callable
-        receiving :class:`~rdaplab.progress.ProgressSnapshot` objects.
+        ``None``: a live widget in a notebook, a text line on a terminal, else silent;
+        ``True``: the widget or the text line; ``False``: silent; or a callable receiving
+        :class:`~rdaplab.progress.ProgressSnapshot` objects.
     limits, retry, timeouts, user_agent
         Politeness limits, retry settings, HTTP timeouts and the User-Agent.
 
@@ -713,56 +804,369 @@ def lookup(values: Any, **kwargs: Any) -> LookupResult:
     -------
     LookupResult
 
+    Raises
+    ------
+    BatchInterrupted
+        Ctrl-C or a notebook interrupt while the batch ran in a notebook cell: the batch
+        stopped cleanly, what was fetched is cached, the finished rows are in ``.partial``.
+        (In a script the interrupt arrives as a plain ``KeyboardInterrupt``, after the
+        same clean stop.)
+
     Examples
     --------
     >>> import rdaplab
     >>> result = rdaplab.lookup(["example.com", "nic.fr"])  # doctest: +SKIP
     >>> result.domains.select("domain", "outcome", "registrar")  # doctest: +SKIP
     """
-    coro_factory = lambda: lookup_async(values, **kwargs)  # noqa: E731
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro_factory())
-    return _run_on_loop_thread(coro_factory)
+        return asyncio.run(lookup_async(values, **kwargs))
+    # A running loop (a notebook cell): the batch gets its own loop thread while this
+    # thread waits, redrawing the progress widget from here (the kernel's main thread).
+    return start(values, **kwargs).result()
 
 
-def _run_on_loop_thread(coro_factory: Any) -> LookupResult:
-    """Run a batch on a private event-loop thread; Ctrl-C/interrupt cancels it cleanly."""
-    loop = asyncio.new_event_loop()
-    future: concurrent.futures.Future[LookupResult] = concurrent.futures.Future()
-    task_holder: list[asyncio.Task[LookupResult]] = []
+def start(values: Any, **kwargs: Any) -> Batch:
+    """Start a lookup batch in the background and return a handle to it at once.
 
-    def runner() -> None:
-        asyncio.set_event_loop(loop)
+    Takes the same arguments as :func:`lookup`. The batch runs on its own event-loop
+    thread, so the notebook stays usable: look at ``handle.partial()`` while it runs,
+    then take ``handle.result()`` (or ``await handle``). In a notebook, the progress
+    widget is shown below the cell and redrawn from the kernel's loop.
 
-        async def main() -> LookupResult:
-            task = asyncio.current_task()
-            assert task is not None
-            task_holder.append(task)
-            return await coro_factory()
+    Returns
+    -------
+    Batch
 
-        try:
-            future.set_result(loop.run_until_complete(main()))
-        except BaseException as exc:  # delivered to the waiting thread
-            future.set_exception(exc)
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+    Examples
+    --------
+    >>> import rdaplab
+    >>> handle = rdaplab.start(["example.com", "nic.fr"])  # doctest: +SKIP
+    >>> handle.partial()  # the rows finished so far  # doctest: +SKIP
+    >>> result = handle.result()  # waits  # doctest: +SKIP
+    """
+    live = _Live()
+    progress = kwargs.pop("progress", None)
+    full = _lookup_kwargs(kwargs, progress)  # a misspelt argument fails here, not later
+    live.renderer = resolve_renderer(progress)
+    live.use_renderer = True
+    _attach_to_caller(live.renderer)
+    run: BackgroundRun[LookupResult] = BackgroundRun(lambda: _lookup(values, live, **full))
+    return Batch(run, live)
 
-    thread = threading.Thread(target=runner, name="rdaplab-batch", daemon=True)
-    thread.start()
-    try:
-        while True:
+
+_LOOKUP_DEFAULTS: dict[str, Any] = {
+    "column": None,
+    "cache": None,
+    "bootstrap": None,
+    "bootstrap_overrides": None,
+    "max_age": None,
+    "not_found_max_age": None,
+    "refresh": False,
+    "limits": None,
+    "retry": None,
+    "timeouts": None,
+    "user_agent": None,
+    "priority": None,
+}
+
+
+def _lookup_kwargs(kwargs: dict[str, Any], progress: Any) -> dict[str, Any]:
+    unknown = set(kwargs) - set(_LOOKUP_DEFAULTS)
+    if unknown:
+        raise TypeError(f"start() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    return {**_LOOKUP_DEFAULTS, **kwargs, "progress": progress}
+
+
+def _attach_to_caller(renderer: Renderer | None) -> None:
+    """Let a widget renderer redraw on the caller's loop (the kernel's), if it can."""
+    attach = getattr(renderer, "attach_loop", None)
+    if attach is None:
+        return
+    with contextlib.suppress(RuntimeError):  # no loop here: the waiting thread pumps
+        attach(asyncio.get_running_loop())
+
+
+class Batch:
+    """A lookup batch running in the background, started by :func:`start`.
+
+    The batch keeps running whatever the notebook does meanwhile; everything it fetches
+    is committed to the cache as it arrives.
+    """
+
+    def __init__(self, run: BackgroundRun[LookupResult], live: _Live) -> None:
+        self._run = run
+        self._live = live
+        self._result: LookupResult | None = None
+
+    def done(self) -> bool:
+        """True once the batch has finished (or failed, or was cancelled)."""
+        return self._run.done()
+
+    @property
+    def progress(self) -> ProgressSnapshot | None:
+        """A snapshot of the counts so far (None before the batch has read its input)."""
+        tracker = self._live.tracker
+        return None if tracker is None else tracker.snapshot(finished=self.done())
+
+    def partial(self) -> pl.DataFrame:
+        """The ``domains`` rows finished so far, in input order (same schema as the result).
+
+        Rows still queued or in flight are left out; once the batch is done this is the
+        whole ``domains`` frame.
+        """
+        if self._result is not None:
+            return self._result.domains
+        live = self._live
+        rows, results = live.rows, live.results
+        if rows is None or results is None:
+            from rdaplab.frames import DOMAINS_SCHEMA, empty
+
+            return empty(DOMAINS_SCHEMA)
+        records = dict(live.records)  # one atomic copy: the batch thread adds to it
+        finished = live.prefinished.union(records)
+        done_rows = [row for row in rows if row[1] in finished]
+        return build_frames(done_rows, results, records).domains
+
+    def result(self, timeout: float | None = None) -> LookupResult:
+        """Wait for the batch and return its :class:`LookupResult`.
+
+        An interrupt while waiting (Ctrl-C, the notebook's stop button) cancels the batch:
+        what was fetched stays in the cache and :class:`~rdaplab.errors.BatchInterrupted`
+        is raised, carrying the finished rows. Raises ``TimeoutError`` if ``timeout``
+        seconds pass first (the batch goes on).
+        """
+        if self._result is None:
+            pump = getattr(self._live.renderer, "pump", None)
             try:
-                result = future.result(timeout=0.1)  # short waits keep Ctrl-C responsive
-            except concurrent.futures.TimeoutError:
-                continue
-            thread.join()  # the loop is closed: leave no thread behind
-            return result
-    except KeyboardInterrupt:
-        if task_holder:
-            loop.call_soon_threadsafe(task_holder[0].cancel)
-        thread.join()
-        log.warning("rdaplab: batch interrupted; answers received so far are in the cache")
-        raise
+                self._result = self._run.wait(timeout, pump=pump)
+            except KeyboardInterrupt as exc:
+                raise self._interrupted() from exc
+            finally:
+                if pump is not None and self._run.done():
+                    pump()  # the last snapshot (the bar at its end)
+        return self._result
+
+    def cancel(self) -> None:
+        """Stop the batch; what was fetched stays in the cache. ``result()`` then raises."""
+        self._run.cancel()
+
+    def __await__(self) -> Generator[Any, None, LookupResult]:
+        return self._await().__await__()
+
+    async def _await(self) -> LookupResult:
+        if self._result is None:
+            try:
+                self._result = await self._run
+            except asyncio.CancelledError:
+                log.warning("%s", self._interrupted())
+                raise
+        return self._result
+
+    def _interrupted(self) -> BatchInterrupted:
+        live = self._live
+        tracker = live.tracker
+        partial = None
+        with contextlib.suppress(Exception):  # best effort: the error must still surface
+            partial = self.partial()
+        exc = BatchInterrupted(
+            done=tracker.done if tracker else 0,
+            total=tracker.total if tracker else 0,
+            cache_path=live.cache_path,
+            partial=partial,
+        )
+        log.warning("rdaplab: %s", exc)
+        return exc
+
+    def __repr__(self) -> str:
+        snap = self.progress
+        state = "done" if self.done() else "running"
+        if snap is None:
+            return f"<rdaplab.Batch {state}>"
+        return f"<rdaplab.Batch {state}: {snap.done:,}/{snap.total:,} names>"
+
+
+RESULT_SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".ndjson", ".jsonl")
+CACHE_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+
+def load_result(source: str | Path | Cache, *, batch_id: str | None = None) -> LookupResult:
+    """Rebuild a :class:`LookupResult` from a cache file or a saved results file.
+
+    For reports and charts of work done earlier, without any network access.
+
+    Parameters
+    ----------
+    source
+        A DuckDB cache (a :class:`~rdaplab.cache.Cache` or a ``.duckdb``/``.db`` file): the
+        frames hold every cached domain's newest answer, normalized again, and the
+        attempts log. Or a results file written by :meth:`LookupResult.write` (``.parquet``,
+        ``.csv``, ``.json``, ``.ndjson``): ``domains`` only, the other frames empty.
+    batch_id
+        With a cache: only the names answered in this batch and its attempts, with the
+        summary the batch recorded. (Names that batch served from the cache are not
+        recorded per batch; its summary still counts them.)
+
+    Raises
+    ------
+    InputError
+        The file is missing, of an unknown kind, or the batch is not in the cache.
+
+    Examples
+    --------
+    >>> result = rdaplab.load_result("rdaplab.duckdb")  # doctest: +SKIP
+    >>> result.report("report.html")  # doctest: +SKIP
+    """
+    if isinstance(source, Cache):
+        return _result_from_cache(source, batch_id)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"cannot load {path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in RESULT_SUFFIXES:
+        if batch_id is not None:
+            raise InputError("batch_id applies to a cache file, not to a results file")
+        return _result_from_file(path)
+    if suffix in CACHE_SUFFIXES or _is_duckdb_file(path):
+        with Cache(path, read_only=True) as cache:
+            return _result_from_cache(cache, batch_id)
+    raise InputError(
+        f"cannot load {path}: expected a DuckDB cache (.duckdb) or a results file "
+        "(.parquet, .csv, .json, .ndjson)"
+    )
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(12)[8:12] == b"DUCK"  # DuckDB's magic bytes follow the checksum
+    except OSError:
+        return False
+
+
+def _result_from_file(path: Path) -> LookupResult:
+    from rdaplab.frames import (
+        ATTEMPTS_SCHEMA,
+        DOMAINS_SCHEMA,
+        ENTITIES_SCHEMA,
+        EVENTS_SCHEMA,
+        NAMESERVERS_SCHEMA,
+        REDACTIONS_SCHEMA,
+        empty,
+    )
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            raw = pl.read_parquet(path)
+        elif suffix == ".csv":
+            raw = pl.read_csv(path, infer_schema_length=None)
+        elif suffix == ".json":
+            raw = pl.read_json(path)
+        else:
+            raw = pl.read_ndjson(path)
+    except Exception as exc:  # polars raises several kinds for unreadable files
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    missing = [c for c in ("domain", "outcome") if c not in raw.columns]
+    if missing:
+        raise InputError(f"{path} is not an rdaplab results file: no column {', '.join(missing)}")
+    domains = _conform(raw, DOMAINS_SCHEMA)
+    frames = Frames(
+        domains=domains,
+        events=empty(EVENTS_SCHEMA),
+        entities=empty(ENTITIES_SCHEMA),
+        nameservers=empty(NAMESERVERS_SCHEMA),
+        redactions=empty(REDACTIONS_SCHEMA),
+    )
+    attempts = empty(ATTEMPTS_SCHEMA)
+    summary = summarize(frames, attempts, {}, batch_id="", elapsed_s=0.0)
+    summary["unique"] = domains["domain"].n_unique()
+    summary["cache_hits"] = int(domains["from_cache"].sum())
+    summary["source"] = str(path)
+    return _make_result(frames, attempts, summary, "")
+
+
+def _conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """Give a frame read back from a file the contract's columns and dtypes."""
+    exprs = []
+    for name, dtype in schema.items():
+        if name not in frame.columns:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+            continue
+        col = pl.col(name)
+        current = frame.schema[name]
+        if isinstance(dtype, pl.List) and current == pl.String():
+            # CSV joins lists with spaces (write_frame): split them back.
+            col = pl.when(col == "").then(pl.lit([], dtype)).otherwise(col.str.split(" "))
+        elif isinstance(dtype, pl.Datetime) and current == pl.String():
+            col = col.str.to_datetime(time_zone="UTC", strict=False)
+        exprs.append(col.cast(dtype, strict=False).alias(name))
+    return frame.select(exprs)
+
+
+def _make_result(
+    frames: Frames,
+    attempts: pl.DataFrame,
+    summary: dict[str, Any],
+    batch_id: str,
+    cache_path: str | None = None,
+) -> LookupResult:
+    return LookupResult(
+        domains=frames.domains,
+        events=frames.events,
+        entities=frames.entities,
+        nameservers=frames.nameservers,
+        redactions=frames.redactions,
+        attempts=attempts,
+        summary=summary,
+        batch_id=batch_id,
+        cache_path=cache_path,
+    )
+
+
+def _result_from_cache(cache: Cache, batch_id: str | None) -> LookupResult:
+    import json
+
+    stored: dict[str, Any] | None = None
+    if batch_id is not None:
+        row = cache.batch(batch_id)
+        if row is None:
+            raise InputError(f"no batch {batch_id!r} in the cache {cache.path}")
+        stored = row
+    queries = cache.queries("domain", batch_id=batch_id)
+    found = cache.lookup_fresh(
+        "domain", queries, max_age_s=float("inf"), not_found_ttl_s=float("inf")
+    )
+    attempts = cache.attempts(batch_id)
+    failed_only = [q for q in queries if q not in found]  # attempted, never answered
+    results: dict[str, NameResult] = {}
+    for key, norm in zip(queries, normalize_domains(queries), strict=True):
+        result = NameResult("domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld)
+        if key in found:
+            _fill_from_cache(result, found[key].responses)
+            result.registry_url = found[key].responses[0].url.rsplit("domain/", 1)[0]
+        results[key] = result
+    if failed_only:
+        last = (
+            attempts.filter(pl.col("query").is_in(failed_only))
+            .group_by("query")
+            .agg(pl.col("error_kind").last(), pl.col("error_detail").last(), pl.col("url").first())
+        )
+        for query, kind, detail, url in last.iter_rows():
+            result = results[query]
+            result.error_kind = kind or "http_error"
+            result.error_detail = detail
+            result.registry_url = url.rsplit("domain/", 1)[0]
+    from rdaplab.frames import normalize_results
+
+    records = normalize_results([r for r in results.values() if r.responses])
+    rows: list[tuple[object, str]] = [(key, key) for key in queries]
+    frames = build_frames(rows, results, records)
+    summary = summarize(frames, attempts, results, batch_id=batch_id or "", elapsed_s=0.0)
+    summary["unique"] = len(queries)
+    summary["cache"] = str(cache.path)
+    if stored is not None and stored.get("summary"):
+        # The batch's own numbers (its cache hits, elapsed time, learned rates) win.
+        summary = {**summary, **json.loads(stored["summary"])}
+    return _make_result(frames, attempts, summary, batch_id or "", str(cache.path))

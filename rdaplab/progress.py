@@ -153,10 +153,32 @@ class TextRenderer:
         self.stream.flush()
 
 
+# Set by rdaplab.notebook on import: returns a displayed widget renderer in a notebook,
+# None elsewhere. A hook keeps imports pointing one way (the notebook layer sits on top).
+_notebook_renderer: Callable[[], Renderer | None] | None = None
+
+
+def register_notebook_renderer(factory: Callable[[], Renderer | None] | None) -> None:
+    """Install (or remove, with None) the notebook layer's renderer factory."""
+    global _notebook_renderer
+    _notebook_renderer = factory
+
+
 def resolve_renderer(progress: bool | Renderer | None) -> Renderer | None:
-    """``None``: text on a terminal, silent otherwise; ``True``/``False``; or a callable."""
+    """Pick the renderer for ``progress=``.
+
+    ``None``: the widget in a notebook (when the notebook layer is loaded), a text line on
+    a terminal, silent otherwise; ``True``: the widget in a notebook, else text;
+    ``False``: silent; a callable is used as is. Call it on the caller's thread.
+    """
     if callable(progress):
         return progress
+    if progress is False:
+        return None
+    if _notebook_renderer is not None:
+        widget = _notebook_renderer()
+        if widget is not None:
+            return widget
     if progress is None:
         stream = sys.stderr
         return TextRenderer(stream) if hasattr(stream, "isatty") and stream.isatty() else None

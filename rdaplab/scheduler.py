@@ -42,6 +42,7 @@ escapes for one row: every job ends in a finished lookup.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -428,7 +429,8 @@ class Scheduler:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a bug must cost one row, not the batch
-                    log.exception("rdaplab: unexpected error for %s", job.url)
+                    with contextlib.suppress(Exception):  # nor a broken log stream
+                        log.exception("rdaplab: unexpected error for %s", job.url)
                     err = FetchError("http_error", f"unexpected: {exc!r}")
                     if host.breaker == "half_open":  # the probe's verdict must not hang others
                         self._open_breaker(host, "http_error", err, again=True)

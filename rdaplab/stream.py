@@ -679,7 +679,7 @@ class _Stream:
                     budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
                 )
                 self.scheduler = sched
-                tracker.hosts_source = lambda: _host_progress(sched)
+                tracker.hosts_source = lambda: _host_progress(sched, {})
                 flusher = asyncio.create_task(writer.run_periodic())
                 try:
                     exhausted = False

@@ -643,3 +643,25 @@ def test_doc_example_output_matches_the_cli(
     shown = proc.stdout.splitlines()
     for line in expected:
         assert line in shown, f"{command!r}: documented line not printed: {line!r}"
+
+
+def test_the_cli_log_handler_follows_sys_stderr(monkeypatch):
+    # main() run in-process (a test, a notebook) must not pin the stderr of that moment:
+    # once that stream is closed, a batch's warning would raise inside the scheduler.
+    import io
+    import logging
+
+    from rdaplab.cli import _setup_logging
+
+    logger = logging.getLogger("rdaplab")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    monkeypatch.setattr(logger, "level", logger.level)
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_logging()  # what main() does first
+    first.close()
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    logger.warning("circuit open for example")
+    assert later.getvalue().strip() == "circuit open for example"  # no "Logging error"
