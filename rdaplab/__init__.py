@@ -8,7 +8,12 @@
 from rdaplab import accessor as _accessor  # noqa: F401  (registers df.rdap, lf.rdap)
 from rdaplab import notebook as _notebook  # noqa: F401  (the progress widget in Jupyter)
 from rdaplab._version import __version__
-from rdaplab.bootstrap import Bootstrap, BootstrapOverrideWarning, ServiceMatch
+from rdaplab.bootstrap import (
+    Bootstrap,
+    BootstrapOverrideWarning,
+    BootstrapStaleWarning,
+    ServiceMatch,
+)
 from rdaplab.cache import Cache
 from rdaplab.client import RdapClient, Timeouts
 from rdaplab.controller import ControllerStatistics, HostController
@@ -41,6 +46,7 @@ __all__ = [
     "Bootstrap",
     "BootstrapError",
     "BootstrapOverrideWarning",
+    "BootstrapStaleWarning",
     "Cache",
     "CacheError",
     "CacheLockedError",

@@ -32,9 +32,11 @@ from rdaplab._version import __version__
 from rdaplab.errors import CacheError, CacheLockedError
 from rdaplab.frames import ATTEMPTS_SCHEMA
 from rdaplab.models import Attempt, CachedLookup, Response
+from rdaplab.privacy import body_has_pii
 
 __all__ = [
     "ATTEMPTS_DTYPES",
+    "AUDIT_SCHEMA",
     "CACHE_ENV_VAR",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -113,8 +115,45 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
         ALTER TABLE attempts ADD COLUMN decision VARCHAR;
         """,
     ),
+    (
+        3,
+        "privacy: responses.has_pii and the audit trail",
+        """
+        ALTER TABLE responses ADD COLUMN has_pii BOOLEAN;
+        CREATE TABLE audit (
+            batch_id        VARCHAR PRIMARY KEY,
+            ran_at          TIMESTAMPTZ NOT NULL,
+            finished_at     TIMESTAMPTZ,
+            objects         VARCHAR NOT NULL,
+            purpose         VARCHAR,
+            legal_basis     VARCHAR,
+            pii_kept        BOOLEAN NOT NULL,
+            privacy         VARCHAR NOT NULL,
+            retention_s     DOUBLE,
+            fields          VARCHAR,
+            rdaplab_version VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
 SCHEMA_VERSION: Final = max(v for v, _, _ in MIGRATIONS)
+
+# Column order and dtypes of :meth:`Cache.audits`.
+AUDIT_SCHEMA: Final = pl.Schema(
+    {
+        "batch_id": pl.Utf8(),
+        "ran_at": pl.Datetime("us", "UTC"),
+        "finished_at": pl.Datetime("us", "UTC"),
+        "objects": pl.Utf8(),
+        "purpose": pl.Utf8(),
+        "legal_basis": pl.Utf8(),
+        "pii_kept": pl.Boolean(),
+        "privacy": pl.Utf8(),
+        "retention_s": pl.Float64(),
+        "fields": pl.Utf8(),
+        "rdaplab_version": pl.Utf8(),
+    }
+)
 
 # Column order and dtypes of :meth:`Cache.attempts` (models.Attempt's field order).
 # One definition of the attempts log's columns: the frames module's schema.
@@ -135,6 +174,7 @@ _RESPONSE_COLS: Final = (
     "fetched_at",
     "latency_ms",
     "referral_status",
+    "has_pii",
 )
 _RESPONSES_ARROW: Final = pa.schema(
     [
@@ -152,6 +192,7 @@ _RESPONSES_ARROW: Final = pa.schema(
         ("fetched_at", pa.timestamp("us", tz="UTC")),
         ("latency_ms", pa.float64()),
         ("referral_status", pa.string()),
+        ("has_pii", pa.bool_()),
     ]
 )
 _ATTEMPTS_ARROW: Final = pa.schema(
@@ -242,6 +283,20 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _retention_seconds(retention: float | timedelta | None) -> float | None:
+    if retention is None:
+        return None
+    if isinstance(retention, timedelta):
+        seconds = retention.total_seconds()
+    elif isinstance(retention, (int, float)) and not isinstance(retention, bool):
+        seconds = float(retention)
+    else:
+        raise ValueError(f"retention must be seconds or a timedelta, got {retention!r}")
+    if not seconds >= 0:  # also refuses NaN
+        raise ValueError(f"retention must not be negative, got {retention!r}")
+    return seconds
+
+
 def _first_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
     # Always fetchall(): in DuckDB 2.0 a partly read execute() result (fetchone) blocks
     # every later register()/execute() on the connection with ResourceInUseException.
@@ -263,14 +318,22 @@ class Cache:
     memory_limit
         DuckDB ``memory_limit`` for this connection (e.g. ``"256MB"``); ``None`` keeps
         DuckDB's default (80 % of RAM).
+    retention
+        How long answers holding personal data may be kept (seconds or a ``timedelta``).
+        When given, :meth:`purge_personal` runs on open (the file is compacted only if
+        it removed something); its report is in :attr:`retention_report`. ``None`` (the
+        default) keeps everything until purged.
 
     Raises
     ------
     CacheLockedError
         Another process holds the file's lock.
     CacheError
-        The file cannot be opened, is not a DuckDB file, comes from a newer rdaplab, or
-        (read-only) still needs a schema migration.
+        The file cannot be opened, is not a DuckDB file, comes from a newer rdaplab,
+        (read-only) still needs a schema migration, or ``retention`` is given with
+        ``read_only`` (a read-only cache cannot delete).
+    ValueError
+        ``retention`` is negative or not a number.
 
     Notes
     -----
@@ -285,7 +348,13 @@ class Cache:
         *,
         read_only: bool = False,
         memory_limit: str | None = None,
+        retention: float | timedelta | None = None,
     ) -> None:
+        retention_s = _retention_seconds(retention)
+        if retention_s is not None and read_only:
+            raise CacheError("retention needs a writable cache (it deletes old answers)")
+        self._retention_s = retention_s
+        self.retention_report: dict[str, Any] | None = None
         self._read_only = read_only
         self._memory_limit = memory_limit
         self._lock = threading.RLock()
@@ -297,6 +366,8 @@ class Cache:
         self._con = self._connect()
         try:
             self._migrate()
+            if retention_s is not None:
+                self.retention_report = self.purge_personal(older_than_s=retention_s)
         except BaseException:
             self.close()
             raise
@@ -307,6 +378,11 @@ class Cache:
     def path(self) -> str:
         """The database file's absolute path, or ``":memory:"``."""
         return MEMORY if self._path is None else str(self._path)
+
+    @property
+    def retention_s(self) -> float | None:
+        """The retention given when opening (seconds), or None."""
+        return self._retention_s
 
     @property
     def read_only(self) -> bool:
@@ -517,6 +593,9 @@ class Cache:
             cols["fetched_at"].append(_utc(r.fetched_at))
             cols["latency_ms"].append(float(r.latency_ms))
             cols["referral_status"].append(r.referral_status)
+            # From the body as stored, never r.document: under privacy="strict" the body
+            # was stripped and a decoded document may still be the unstripped one.
+            cols["has_pii"].append(body_has_pii(r.body))
         data = _arrow_table(cols, _RESPONSES_ARROW)
         with self._lock:
             self._insert_arrow("responses", _RESPONSE_COLS, data)
@@ -942,6 +1021,182 @@ class Cache:
             counts["bytes_before"] = before
             counts["bytes_after"] = self._file_size()
             return counts
+
+    def purge_personal(
+        self, *, older_than_s: float, now: datetime | None = None, compact: bool | None = None
+    ) -> dict[str, Any]:
+        """Delete stored answers holding personal data fetched before a cutoff.
+
+        A lookup is deleted whole (its registry answer and every referral sharing its
+        ``lookup_id``) when any of its answers fetched more than ``older_than_s`` seconds
+        before ``now`` holds personal data (``has_pii`` true, or NULL: answers stored
+        before migration 3 are unknown, so taken to hold some). Dropping only the
+        registrar answer would leave a fresh-looking lookup without its referral; a
+        deleted lookup is simply fetched again next time. Attempts, batches and the
+        audit trail are kept (they hold no contact data).
+
+        Parameters
+        ----------
+        older_than_s
+            Age in seconds (0 deletes every answer holding personal data).
+        now
+            Reference time (default: the current time).
+        compact
+            Rewrite the file afterwards (DuckDB does not shrink on DELETE). Default:
+            only when something was removed.
+
+        Returns
+        -------
+        dict
+            ``responses_removed``, ``lookups_removed``, ``responses_with_pii_left``
+            (newer answers holding personal data), ``bytes_before``, ``bytes_after``,
+            ``compacted``.
+
+        Raises
+        ------
+        ValueError
+            ``older_than_s`` is negative or NaN.
+        """
+        if not older_than_s >= 0:
+            raise ValueError(f"older_than_s must not be negative, got {older_than_s!r}")
+        with self._lock:
+            con = self._writable()
+            before = self._file_size()
+            ref = _utc(now) if now is not None else datetime.now(_UTC)
+            params = {"cutoff": _cutoff(ref, older_than_s)}
+            doomed = """
+                SELECT DISTINCT lookup_id FROM responses
+                WHERE has_pii IS NOT FALSE AND fetched_at < $cutoff
+            """
+            con.begin()
+            try:
+                n_lookups, n_responses = _first_row(
+                    con,
+                    "SELECT count(DISTINCT lookup_id), count(*) FROM responses "
+                    f"WHERE lookup_id IN ({doomed})",
+                    params,
+                )
+                con.execute(f"DELETE FROM responses WHERE lookup_id IN ({doomed})", params)
+                (left,) = _first_row(
+                    con, "SELECT count(*) FROM responses WHERE has_pii IS NOT FALSE"
+                )
+                con.commit()
+            except BaseException as exc:
+                con.rollback()
+                if isinstance(exc, duckdb.Error):
+                    raise CacheError(f"cannot purge cache {self.path}: {exc}") from exc
+                raise
+            do_compact = bool(n_responses) if compact is None else compact
+            if do_compact:
+                self._compact()
+            return {
+                "responses_removed": int(n_responses),
+                "lookups_removed": int(n_lookups),
+                "responses_with_pii_left": int(left),
+                "bytes_before": before,
+                "bytes_after": self._file_size(),
+                "compacted": do_compact,
+            }
+
+    # -- audit trail -----------------------------------------------------------------
+
+    def record_audit(
+        self,
+        batch_id: str,
+        *,
+        ran_at: datetime,
+        objects: Mapping[str, int],
+        pii_kept: bool,
+        privacy: str = "default",
+        purpose: str | None = None,
+        legal_basis: str | None = None,
+        retention_s: float | None = None,
+        fields: Sequence[str] | None = None,
+        finished_at: datetime | None = None,
+    ) -> None:
+        """Record (or update, for a resumed batch) one batch's audit row.
+
+        Parameters
+        ----------
+        batch_id
+            The batch; one audit row per batch (recording again replaces it, keeping
+            the earliest ``ran_at``).
+        ran_at, finished_at
+            When the batch started and ended (``finished_at`` None while running).
+        objects
+            Objects looked up, by kind (``{"domain": 120, "ip": 3}``); stored as JSON.
+        pii_kept
+            True when personal data was kept in the frames (``redact_pii=False``).
+        privacy
+            The privacy mode (``"default"`` or ``"strict"``).
+        purpose, legal_basis
+            As declared by the caller (free text, e.g. ``"GDPR Art. 6(1)(f)"``).
+        retention_s
+            The retention in force, in seconds (None: none).
+        fields
+            The ``fields=`` selection in force (None: every column).
+
+        Raises
+        ------
+        CacheError
+            The cache is read-only or closed, or the write failed.
+        """
+        counts = {str(k): int(v) for k, v in objects.items()}
+        con = self._writable()
+        with self._lock:
+            try:
+                con.execute(
+                    """
+                    INSERT INTO audit (batch_id, ran_at, finished_at, objects, purpose,
+                                       legal_basis, pii_kept, privacy, retention_s, fields,
+                                       rdaplab_version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (batch_id) DO UPDATE SET
+                        ran_at = least(audit.ran_at, excluded.ran_at),
+                        finished_at = excluded.finished_at,
+                        objects = excluded.objects,
+                        purpose = excluded.purpose,
+                        legal_basis = excluded.legal_basis,
+                        pii_kept = excluded.pii_kept,
+                        privacy = excluded.privacy,
+                        retention_s = excluded.retention_s,
+                        fields = excluded.fields,
+                        rdaplab_version = excluded.rdaplab_version
+                    """,
+                    [
+                        batch_id,
+                        _utc(ran_at),
+                        None if finished_at is None else _utc(finished_at),
+                        json.dumps(counts, sort_keys=True),
+                        purpose,
+                        legal_basis,
+                        bool(pii_kept),
+                        str(privacy),
+                        None if retention_s is None else float(retention_s),
+                        None if fields is None else json.dumps(list(fields)),
+                        __version__,
+                    ],
+                )
+            except duckdb.Error as exc:
+                raise CacheError(
+                    f"cannot record the audit of batch {batch_id} in {self.path}: {exc}"
+                ) from exc
+
+    def audits(self) -> pl.DataFrame:
+        """The audit trail, newest first: one row per recorded batch.
+
+        Returns
+        -------
+        pl.DataFrame
+            Columns of :data:`AUDIT_SCHEMA`: ``batch_id``, ``ran_at``, ``finished_at``
+            (UTC), ``objects`` (JSON text: kind -> count), ``purpose``, ``legal_basis``,
+            ``pii_kept``, ``privacy``, ``retention_s``, ``fields`` (JSON list or null),
+            ``rdaplab_version``.
+        """
+        cols = ", ".join(AUDIT_SCHEMA)
+        with self._lock:
+            df = self._c.sql(f"SELECT {cols} FROM audit ORDER BY ran_at DESC, batch_id").pl()
+        return df.cast(AUDIT_SCHEMA)
 
     def _compact(self) -> None:
         """Rewrite the file without the space freed by deletes (lock held)."""

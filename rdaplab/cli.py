@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     c = csub.add_parser("purge", help="remove old answers and compact the file")
     c.add_argument("--cache", help="cache file (default: the user cache directory)")
     c.add_argument(
-        "--older-than", type=parse_duration, required=True, metavar="DURATION",
+        "--older-than", type=parse_duration, metavar="DURATION",
         help="remove answers fetched longer ago than this (3600, 12h, 30d)",
     )  # fmt: skip
+    c.add_argument(
+        "--personal-older-than", type=parse_duration, metavar="DURATION",
+        help="remove answers holding personal data fetched longer ago than this",
+    )  # fmt: skip
     c.set_defaults(func=cmd_cache_purge)
+
+    p = sub.add_parser("audit", help="list the audit trail of the batches in a cache")
+    p.add_argument("--cache", help="cache file (default: the user cache directory)")
+    p.add_argument("--json", action="store_true", help="one JSON object per batch")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("bootstrap", help="RDAP bootstrap (RFC 9224) tools")
     bsub = p.add_subparsers(dest="bootstrap_command", required=True, metavar="ACTION")
@@ -98,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("name")
     b.add_argument("--bootstrap", metavar="DIR", help="IANA-format bootstrap directory")
     b.set_defaults(func=cmd_bootstrap_show)
+    b = bsub.add_parser("refresh", help="download the current IANA bootstrap files")
+    b.add_argument("--dir", metavar="DIR", help="where to keep them (default: user data dir)")
+    b.add_argument("--source", metavar="URL", help="base URL (default: IANA's)")
+    b.add_argument(
+        "--timeout", type=_positive(float), default=30.0, metavar="S", help="per file (30)"
+    )
+    b.set_defaults(func=cmd_bootstrap_refresh)
 
     p = sub.add_parser("report", help="write a self-contained HTML report of a cache or results")
     p.add_argument(
@@ -282,16 +299,92 @@ def cmd_cache_info(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_purge(args: argparse.Namespace) -> int:
+    from rdaplab.errors import InputError
+
+    if args.older_than is None and args.personal_older_than is None:
+        raise InputError("cache purge needs --older-than or --personal-older-than (or both)")
     with _existing_cache(args.cache) as cache:
-        print(json.dumps(cache.purge(older_than_s=args.older_than), indent=2, default=str))
+        if args.personal_older_than is None:  # the original output, unchanged
+            print(json.dumps(cache.purge(older_than_s=args.older_than), indent=2, default=str))
+            return 0
+        report: dict[str, Any] = {}
+        if args.older_than is not None:
+            report["all"] = cache.purge(older_than_s=args.older_than)
+        report["personal"] = cache.purge_personal(
+            older_than_s=args.personal_older_than, compact=True
+        )
+        print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def _audit_row(row: dict[str, Any]) -> dict[str, Any]:
+    objects = json.loads(row["objects"]) if row["objects"] else {}
+    fields = json.loads(row["fields"]) if row["fields"] else None
+    return {**row, "objects": objects, "fields": fields}
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _existing_cache(args.cache) as cache:
+        rows = [_audit_row(r) for r in cache.audits().iter_rows(named=True)]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, default=str, sort_keys=True))
+        return 0
+    if not rows:
+        print("no audited batches in this cache")
+        return 0
+    for r in rows:
+        when = r["ran_at"].strftime("%Y-%m-%d %H:%M:%SZ")
+        objs = ", ".join(f"{k} {v:,}" for k, v in sorted(r["objects"].items())) or "none"
+        retention = "none" if r["retention_s"] is None else f"{r['retention_s']:g}s"
+        print(
+            f"{when}  {r['batch_id']}  objects: {objs}  purpose: {r['purpose'] or '-'}  "
+            f"legal basis: {r['legal_basis'] or '-'}  "
+            f"PII kept: {'yes' if r['pii_kept'] else 'no'}  privacy: {r['privacy']}  "
+            f"retention: {retention}"
+        )
     return 0
 
 
 def cmd_bootstrap_show(args: argparse.Namespace) -> int:
-    from rdaplab.bootstrap import Bootstrap
+    import warnings
 
-    print(Bootstrap.load(args.bootstrap).explain(args.name))
+    from rdaplab.bootstrap import STALE_AFTER_DAYS, Bootstrap, BootstrapStaleWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BootstrapStaleWarning)  # said on the last line
+        boot = Bootstrap.load(args.bootstrap)
+    print(boot.explain(args.name))
+    age = boot.age_days()
+    stale = " - stale: run `rdaplab bootstrap refresh`" if (age or 0) > STALE_AFTER_DAYS else ""
+    print(f"bootstrap in use: {boot.describe_source()}{stale}")
     return 0
+
+
+def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rdaplab.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap
+    from rdaplab.errors import BootstrapError
+
+    report = asyncio.run(
+        refresh_bootstrap(args.dir, args.source or IANA_BOOTSTRAP_URL, timeout=args.timeout)
+    )
+    for line in report.lines():
+        print(line)
+    if report.ok:
+        return 0
+    if report.kept_last_good:  # 1: lookups still have a refreshed copy, just not a newer one
+        print(
+            f"rdaplab: warning: bootstrap refresh failed; {report.directory} keeps the last "
+            "good copy",
+            file=sys.stderr,
+        )
+        return 1
+    raise BootstrapError(
+        f"bootstrap refresh failed and {report.directory} holds no usable copy; "
+        "lookups use the bundled snapshot"
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -404,8 +497,22 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    # On the command line a warning (a stale bootstrap, say) is one line, not a
+    # Python-format "file:line: Category: text" pair.
+    print(f"rdaplab: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
+    warnings.showwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

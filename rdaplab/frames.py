@@ -113,6 +113,9 @@ ENTITIES_SCHEMA = pl.Schema(
         "email_redacted": pl.Boolean(),
         "phone_redacted": pl.Boolean(),
         "country_redacted": pl.Boolean(),
+        # Blanked by rdaplab (redact_pii=True: an individual's name, email, phone), as
+        # opposed to the *_redacted flags, which say what the server itself withheld.
+        "pii_redacted": pl.Boolean(),
     }
 )
 
@@ -517,6 +520,7 @@ def _build_frames(
         "email_redacted": [x.email_redacted for x in ens],
         "phone_redacted": [x.phone_redacted for x in ens],
         "country_redacted": [x.country_redacted for x in ens],
+        "pii_redacted": [False] * len(ens),
     }
     ns: dict[str, list[Any]] = {
         "domain": ns_dom,

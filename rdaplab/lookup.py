@@ -32,6 +32,7 @@ from rdaplab.frames import Frames, Normalized, build_frames, normalize_result
 from rdaplab.inputs import read_values
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.names import normalize_domains
+from rdaplab.privacy import PrivacySettings
 from rdaplab.progress import ProgressSnapshot, ProgressTracker, Renderer, resolve_renderer
 from rdaplab.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
 
@@ -263,11 +264,23 @@ async def lookup_async(
     timeouts: Timeouts | None = None,
     user_agent: str | None = None,
     priority: Any = None,
+    redact_pii: bool = True,
+    fields: Sequence[str] | None = None,
+    privacy: str = "default",
+    retention: float | timedelta | None = None,
+    purpose: str | None = None,
+    legal_basis: str | None = None,
 ) -> LookupResult:
     """Look up domain names over RDAP; the async form of :func:`lookup` (same arguments)."""
     return await _lookup(
         values,
         _Live(),
+        redact_pii=redact_pii,
+        fields=fields,
+        privacy=privacy,
+        retention=retention,
+        purpose=purpose,
+        legal_basis=legal_basis,
         column=column,
         cache=cache,
         bootstrap=bootstrap,
@@ -299,6 +312,7 @@ class _Live:
     cache_path: str | None = None
     renderer: Renderer | None = None
     use_renderer: bool = False  # the handle resolved the renderer: use it as given
+    rules: PrivacySettings | None = None  # redaction and minimization, as for the result
 
 
 async def _lookup(
@@ -318,8 +332,22 @@ async def _lookup(
     timeouts: Timeouts | None,
     user_agent: str | None,
     priority: Any,
+    redact_pii: bool = True,
+    fields: Sequence[str] | None = None,
+    privacy: str = "default",
+    retention: float | timedelta | None = None,
+    purpose: str | None = None,
+    legal_basis: str | None = None,
 ) -> LookupResult:
     t0 = time.monotonic()
+    rules = PrivacySettings.from_args(
+        redact_pii=redact_pii,
+        fields=fields,
+        privacy=privacy,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        retention=retention,
+    )
     started_at = datetime.now(timezone.utc)
     batch_id = uuid.uuid4().hex
     raw = read_values(values, column=column)
@@ -367,11 +395,15 @@ async def _lookup(
     unique = sum(1 for k in results if not k.startswith(INVALID_PREFIX))
 
     own_cache = not isinstance(cache, Cache)
-    store = cache if isinstance(cache, Cache) else Cache(cache)
+    # retention= purges stored answers holding personal data past it, as the cache opens.
+    store = cache if isinstance(cache, Cache) else Cache(cache, retention=rules.retention_s)
+    if not own_cache and rules.retention_s is not None:
+        store.purge_personal(older_than_s=rules.retention_s)
     renderer = live.renderer if live.use_renderer else resolve_renderer(progress)
     tracker = ProgressTracker(len(results), renderer)
     records: dict[str, Normalized] = live.records
     live.rows, live.results, live.tracker = rows, results, tracker
+    live.rules = rules
     live.prefinished = frozenset(k for k in results if k not in to_fetch)
     live.cache_path = str(store.path)
     host_done: dict[str, list[int]] = {}  # registry host -> [done, errors]
@@ -432,6 +464,7 @@ async def _lookup(
             record = records[result.key] = normalize_result(result)
             if record.error_kind != "parse_error":
                 # An answer we cannot read is not cached: the next run asks again.
+                rules.prepare_for_cache(result.responses)  # strict: no personal data stored
                 writer.add_responses(result.responses)
             result.responses = []  # the writer holds the bodies until they are committed
             if result.registry_url:
@@ -493,11 +526,26 @@ async def _lookup(
         attempts = store.attempts(batch_id)
         elapsed = time.monotonic() - t0
         summary = summarize(frames, attempts, results, batch_id=batch_id, elapsed_s=elapsed)
+        frames = rules.apply(frames)  # after the summary, which counts the full rows
         _add_host_learning(summary, scheduler, fetch_s)
         summary["unique"] = unique
         summary["started_at"] = started_at.isoformat()
         summary["cache"] = str(store.path)
-        store.end_batch(batch_id, finished_at=datetime.now(timezone.utc), summary=summary)
+        summary["privacy"] = {
+            "redact_pii": rules.redact_pii,
+            "privacy": rules.privacy,
+            "fields": list(rules.fields) if rules.fields is not None else None,
+            "retention_s": rules.retention_s,
+        }
+        finished_at = datetime.now(timezone.utc)
+        store.end_batch(batch_id, finished_at=finished_at, summary=summary)
+        rules.record(
+            store,
+            batch_id,
+            ran_at=started_at,
+            objects={"domain": unique},
+            finished_at=finished_at,
+        )
         cache_path = str(store.path)
     finally:
         if own_cache:
@@ -799,6 +847,22 @@ def lookup(values: Any, **kwargs: Any) -> LookupResult:
         :class:`~rdaplab.progress.ProgressSnapshot` objects.
     limits, retry, timeouts, user_agent
         Politeness limits, retry settings, HTTP timeouts and the User-Agent.
+    priority
+        Dispatch order: a class, a column, a per-row sequence, a mapping or a function
+        (docs/scheduler.md).
+    redact_pii
+        Blank the names, emails and phones of *individual* contacts in the frames
+        (default True; organizations and registrars stay). ``False`` keeps them, and the
+        cache's audit trail records that (docs/privacy.md).
+    fields
+        Keep only these columns in the frames (data minimization); join keys stay.
+    privacy
+        ``"strict"`` also strips personal data from raw bodies before they are cached.
+    retention
+        Seconds (or ``timedelta``) a cached answer holding personal data is kept; older
+        ones are purged when the cache is opened.
+    purpose, legal_basis
+        Recorded with the batch in the cache's audit trail (``rdaplab audit``).
 
     Returns
     -------
@@ -869,6 +933,12 @@ _LOOKUP_DEFAULTS: dict[str, Any] = {
     "timeouts": None,
     "user_agent": None,
     "priority": None,
+    "redact_pii": True,
+    "fields": None,
+    "privacy": "default",
+    "retention": None,
+    "purpose": None,
+    "legal_basis": None,
 }
 
 
@@ -927,7 +997,8 @@ class Batch:
         records = dict(live.records)  # one atomic copy: the batch thread adds to it
         finished = live.prefinished.union(records)
         done_rows = [row for row in rows if row[1] in finished]
-        return build_frames(done_rows, results, records).domains
+        frames = build_frames(done_rows, results, records)
+        return (live.rules.apply(frames) if live.rules else frames).domains
 
     def result(self, timeout: float | None = None) -> LookupResult:
         """Wait for the batch and return its :class:`LookupResult`.
@@ -991,7 +1062,9 @@ RESULT_SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".ndjson", ".jsonl")
 CACHE_SUFFIXES = (".duckdb", ".db", ".ddb")
 
 
-def load_result(source: str | Path | Cache, *, batch_id: str | None = None) -> LookupResult:
+def load_result(
+    source: str | Path | Cache, *, batch_id: str | None = None, redact_pii: bool = True
+) -> LookupResult:
     """Rebuild a :class:`LookupResult` from a cache file or a saved results file.
 
     For reports and charts of work done earlier, without any network access.
@@ -1007,6 +1080,8 @@ def load_result(source: str | Path | Cache, *, batch_id: str | None = None) -> L
         With a cache: only the names answered in this batch and its attempts, with the
         summary the batch recorded. (Names that batch served from the cache are not
         recorded per batch; its summary still counts them.)
+    redact_pii
+        Blank individual contacts in the frames rebuilt from a cache (as lookups do).
 
     Raises
     ------
@@ -1019,7 +1094,7 @@ def load_result(source: str | Path | Cache, *, batch_id: str | None = None) -> L
     >>> result.report("report.html")  # doctest: +SKIP
     """
     if isinstance(source, Cache):
-        return _result_from_cache(source, batch_id)
+        return _result_from_cache(source, batch_id, redact_pii)
     path = Path(source)
     if not path.exists():
         raise InputError(f"cannot load {path}: no such file")
@@ -1030,7 +1105,7 @@ def load_result(source: str | Path | Cache, *, batch_id: str | None = None) -> L
         return _result_from_file(path)
     if suffix in CACHE_SUFFIXES or _is_duckdb_file(path):
         with Cache(path, read_only=True) as cache:
-            return _result_from_cache(cache, batch_id)
+            return _result_from_cache(cache, batch_id, redact_pii)
     raise InputError(
         f"cannot load {path}: expected a DuckDB cache (.duckdb) or a results file "
         "(.parquet, .csv, .json, .ndjson)"
@@ -1125,7 +1200,7 @@ def _make_result(
     )
 
 
-def _result_from_cache(cache: Cache, batch_id: str | None) -> LookupResult:
+def _result_from_cache(cache: Cache, batch_id: str | None, redact_pii: bool) -> LookupResult:
     import json
 
     stored: dict[str, Any] | None = None
@@ -1164,6 +1239,7 @@ def _result_from_cache(cache: Cache, batch_id: str | None) -> LookupResult:
     rows: list[tuple[object, str]] = [(key, key) for key in queries]
     frames = build_frames(rows, results, records)
     summary = summarize(frames, attempts, results, batch_id=batch_id or "", elapsed_s=0.0)
+    frames = PrivacySettings(redact_pii=redact_pii).apply(frames)
     summary["unique"] = len(queries)
     summary["cache"] = str(cache.path)
     if stored is not None and stored.get("summary"):

@@ -609,6 +609,67 @@ def _vcard(vcard: object) -> tuple[str | None, str | None, str | None, str | Non
     return name, org, email, phone or other_phone, cc or country_name
 
 
+# JSContact (RFC 9553) cards, served by some RIRs instead of jCard (draft-ietf-regext-rdap-
+# jscontact names the entity member "jscard"; "contact" is seen in experiments).
+_JSCARD_MEMBERS = ("jscard", "contact")
+
+
+def _js_items(value: object) -> list[dict[str, Any]]:
+    """The objects of a JSContact map (``{"id": {...}}``); an array of them is tolerated."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [v for v in _as_list(value) if isinstance(v, dict)]
+
+
+def _jscard(card: object) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(name, organization, email, phone, country) from a JSContact card, like :func:`_vcard`.
+
+    Name is ``name.full``, else the ``name.components`` values joined; phone prefers one
+    with the ``voice`` feature and skips fax-only numbers; country is an address's
+    ``countryCode``, else its ``country`` component.
+    """
+    if not isinstance(card, dict):
+        return None, None, None, None, None
+    name = None
+    n = card.get("name")
+    if isinstance(n, dict):
+        name = _jtext(n.get("full"))
+        if name is None:
+            parts = [_jtext(c.get("value")) for c in _js_items(n.get("components"))]
+            name = " ".join(p for p in parts if p) or None
+    else:
+        name = _jtext(n)
+    org = next((t for o in _js_items(card.get("organizations")) if (t := _jtext(o.get("name")))),
+               None)  # fmt: skip
+    email = next((t for e in _js_items(card.get("emails")) if (t := _jtext(e.get("address")))),
+                 None)  # fmt: skip
+    phone = other_phone = None
+    for p in _js_items(card.get("phones")):
+        number = _jtext(p.get("number"))
+        if number is not None and number[:4].lower() == "tel:":
+            number = number[4:].strip() or None
+        if number is None:
+            continue
+        features = p.get("features")
+        if isinstance(features, dict):
+            features = [k for k, v in features.items() if v]
+        kinds = {f.lower() for f in _as_list(features) if isinstance(f, str)}
+        if "voice" in kinds:
+            phone = number
+            break
+        if other_phone is None and kinds != {"fax"}:
+            other_phone = number
+    country = None
+    for a in _js_items(card.get("addresses")):
+        country = _jtext(a.get("countryCode"))
+        if country is None:
+            country = next((_jtext(c.get("value")) for c in _js_items(a.get("components"))
+                            if c.get("kind") == "country"), None)  # fmt: skip
+        if country is not None:
+            break
+    return name, org, email, phone or other_phone, country
+
+
 # --------------------------------------------------------------------------- entities
 
 
@@ -648,7 +709,13 @@ def _walk_entities(
         if not isinstance(ent, dict):
             continue
         handle = _text(ent.get("handle"))
-        name, org, email, phone, country = _vcard(ent.get("vcardArray"))
+        vcard = ent.get("vcardArray")
+        if vcard is None and ("jscard" in ent or "contact" in ent):
+            # no jCard: the JSContact card, when there is one (the jCard wins otherwise)
+            card = next((c for m in _JSCARD_MEMBERS if isinstance(c := ent.get(m), dict)), None)
+            name, org, email, phone, country = _jscard(card)
+        else:
+            name, org, email, phone, country = _vcard(vcard)
         absent = email_flag = False
         if "remarks" in ent or "status" in ent:
             absent, email_flag = _remark_flags(ent)
@@ -916,8 +983,10 @@ _new_object = object.__new__
 
 # Other spellings of "secureDNS" (any case: AFNIC sends "secureDns"; "ſ" folds to "s"; a
 # JSON \u escape may spell any letter) are top-level keys a Struct field cannot match
-# case-insensitively. When the exact key is absent or null, parse_body counts them.
-_FOLDED_KEY = b"ecuredns"
+# case-insensitively. When the exact key is absent or null, parse_body counts them. Both
+# "s" are left out of the pattern: either may be a (UTF-8) "ſ" ("secureDNſ" casefolds to
+# "securedns"; found by tests/test_properties.py).
+_FOLDED_KEY = b"ecuredn"
 # escapes that can spell one of its letters: ASCII letters (\u0041-\u007a) and "ſ"
 _LETTER_ESCAPES = (b"\\u004", b"\\u005", b"\\u006", b"\\u007", b"\\u017f", b"\\u017F")
 

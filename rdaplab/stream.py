@@ -61,6 +61,7 @@ from rdaplab.lookup import (
 )
 from rdaplab.models import Attempt, NameResult
 from rdaplab.names import normalize_domains
+from rdaplab.privacy import PrivacySettings
 from rdaplab.progress import ProgressTracker, Renderer, resolve_renderer
 from rdaplab.scheduler import Limits, Retry, Scheduler, priority_index
 
@@ -363,6 +364,12 @@ async def stream(
     batch_rows: int | None = None,
     batch_interval_s: float = 1.0,
     priority: Any = None,
+    redact_pii: bool = True,
+    fields: Sequence[str] | None = None,
+    privacy: str = "default",
+    retention: float | timedelta | None = None,
+    purpose: str | None = None,
+    legal_basis: str | None = None,
 ) -> AsyncGenerator[StreamBatch, None]:
     """Look up domain names over RDAP, yielding results in batches as they complete.
 
@@ -434,10 +441,20 @@ async def stream(
         nf_age_s=0.0 if refresh else _seconds(not_found_max_age, DEFAULT_NOT_FOUND_MAX_AGE_S),
     )
     run.priority_of = priority_of
+    run.rules = PrivacySettings.from_args(
+        redact_pii=redact_pii,
+        fields=fields,
+        privacy=privacy,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        retention=retention,
+    )
     source = _open_source(values, column, chunk_size)
     boot = Bootstrap.load(bootstrap, bootstrap_overrides)
     own_cache = not isinstance(cache, Cache)
     store = cache if isinstance(cache, Cache) else _open_cache(cache)
+    if run.rules.retention_s is not None:
+        store.purge_personal(older_than_s=run.rules.retention_s)
     batches = run.run(
         source,
         boot,
@@ -486,6 +503,7 @@ class _Stream:
         self.batch_rows = batch_rows
         self.batch_interval_s = batch_interval_s
         self.priority_of: Callable[[str], int | None] = lambda key: None
+        self.rules = PrivacySettings()
         self.scheduler: Scheduler | None = None
         self.max_age_s = max_age_s
         self.nf_age_s = nf_age_s
@@ -593,7 +611,7 @@ class _Stream:
                 assert entry.record is not None
                 records[token] = entry.record
             rows.append((value, token))
-        frames = build_frames(rows, results, records)
+        frames = self.rules.apply(build_frames(rows, results, records))
         domains = frames.domains.insert_column(
             0, pl.Series("row", [r for r, _, _ in ready], dtype=pl.Int64)
         ).sort("row")
@@ -661,6 +679,7 @@ class _Stream:
                 # An answer we cannot read is not cached: the next run asks again.
                 for resp in result.responses:
                     resp.document = None  # normalized already: only the body is kept
+                self.rules.prepare_for_cache(result.responses)  # strict: nothing personal
                 writer.add_responses(result.responses)
             result.responses = []  # the writer holds the bodies until they are committed
             self.finish(entry, record, tracker)
@@ -766,7 +785,15 @@ class _Stream:
             unique=self.stats.lookups,
             settings=settings,
         )
-        store.end_batch(self.batch_id, finished_at=datetime.now(timezone.utc), summary=summary)
+        finished_at = datetime.now(timezone.utc)
+        store.end_batch(self.batch_id, finished_at=finished_at, summary=summary)
+        self.rules.record(
+            store,
+            self.batch_id,
+            ran_at=started_at,
+            objects={"domain": self.stats.lookups},
+            finished_at=finished_at,
+        )
 
 
 async def _next_chunk(source: _Source) -> list[Any] | None:

@@ -10,6 +10,20 @@ import pytest
 
 from rdaplab.simulator import Scenario, Simulator
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_bootstrap_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read (or refresh) the user's refreshed bootstrap copy.
+
+    ``Bootstrap.load(None)`` prefers ``rdaplab bootstrap refresh``'s copy in the user data
+    directory; pointing it at an empty folder keeps every test on the bundled snapshot,
+    subprocesses included (they inherit the environment).
+    """
+    import os
+
+    os.environ["RDAPLAB_BOOTSTRAP_DIR"] = str(tmp_path_factory.mktemp("bootstrap-refresh"))
+
+
 SimulatorFactory = Callable[..., Awaitable[Simulator]]
 
 

@@ -134,6 +134,7 @@ def test_detail_schemas_contract() -> None:
         "email_redacted",
         "phone_redacted",
         "country_redacted",
+        "pii_redacted",
     ]
     assert all(ENTITIES_SCHEMA[c] == pl.Boolean() for c in ENTITIES_SCHEMA if "redacted" in c)
     assert list(NAMESERVERS_SCHEMA.items()) == [
@@ -405,7 +406,10 @@ def _reference_frames(
             ("redactions", rec.redactions),
         ):
             for item in items:
-                details[table].append({"domain": r.key, **dataclasses.asdict(item)})
+                row = {"domain": r.key, **dataclasses.asdict(item)}
+                if table == "entities":
+                    row["pii_redacted"] = False  # only redact_frames sets it
+                details[table].append(row)
     schemas = {
         "events": EVENTS_SCHEMA,
         "entities": ENTITIES_SCHEMA,
