@@ -84,7 +84,8 @@ async def test_chunked_baseline_treats_a_notice_as_a_throttle(simulator):
     sim = await simulator(scen)
     bases = {"test": sim.base_url("thin")}
     names = [f"a{i}.test" for i in range(6)]
-    res = await sb.chunked_baseline(bases, names, sleep_s=0.0, default_wait_s=0.1)
+    # Retries are plenty: three in flight against a burst of one throttle again and again.
+    res = await sb.chunked_baseline(bases, names, sleep_s=0.0, default_wait_s=0.1, max_retries=10)
     assert res["ok"] == 6 and res["errors"] == 0 and res["throttled"] > 0
 
 
