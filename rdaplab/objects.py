@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
-import pyarrow as pa
 
+from rdaplab.frames import _frame as build_columns
 from rdaplab.normalize import _as_list, _entities, _status_list, _text, parse_datetime
 
 __all__ = [
@@ -375,25 +375,17 @@ def normalize_autnum(
 
 # --------------------------------------------------------------------------- frames
 
-_PA_UTC_US = pa.timestamp("us", tz="UTC")
-_PA_STR_LIST = pa.list_(pa.string())
-
 
 def _frame(records: Iterable[Mapping[str, Any]], schema: pl.Schema) -> pl.DataFrame:
     """Column-wise frame with exactly ``schema``; missing keys are nulls."""
     rows = list(records)
-    series = []
+    columns = {}
     for name, dtype in schema.items():
         values = [r.get(name) for r in rows]
-        if dtype == _STR_LIST:
-            # Arrow builds list columns in C (Polars' per-row path is much slower)
-            arr = pa.array([v if isinstance(v, list) else [] for v in values], _PA_STR_LIST)
-            series.append(pl.Series(name, arr).cast(dtype))
-        elif dtype == _UTC_US:
-            series.append(pl.Series(name, pa.array(values, _PA_UTC_US)).cast(dtype))
-        else:
-            series.append(pl.Series(name, values, dtype=dtype))
-    return pl.DataFrame(series)
+        if dtype == _STR_LIST:  # a mistyped list member becomes an empty list
+            values = [v if isinstance(v, list) else [] for v in values]
+        columns[name] = values
+    return build_columns(columns, schema)
 
 
 def networks_frame(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
