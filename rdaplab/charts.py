@@ -631,7 +631,9 @@ def host_rates_data(
     a = a.with_columns(t_s=((pl.col("t") / width).floor() * width).round(3))
     sent = a.group_by("label", "t_s").agg(
         achieved=pl.len() / width,
-        rate_limit=pl.col("rate_limit").mean(),
+        # Summed in sorted order: a float mean's last bits follow the summation order
+        # (group_by's varies run to run) and would move step points and rounding.
+        rate_limit=pl.col("rate_limit").sort().mean().round(3),
         concurrency_limit=pl.col("concurrency_limit").max().cast(pl.Float64),
         in_flight=pl.col("in_flight").max().cast(pl.Float64),
     )
@@ -682,7 +684,12 @@ def host_rates_data(
     out = pl.concat([metrics.select(cols), decisions.select(cols)]).with_columns(
         pl.col("value").round(3)
     )
-    return out.rename({"label": "host"}).cast(schema).sort("host", "panel", "metric", "t_s")  # type: ignore[arg-type]
+    # Sorted on every key: group_by's order varies run to run, and a chart's data must not.
+    return (
+        out.rename({"label": "host"})
+        .cast(schema)  # type: ignore[arg-type]
+        .sort("host", "panel", "metric", "t_s", "decision", nulls_last=True)
+    )
 
 
 def host_rates(

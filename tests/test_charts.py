@@ -617,3 +617,37 @@ def test_offline_renderer_sends_a_png_and_the_spec(result):
     finally:
         charts.disable_offline()
     assert alt.renderers.active == before
+
+
+@pytest.mark.parametrize("name", [n for n, _ in charts.CHARTS])
+def test_chart_data_does_not_depend_on_row_order(result, name):
+    # CI once failed because host_rates_data's decision rows tied on its sort keys and
+    # group_by's order decided the spec: every *_data twin must be a function of the rows.
+    source = "attempts" if name in ("throughput", "host_rates") else "domains"
+    frame = getattr(result, source)
+    twin = getattr(charts, f"{name}_data")
+
+    def data(f: pl.DataFrame) -> pl.DataFrame:
+        out = twin(f)
+        return out[0] if isinstance(out, tuple) else out  # latency_data: (frame, kind)
+
+    expected = data(frame)
+    assert expected.height > 0
+    for seed in range(6):
+        shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert data(shuffled).equals(expected), f"{name}_data changed with row order (seed {seed})"
+    assert (
+        getattr(charts, name)(frame.reverse()).to_dict() == getattr(charts, name)(frame).to_dict()
+    )
+
+
+def test_host_rates_steps_do_not_depend_on_float_summation_order(result):
+    # Pacer rates like 0.1/0.2/0.3 in one bucket: their mean's last bits follow the order
+    # rows are summed in, which must not add or drop a step point.
+    a = result.attempts.with_columns(
+        rate_limit=((pl.int_range(pl.len()) % 3 + 1) * 0.1).cast(pl.Float64)
+    )
+    expected = charts.host_rates_data(a, top=10)
+    for seed in range(20):
+        shuffled = a.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert charts.host_rates_data(shuffled, top=10).equals(expected), seed
