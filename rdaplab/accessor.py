@@ -48,7 +48,15 @@ def _join(frame: pl.DataFrame, column: str, added: list[tuple[str, str]], kw: An
 
     if column not in frame.columns:
         raise InputError(f"no column {column!r} in the frame (columns: {', '.join(frame.columns)})")
-    domains = lookup(frame.get_column(column), **kw).domains
+    kind = kw.get("kind", "domain")
+    if kind != "domain":
+        raise InputError(
+            f"df.rdap.lookup appends domain columns (kind='domain'), got kind={kind!r}; for "
+            "IPs, ASNs, entities or nameservers use df.rdap.lookup_result(column, kind=...) "
+            "and its networks / autnums / queries frames"
+        )
+    # Every value is a domain query here, whatever its shape: the rows must line up.
+    domains = lookup(frame.get_column(column), **{**kw, "kind": "domain"}).domains
     # One row per input row, in input order: a horizontal concat is the join.
     return frame.hstack(domains.select(pl.col(n).alias(a) for n, a in added))
 

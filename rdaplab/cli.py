@@ -133,10 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
     p.add_argument("--column", help="column holding the names (default: domain, or the only one)")
+    if not demo:
+        p.add_argument(
+            "--kind",
+            default="auto",
+            choices=("auto", "domain", "ip", "asn", "entity", "nameserver"),
+            help="what the values are (default auto: domains, IPs/CIDRs and AS numbers by shape)",
+        )
     p.add_argument(
         "--out",
         default="demo-results.parquet" if demo else None,
-        help="write the domains frame (.parquet, .csv, .json, .ndjson)",
+        help="write the results (.parquet, .csv, .json, .ndjson): the domains frame, or "
+        "networks/autnums for IP/ASN batches, or queries for mixed ones",
     )
     p.add_argument(
         "--cache",
@@ -183,6 +191,8 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "refresh": args.refresh,
         "progress": False if args.no_progress else None,
     }
+    if getattr(args, "kind", None) is not None:
+        kwargs["kind"] = args.kind
     if args.priority is not None:
         kwargs["priority"] = args.priority
     overrides: dict[str, Any] = {}
@@ -218,8 +228,10 @@ def _finish_lookup(result: Any, args: argparse.Namespace) -> None:
 
     try:
         if args.out:
-            path = result.write(args.out)
-            print(f"wrote {result.domains.height:,} rows to {path}")
+            name = result._frame_name()
+            path = result.write(args.out, name)
+            what = "" if name == "domains" else f" ({name})"
+            print(f"wrote {getattr(result, name).height:,} rows{what} to {path}")
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(result.summary, indent=2, default=str))
             print(f"wrote the summary to {args.summary_json}")

@@ -17,7 +17,7 @@ Big batches pause the cyclic GC (:func:`normalize_results`, :func:`build_frames`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,11 +41,16 @@ from rdaplab.normalize import (
 
 __all__ = [
     "ATTEMPTS_SCHEMA",
+    "AUTNUMS_SCHEMA",
     "DOMAINS_SCHEMA",
     "ENTITIES_SCHEMA",
     "EVENTS_SCHEMA",
+    "LINKS_SCHEMA",
     "NAMESERVERS_SCHEMA",
+    "NETWORKS_SCHEMA",
+    "QUERIES_SCHEMA",
     "REDACTIONS_SCHEMA",
+    "REMARKS_SCHEMA",
     "Frames",
     "Normalized",
     "build_frames",
@@ -93,6 +98,8 @@ EVENTS_SCHEMA = pl.Schema(
         "action": pl.Utf8(),
         "date": _UTC_US,
         "actor": pl.Utf8(),
+        "query_kind": pl.Utf8(),
+        "key": pl.Utf8(),
     }
 )
 
@@ -116,6 +123,10 @@ ENTITIES_SCHEMA = pl.Schema(
         # Blanked by rdaplab (redact_pii=True: an individual's name, email, phone), as
         # opposed to the *_redacted flags, which say what the server itself withheld.
         "pii_redacted": pl.Boolean(),
+        # jCard/JSContact kind as served (individual, org, group, location), lowercased.
+        "kind": pl.Utf8(),
+        "query_kind": pl.Utf8(),
+        "key": pl.Utf8(),
     }
 )
 
@@ -126,6 +137,8 @@ NAMESERVERS_SCHEMA = pl.Schema(
         "nameserver": pl.Utf8(),
         "ipv4": _STR_LIST,
         "ipv6": _STR_LIST,
+        "query_kind": pl.Utf8(),
+        "key": pl.Utf8(),
     }
 )
 
@@ -137,6 +150,94 @@ REDACTIONS_SCHEMA = pl.Schema(
         "method": pl.Utf8(),
         "path": pl.Utf8(),
         "reason": pl.Utf8(),
+        "query_kind": pl.Utf8(),
+        "key": pl.Utf8(),
+    }
+)
+
+# Per input row, whatever its kind: what happened to it. ``key`` is the normalized query
+# (the ``domain`` of domain rows); ``query_kind`` and ``key`` join the detail frames.
+_OUTCOME_HEAD: dict[str, pl.DataType] = {
+    "outcome": pl.Utf8(),
+    "error_kind": pl.Utf8(),
+    "error_detail": pl.Utf8(),
+    "registry_url": pl.Utf8(),
+}
+_OUTCOME_TAIL: dict[str, pl.DataType] = {
+    "http_status": pl.Int16(),
+    "attempts": pl.Int32(),
+    "latency_ms": pl.Float64(),
+    "from_cache": pl.Boolean(),
+    "fetched_at": _UTC_US,
+}
+
+QUERIES_SCHEMA = pl.Schema(
+    {"query": pl.Utf8(), "query_kind": pl.Utf8(), "key": pl.Utf8()} | _OUTCOME_HEAD | _OUTCOME_TAIL
+)
+
+NETWORKS_SCHEMA = pl.Schema(
+    {"query": pl.Utf8(), "key": pl.Utf8()}
+    | _OUTCOME_HEAD
+    | {
+        "handle": pl.Utf8(),
+        "start_address": pl.Utf8(),
+        "end_address": pl.Utf8(),
+        "cidrs": _STR_LIST,
+        "ip_version": pl.Int8(),
+        "name": pl.Utf8(),
+        "type": pl.Utf8(),
+        "country": pl.Utf8(),
+        "parent_handle": pl.Utf8(),
+        "rir": pl.Utf8(),
+        "registration_date": _UTC_US,
+        "last_changed_date": _UTC_US,
+        "abuse_email": pl.Utf8(),
+        "abuse_handle": pl.Utf8(),
+        "rdap_status": _STR_LIST,
+    }
+    | _OUTCOME_TAIL
+)
+
+AUTNUMS_SCHEMA = pl.Schema(
+    {"query": pl.Utf8(), "key": pl.Utf8()}
+    | _OUTCOME_HEAD
+    | {
+        "handle": pl.Utf8(),
+        "start_autnum": pl.Int64(),
+        "end_autnum": pl.Int64(),
+        "name": pl.Utf8(),
+        "type": pl.Utf8(),
+        "country": pl.Utf8(),
+        "rir": pl.Utf8(),
+        "registration_date": _UTC_US,
+        "last_changed_date": _UTC_US,
+        "abuse_email": pl.Utf8(),
+        "abuse_handle": pl.Utf8(),
+        "rdap_status": _STR_LIST,
+    }
+    | _OUTCOME_TAIL
+)
+
+REMARKS_SCHEMA = pl.Schema(
+    {
+        "query_kind": pl.Utf8(),
+        "key": pl.Utf8(),
+        "source": pl.Utf8(),
+        "title": pl.Utf8(),
+        "type": pl.Utf8(),
+        "description": pl.Utf8(),
+    }
+)
+
+LINKS_SCHEMA = pl.Schema(
+    {
+        "query_kind": pl.Utf8(),
+        "key": pl.Utf8(),
+        "source": pl.Utf8(),
+        "rel": pl.Utf8(),
+        "href": pl.Utf8(),
+        "type": pl.Utf8(),
+        "value": pl.Utf8(),
     }
 )
 
@@ -167,20 +268,34 @@ ATTEMPTS_SCHEMA = pl.Schema(
 )
 
 
+def empty(schema: pl.Schema) -> pl.DataFrame:
+    """A zero-row frame with exactly ``schema``."""
+    return pl.DataFrame(schema=schema)
+
+
+def _empty_of(schema: pl.Schema) -> Any:
+    return field(default_factory=lambda: empty(schema))
+
+
 @dataclass
 class Frames:
-    """The normalized result of a batch: one frame per table."""
+    """The normalized result of a batch: one frame per table.
+
+    ``domains``, ``networks``, ``autnums`` and ``queries`` have one row per input row (of
+    their kind; ``queries`` of every kind); the detail frames have rows per distinct
+    object, keyed by ``query_kind`` and ``key``.
+    """
 
     domains: pl.DataFrame
     events: pl.DataFrame
     entities: pl.DataFrame
     nameservers: pl.DataFrame
     redactions: pl.DataFrame
-
-
-def empty(schema: pl.Schema) -> pl.DataFrame:
-    """A zero-row frame with exactly ``schema``."""
-    return pl.DataFrame(schema=schema)
+    networks: pl.DataFrame = _empty_of(NETWORKS_SCHEMA)  # noqa: RUF009
+    autnums: pl.DataFrame = _empty_of(AUTNUMS_SCHEMA)  # noqa: RUF009
+    remarks: pl.DataFrame = _empty_of(REMARKS_SCHEMA)  # noqa: RUF009
+    links: pl.DataFrame = _empty_of(LINKS_SCHEMA)  # noqa: RUF009
+    queries: pl.DataFrame = _empty_of(QUERIES_SCHEMA)  # noqa: RUF009
 
 
 _PA_UTC_US = pa.timestamp("us", tz="UTC")
@@ -195,7 +310,11 @@ def _list_series(name: str, values: list[Any]) -> pl.Series:
 def _frame(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.DataFrame:
     series = []
     for name, dtype in schema.items():
-        values = columns[name]
+        values = columns.get(name)
+        if values is None:
+            # Filled by the caller from other columns (see _domain_keys): a null column.
+            series.append(pl.Series(name, [None] * _height(columns), dtype=dtype))
+            continue
         if dtype == _STR_LIST:
             series.append(_list_series(name, values))
         elif dtype == _UTC_US:
@@ -206,6 +325,18 @@ def _frame(columns: dict[str, list[Any]], schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(series)
 
 
+def _height(columns: dict[str, list[Any]]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
+
+
+def _domain_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """A domain detail frame's ``query_kind`` and ``key`` columns, from ``domain``."""
+    return frame.with_columns(
+        query_kind=pl.lit("domain", pl.Utf8) if frame.height else pl.col("query_kind"),
+        key=pl.col("domain"),
+    )
+
+
 @dataclass(slots=True)
 class Normalized:
     """One distinct key after decoding: the record, or the reason it failed.
@@ -214,7 +345,7 @@ class Normalized:
     and lets the bodies go once the cache has them.
     """
 
-    record: DomainRecord | None
+    record: DomainRecord | Any | None  # an objects.ObjectRecord for non-domain kinds
     outcome: str
     error_kind: str | None
     error_detail: str | None
@@ -263,6 +394,10 @@ def normalize_result(result: NameResult) -> Normalized:
         ``outcome="error"``, ``error_kind="parse_error"``; a registrar body that does not
         decode is dropped and ``referral_status`` becomes ``"referral_failed"``.
     """
+    if result.query_kind != "domain":
+        from rdaplab.objects import normalize_object_result  # objects builds on this module
+
+        return normalize_object_result(result)
     responses = result.responses
     if len(responses) == 1:  # the usual cached answer: one registry body, no referral
         only = responses[0]
@@ -357,7 +492,7 @@ def normalize_results(results: Iterable[NameResult]) -> dict[str, Normalized]:
             # normalize_result's fast path inlined (one call less per key): the usual
             # cached answer is one registry body, no referral, not decoded yet
             responses = result.responses
-            if len(responses) == 1:
+            if len(responses) == 1 and result.query_kind == "domain":
                 only = responses[0]
                 if only.status == 200 and only.depth == 0 and only.document is None:
                     try:
@@ -425,6 +560,75 @@ def _build_frames(
         key: done[key] if key in done else normalize_result(name_result)
         for key, name_result in results.items()
     }
+    if all(r.query_kind == "domain" for r in results.values()):
+        frames = _domain_frames(rows, results, normalized)
+        frames.queries = queries_from_domains(frames.domains)
+        return frames
+    # A mixed batch: domain rows as usual, the other kinds through rdaplab.objects.
+    from rdaplab.objects import object_frames  # objects builds on this module
+
+    domain_rows: list[tuple[object, str]] = []
+    other_rows: list[tuple[object, str]] = []
+    for row in rows:
+        result = results.get(row[1])
+        if result is None:
+            raise KeyError(f"build_frames: no NameResult for key {row[1]!r}")
+        (domain_rows if result.query_kind == "domain" else other_rows).append(row)
+    frames = _domain_frames(domain_rows, results, normalized)
+    objs = object_frames(other_rows, results, normalized)
+    for name in ("events", "entities", "nameservers", "redactions", "remarks", "links"):
+        setattr(frames, name, pl.concat([getattr(frames, name), getattr(objs, name)]))
+    frames.networks, frames.autnums = objs.networks, objs.autnums
+    frames.queries = _queries_frame(rows, results, normalized)
+    return frames
+
+
+def result_key(result: NameResult) -> str | None:
+    """The ``key`` column of a result's rows: its normalized query, None when invalid."""
+    if result.error_kind == "invalid_query":
+        return None
+    return result.query if result.query is not None else result.key
+
+
+def queries_from_domains(domains: pl.DataFrame) -> pl.DataFrame:
+    return domains.with_columns(query_kind=pl.lit("domain", pl.Utf8), key=pl.col("domain")).select(
+        QUERIES_SCHEMA.names()
+    )
+
+
+def _queries_frame(
+    rows: Sequence[tuple[object, str]],
+    results: Mapping[str, NameResult],
+    normalized: Mapping[str, Normalized],
+) -> pl.DataFrame:
+    res = [results[key] for _, key in rows]
+    norms = [normalized[key] for _, key in rows]
+    columns: dict[str, list[Any]] = {
+        "query": [_as_text(q) for q, _ in rows],
+        "query_kind": [r.query_kind for r in res],
+        "key": [result_key(r) for r in res],
+        "outcome": [n.outcome for n in norms],
+        "error_kind": [n.error_kind for n in norms],
+        "error_detail": [n.error_detail for n in norms],
+        "registry_url": [r.registry_url for r in res],
+        "http_status": [r.http_status for r in res],
+        "attempts": [r.attempts for r in res],
+        "latency_ms": [r.latency_ms for r in res],
+        "from_cache": [r.from_cache for r in res],
+        "fetched_at": [r.fetched_at for r in res],
+    }
+    return _frame(columns, QUERIES_SCHEMA)
+
+
+def _as_text(query: object) -> str | None:
+    return query if query.__class__ is str else None if query is None else str(query)
+
+
+def _domain_frames(
+    rows: Sequence[tuple[object, str]],
+    results: Mapping[str, NameResult],
+    normalized: Mapping[str, Normalized],
+) -> Frames:
 
     # Gather the row objects once, then build each column with one comprehension: per-cell
     # list appends were most of the cost at 10^5 rows.
@@ -521,6 +725,7 @@ def _build_frames(
         "phone_redacted": [x.phone_redacted for x in ens],
         "country_redacted": [x.country_redacted for x in ens],
         "pii_redacted": [False] * len(ens),
+        "kind": [x.kind for x in ens],
     }
     ns: dict[str, list[Any]] = {
         "domain": ns_dom,
@@ -540,8 +745,8 @@ def _build_frames(
 
     return Frames(
         domains=_frame(d, DOMAINS_SCHEMA),
-        events=_frame(ev, EVENTS_SCHEMA),
-        entities=_frame(en, ENTITIES_SCHEMA),
-        nameservers=_frame(ns, NAMESERVERS_SCHEMA),
-        redactions=_frame(rd, REDACTIONS_SCHEMA),
+        events=_domain_keys(_frame(ev, EVENTS_SCHEMA)),
+        entities=_domain_keys(_frame(en, ENTITIES_SCHEMA)),
+        nameservers=_domain_keys(_frame(ns, NAMESERVERS_SCHEMA)),
+        redactions=_domain_keys(_frame(rd, REDACTIONS_SCHEMA)),
     )

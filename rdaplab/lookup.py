@@ -28,8 +28,21 @@ from rdaplab.bootstrap import Bootstrap
 from rdaplab.cache import Cache
 from rdaplab.client import RdapClient, Timeouts, authority
 from rdaplab.errors import BatchInterrupted, InputError
-from rdaplab.frames import Frames, Normalized, build_frames, normalize_result
+from rdaplab.frames import (
+    AUTNUMS_SCHEMA,
+    LINKS_SCHEMA,
+    NETWORKS_SCHEMA,
+    QUERIES_SCHEMA,
+    REMARKS_SCHEMA,
+    Frames,
+    Normalized,
+    build_frames,
+    empty,
+    normalize_result,
+    queries_from_domains,
+)
 from rdaplab.inputs import read_values
+from rdaplab.kinds import KINDS, detect_kind, normalize_queries, normalize_query
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.names import normalize_domains
 from rdaplab.privacy import PrivacySettings
@@ -43,6 +56,14 @@ DEFAULT_NOT_FOUND_MAX_AGE_S = 3_600.0  # names get registered: re-ask sooner
 FLUSH_EVERY_S = 1.0  # a kill loses at most about this much fetched work
 FLUSH_ROWS = 500
 INVALID_PREFIX = "\x00invalid:"  # keys of invalid inputs never collide with real names
+# The RDAP path segment of each kind (RFC 9082 §3.1).
+_PATH_SEGMENT = {
+    "domain": "domain/",
+    "ip": "ip/",
+    "asn": "autnum/",
+    "entity": "entity/",
+    "nameserver": "nameserver/",
+}
 
 
 @dataclass
@@ -52,13 +73,21 @@ class LookupResult:
     Attributes
     ----------
     domains
-        One row per input row, in input order (schema: ``rdaplab.frames.DOMAINS_SCHEMA``).
+        One row per domain input row, in input order (``rdaplab.frames.DOMAINS_SCHEMA``).
     events, entities, nameservers, redactions
-        Rows per distinct domain looked up (see docs/schemas.md).
+        Rows per distinct object looked up, keyed by ``query_kind`` and ``key`` (and
+        ``domain`` for domains); see docs/schemas.md.
     attempts
         Every HTTP attempt of this batch (``rdaplab.frames.ATTEMPTS_SCHEMA``).
     summary
         Totals and per-registry statistics (see docs/quickstart.md).
+    networks, autnums
+        One row per IP / ASN input row, in input order (``NETWORKS_SCHEMA``,
+        ``AUTNUMS_SCHEMA``; see docs/objects.md).
+    remarks, links
+        The remarks and links of IP network, autnum, entity and nameserver objects.
+    queries
+        One row per input row of every kind: what happened to it (``QUERIES_SCHEMA``).
     """
 
     domains: pl.DataFrame
@@ -70,6 +99,12 @@ class LookupResult:
     summary: dict[str, Any]
     batch_id: str
     cache_path: str | None = None
+    networks: pl.DataFrame = field(default_factory=lambda: empty(NETWORKS_SCHEMA))
+    autnums: pl.DataFrame = field(default_factory=lambda: empty(AUTNUMS_SCHEMA))
+    # remarks/links of the other kinds; domain rows are added on first read (see remarks)
+    object_remarks: pl.DataFrame = field(default_factory=lambda: empty(REMARKS_SCHEMA), repr=False)
+    object_links: pl.DataFrame = field(default_factory=lambda: empty(LINKS_SCHEMA), repr=False)
+    queries: pl.DataFrame = field(default_factory=lambda: empty(QUERIES_SCHEMA))
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -80,9 +115,53 @@ class LookupResult:
             f"cache hits {s['cache_hits']:,}, {s['elapsed_s']:.1f}s>"
         )
 
-    def write(self, path: str | Path) -> Path:
-        """Write the ``domains`` frame as Parquet, CSV or JSON, chosen by the extension."""
-        return write_frame(self.domains, path)
+    @property
+    def remarks(self) -> pl.DataFrame:
+        """``remarks`` of every object (``REMARKS_SCHEMA``); see :attr:`links`."""
+        return self._details()[0]
+
+    @property
+    def links(self) -> pl.DataFrame:
+        """``links`` of every object (``LINKS_SCHEMA``).
+
+        Rows of IP networks, autnums, entities and nameservers are built with the batch;
+        rows of domains the first time this (or :attr:`remarks`) is read, from the cached
+        bodies (the domain fast path skips them to keep normalization fast). Without the
+        cache file (gone, or in use by another process) only the other kinds' rows are
+        there, with a warning.
+        """
+        return self._details()[1]
+
+    def _details(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        got = self._extra.get("details")
+        if got is None:
+            got = self._extra["details"] = _with_domain_details(self)
+        return got
+
+    def write(self, path: str | Path, frame: str = "auto") -> Path:
+        """Write one frame as Parquet, CSV or JSON, chosen by the extension.
+
+        ``frame="auto"`` writes ``domains`` when every row is a domain (or there are no
+        rows), ``networks`` / ``autnums`` when every row is an IP / ASN, else ``queries``
+        (one row per input row of every kind). Any frame can be named instead.
+        """
+        return write_frame(getattr(self, self._frame_name(frame)), path)
+
+    def _frame_name(self, frame: str = "auto") -> str:
+        names = ("domains", "networks", "autnums", "queries", "events", "entities",
+                 "nameservers", "redactions", "remarks", "links", "attempts")  # fmt: skip
+        if frame != "auto":
+            if frame not in names:
+                raise InputError(f"no frame {frame!r}; choose from {', '.join(names)}")
+            return frame
+        kinds = set(self.summary.get("kinds") or {})
+        if kinds <= {"domain"}:
+            return "domains"
+        if kinds == {"ip"}:
+            return "networks"
+        if kinds == {"asn"}:
+            return "autnums"
+        return "queries"
 
     @property
     def charts(self) -> Any:
@@ -108,7 +187,8 @@ class LookupResult:
         # A notebook shows the summary line and the first rows, not a wall of columns.
         import html
 
-        head = self.domains.head(5)._repr_html_()
+        first = self.domains if self.domains.height or not self.queries.height else self.queries
+        head = first.head(5)._repr_html_()
         return f"<p><code>{html.escape(repr(self))}</code></p>{head}"
 
 
@@ -270,11 +350,14 @@ async def lookup_async(
     retention: float | timedelta | None = None,
     purpose: str | None = None,
     legal_basis: str | None = None,
+    kind: str = "auto",
 ) -> LookupResult:
-    """Look up domain names over RDAP; the async form of :func:`lookup` (same arguments)."""
+    """Look up names, IPs, ASNs, entities or nameservers over RDAP; the async form of
+    :func:`lookup` (same arguments)."""
     return await _lookup(
         values,
         _Live(),
+        kind=kind,
         redact_pii=redact_pii,
         fields=fields,
         privacy=privacy,
@@ -338,8 +421,11 @@ async def _lookup(
     retention: float | timedelta | None = None,
     purpose: str | None = None,
     legal_basis: str | None = None,
+    kind: str = "auto",
 ) -> LookupResult:
     t0 = time.monotonic()
+    if kind != "auto" and kind not in KINDS:
+        raise InputError(f"kind must be 'auto' or one of {', '.join(KINDS)}; got {kind!r}")
     rules = PrivacySettings.from_args(
         redact_pii=redact_pii,
         fields=fields,
@@ -356,42 +442,11 @@ async def _lookup(
     nf_age_s = 0.0 if refresh else _seconds(not_found_max_age, DEFAULT_NOT_FOUND_MAX_AGE_S)
 
     # 1. Normalize every row; each distinct key is looked up once.
-    normalized = normalize_domains(raw)
-    rows: list[tuple[object, str]] = []
-    results: dict[str, NameResult] = {}
-    for value, norm in zip(raw, normalized, strict=True):
-        if norm.name is None:
-            key = f"{INVALID_PREFIX}{value!r}"
-            if key not in results:
-                results[key] = NameResult(
-                    "domain",
-                    key,
-                    "error",
-                    error_kind="invalid_query",
-                    error_detail=norm.error,
-                )
-        else:
-            key = norm.name
-            if key not in results:
-                results[key] = NameResult(
-                    "domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld
-                )
-        rows.append((value, key))
-
+    rows, results = plan_queries(raw, kind)
     priorities = resolve_priorities(priority, values, raw, rows)
 
-    # 2. Bootstrap: a name without an RDAP service is an error row, never a request.
-    to_fetch: dict[str, str] = {}
-    for key, result in results.items():
-        if result.error_kind == "invalid_query":
-            continue
-        match = boot.domain(key)
-        if match is None:
-            result.error_kind = "no_rdap_service"
-            result.error_detail = f"no RDAP service for .{result.tld} in the bootstrap registry"
-            continue
-        result.registry_url = match.base_url
-        to_fetch[key] = f"{match.base_url}domain/{key}"
+    # 2. Bootstrap: a query without an RDAP service is an error row, never a request.
+    to_fetch = route_queries(results, boot)
     unique = sum(1 for k in results if not k.startswith(INVALID_PREFIX))
 
     own_cache = not isinstance(cache, Cache)
@@ -429,11 +484,9 @@ async def _lookup(
             if result.key not in to_fetch:
                 tracker.add_done("error")
 
-        # 3. One set query for everything the cache can answer.
+        # 3. One set query per kind for everything the cache can answer.
         hits = (
-            store.lookup_fresh(
-                "domain", list(to_fetch), max_age_s=max_age_s, not_found_ttl_s=nf_age_s
-            )
+            cached_lookups(store, results, to_fetch, max_age_s=max_age_s, nf_age_s=nf_age_s)
             if to_fetch and max_age_s > 0
             else {}
         )
@@ -543,7 +596,7 @@ async def _lookup(
             store,
             batch_id,
             ran_at=started_at,
-            objects={"domain": unique},
+            objects=_objects_by_kind(results),
             finished_at=finished_at,
         )
         cache_path = str(store.path)
@@ -551,6 +604,144 @@ async def _lookup(
         if own_cache:
             store.close()
     return _make_result(frames, attempts, summary, batch_id, cache_path)
+
+
+def plan_queries(
+    raw: Sequence[object], kind: str = "auto"
+) -> tuple[list[tuple[object, str]], dict[str, NameResult]]:
+    """Normalize every input value into ``(value, key)`` rows and one result per key.
+
+    Domains are keyed by their A-label name (the fast path: a batch of domains never
+    pays for kind detection beyond a shape check); the other kinds by their RDAP path
+    (``ip/192.0.2.0/24``, ``autnum/15169``, ``entity/X``, ``nameserver/ns1.example``), so
+    kinds never collide; invalid values by ``INVALID_PREFIX`` + their repr, with the
+    kind they were taken for and the reason in ``error_detail``.
+    """
+    kinds = (
+        [kind] * len(raw) if kind != "auto" else [detect_kind(v) for v in raw]
+    )  # ~0.4 us a value
+    rows: list[tuple[object, str]] = []
+    results: dict[str, NameResult] = {}
+    domain_at = [i for i, k in enumerate(kinds) if k == "domain"]
+    names = iter(normalize_domains([raw[i] for i in domain_at]) if domain_at else [])
+    others = iter(
+        normalize_queries([v for v, k in zip(raw, kinds, strict=True) if k != "domain"], kind)
+        if len(domain_at) < len(raw)
+        else []
+    )
+    for value, k in zip(raw, kinds, strict=True):
+        if k == "domain":
+            norm = next(names)
+            if norm.name is None:
+                key = f"{INVALID_PREFIX}{value!r}"
+                if key not in results:
+                    results[key] = NameResult(
+                        "domain", key, "error", error_kind="invalid_query", error_detail=norm.error
+                    )
+            else:
+                key = norm.name
+                if key not in results:
+                    results[key] = NameResult(
+                        "domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld
+                    )
+        else:
+            q = next(others)
+            if q.path is None or q.query is None:
+                key = f"{INVALID_PREFIX}{q.kind}:{value!r}"
+                if key not in results:
+                    results[key] = NameResult(
+                        q.kind, key, "error", error_kind="invalid_query", error_detail=q.error
+                    )
+            else:
+                key = q.path
+                if key not in results:
+                    tld = q.query.rsplit(".", 1)[-1] if q.kind == "nameserver" else None
+                    results[key] = NameResult(
+                        q.kind,
+                        key,
+                        "error",
+                        unicode_name=q.unicode_name,
+                        tld=tld,
+                        query=q.query,
+                    )
+        rows.append((value, key))
+    return rows, results
+
+
+def route_queries(results: Mapping[str, NameResult], boot: Bootstrap) -> dict[str, str]:
+    """Key -> URL of every result the bootstrap has a service for; the others become
+    ``no_rdap_service`` errors (``registry_url`` is set on the routed ones)."""
+    to_fetch: dict[str, str] = {}
+    for key, result in results.items():
+        if result.error_kind == "invalid_query":
+            continue
+        kind = result.query_kind
+        query = result.key if result.query is None else result.query
+        if kind == "domain":
+            match = boot.domain(key)
+            why = f"no RDAP service for .{result.tld} in the bootstrap registry"
+        elif kind == "nameserver":
+            match = boot.domain(query)
+            why = f"no RDAP service for .{result.tld} (nameserver {query}) in the bootstrap"
+        elif kind == "ip":
+            match = boot.ip(query)
+            why = f"no RDAP service for {query} in the IANA IP bootstrap (ipv4.json/ipv6.json)"
+        elif kind == "asn":
+            match = boot.asn(int(query))
+            why = f"no RDAP service for AS{query} in the IANA ASN bootstrap (asn.json)"
+        else:  # entity: only handles with a registered object tag (RFC 8521) are routable
+            match = boot.entity(query)
+            tag = query.rpartition("-")[2] if "-" in query else None
+            why = (
+                f"no RDAP service for the object tag {tag!r} of {query} (object-tags.json)"
+                if tag
+                else f"the entity handle {query!r} has no object tag (RFC 8521): "
+                "no way to tell which registry holds it"
+            )
+        if match is None:
+            result.error_kind = "no_rdap_service"
+            result.error_detail = why
+            continue
+        result.registry_url = match.base_url
+        path = f"domain/{key}" if kind == "domain" else key
+        to_fetch[key] = f"{match.base_url}{path}"
+    return to_fetch
+
+
+def cached_lookups(
+    store: Cache,
+    results: Mapping[str, NameResult],
+    to_fetch: Mapping[str, str],
+    *,
+    max_age_s: float,
+    nf_age_s: float,
+) -> dict[str, Any]:
+    """Fresh cached answers for the keys in ``to_fetch``, keyed like ``results``."""
+    by_kind: dict[str, list[str]] = {}
+    for key in to_fetch:
+        by_kind.setdefault(results[key].query_kind, []).append(key)
+    hits: dict[str, Any] = {}
+    for kind, keys in by_kind.items():
+        if kind == "domain":  # keyed by the query itself: no translation (10^5 keys)
+            hits.update(
+                store.lookup_fresh(kind, keys, max_age_s=max_age_s, not_found_ttl_s=nf_age_s)
+            )
+            continue
+        key_of = {results[k].query or k: k for k in keys}
+        found = store.lookup_fresh(
+            kind, list(key_of), max_age_s=max_age_s, not_found_ttl_s=nf_age_s
+        )
+        hits.update({key_of[q]: v for q, v in found.items()})
+    return hits
+
+
+def _objects_by_kind(results: Mapping[str, NameResult]) -> dict[str, int]:
+    """Distinct valid objects looked up, per kind (for the audit trail)."""
+    out: dict[str, int] = {}
+    for key, result in results.items():
+        if not key.startswith(INVALID_PREFIX):
+            out[result.query_kind] = out.get(result.query_kind, 0) + 1
+    return out or {"domain": 0}
 
 
 def _fill_from_cache(result: NameResult, responses: list[Response]) -> None:
@@ -697,7 +888,9 @@ def summarize(
     elapsed_s: float,
 ) -> dict[str, Any]:
     """The batch summary: totals by outcome and error kind, requests, cache, per registry."""
-    d = frames.domains
+    d = frames.queries
+    if d.height == 0 and frames.domains.height:  # frames built without it (stream batches)
+        d = queries_from_domains(frames.domains)
     by_outcome = dict(d.group_by("outcome").len().iter_rows())
     kinds = d.filter(pl.col("error_kind").is_not_null()).group_by("error_kind").len()
     throttled = int(attempts["throttled"].sum()) if attempts.height else 0
@@ -716,18 +909,20 @@ def summarize(
         "elapsed_s": round(elapsed_s, 3),
         "registries": _per_registry(d, attempts),
         "hosts": _per_host(attempts),
+        "kinds": {k: int(n) for k, n in sorted(d.group_by("query_kind").len().iter_rows())},
     }
     return summary
 
 
-def _per_registry(domains: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[str, Any]]:
+def _per_registry(queries: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[str, Any]]:
     """Per registry base URL: names, outcomes, and the attempts sent to that registry.
 
-    Attempts are attributed by URL prefix, not by host: registries can share a host
+    ``queries`` has the columns of ``rdaplab.frames.QUERIES_SCHEMA``. Attempts are
+    attributed by URL prefix, not by host: registries can share a host
     (``rdap.verisign.com/com/v1/`` and ``/net/v1/``), and referrals to a registrar are
     not the registry's requests (they are in ``hosts``).
     """
-    looked_up = domains.filter(pl.col("registry_url").is_not_null()).unique("domain")
+    looked_up = queries.filter(pl.col("registry_url").is_not_null()).unique(["query_kind", "key"])
     names = looked_up.group_by("registry_url").agg(
         names=pl.len(),
         ok=(pl.col("outcome") == "ok").sum(),
@@ -736,7 +931,9 @@ def _per_registry(domains: pl.DataFrame, attempts: pl.DataFrame) -> list[dict[st
         from_cache=pl.col("from_cache").sum(),
     )
     sent = attempts.join(
-        looked_up.select("domain", "registry_url"), left_on="query", right_on="domain"
+        looked_up.select("query_kind", "key", "registry_url"),
+        left_on=["query_kind", "query"],
+        right_on=["query_kind", "key"],
     ).filter(pl.col("url").str.starts_with(pl.col("registry_url")))
     per_registry = sent.group_by("registry_url").agg(
         host=pl.col("host").first(),
@@ -939,6 +1136,7 @@ _LOOKUP_DEFAULTS: dict[str, Any] = {
     "retention": None,
     "purpose": None,
     "legal_basis": None,
+    "kind": "auto",
 }
 
 
@@ -1197,50 +1395,116 @@ def _make_result(
         summary=summary,
         batch_id=batch_id,
         cache_path=cache_path,
+        networks=frames.networks,
+        autnums=frames.autnums,
+        object_remarks=frames.remarks,
+        object_links=frames.links,
+        queries=(
+            frames.queries
+            if frames.queries.height or not frames.domains.height
+            else queries_from_domains(frames.domains)
+        ),
+    )
+
+
+def _with_domain_details(result: LookupResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(remarks, links): the domain rows, read from the cache, then the other kinds'."""
+    remarks, links = result.object_remarks, result.object_links
+    d = result.domains
+    if d.height == 0 or not result.cache_path or result.cache_path == ":memory:":
+        return remarks, links
+    ok = d.filter((pl.col("outcome") == "ok") & pl.col("domain").is_not_null())["domain"]
+    keys: list[str] = ok.unique(maintain_order=True).to_list()
+    if not keys:
+        return remarks, links
+    from rdaplab.objects import domain_remarks_and_links
+
+    try:
+        if not Path(result.cache_path).is_file():
+            raise FileNotFoundError(result.cache_path)
+        store = Cache(result.cache_path)
+        try:
+            found = store.lookup_fresh(
+                "domain", keys, max_age_s=float("inf"), not_found_ttl_s=float("inf")
+            )
+        finally:
+            store.close()
+    except Exception as exc:  # a convenience view: never fail the caller over it
+        log.warning(
+            "rdaplab: domain remarks/links not available (cache %s: %s)", result.cache_path, exc
+        )
+        return remarks, links
+    dom_remarks, dom_links = domain_remarks_and_links(
+        (k, found[k].responses) for k in keys if k in found
+    )
+    # fields= minimization applies to these rows too: keep the columns the batch kept
+    return (
+        pl.concat([dom_remarks.select(remarks.columns), remarks]),
+        pl.concat([dom_links.select(links.columns), links]),
     )
 
 
 def _result_from_cache(cache: Cache, batch_id: str | None, redact_pii: bool) -> LookupResult:
     import json
 
+    attempts = cache.attempts(batch_id)
     stored: dict[str, Any] | None = None
     if batch_id is not None:
         row = cache.batch(batch_id)
         if row is None:
             raise InputError(f"no batch {batch_id!r} in the cache {cache.path}")
         stored = row
-    queries = cache.queries("domain", batch_id=batch_id)
-    found = cache.lookup_fresh(
-        "domain", queries, max_age_s=float("inf"), not_found_ttl_s=float("inf")
-    )
-    attempts = cache.attempts(batch_id)
-    failed_only = [q for q in queries if q not in found]  # attempted, never answered
     results: dict[str, NameResult] = {}
-    for key, norm in zip(queries, normalize_domains(queries), strict=True):
-        result = NameResult("domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld)
-        if key in found:
-            _fill_from_cache(result, found[key].responses)
-            result.registry_url = found[key].responses[0].url.rsplit("domain/", 1)[0]
-        results[key] = result
-    if failed_only:
-        last = (
-            attempts.filter(pl.col("query").is_in(failed_only))
-            .group_by("query")
-            .agg(pl.col("error_kind").last(), pl.col("error_detail").last(), pl.col("url").first())
+    rows: list[tuple[object, str]] = []
+    for kind in KINDS:
+        queries = cache.queries(kind, batch_id=batch_id)
+        if not queries:
+            continue
+        found = cache.lookup_fresh(
+            kind, queries, max_age_s=float("inf"), not_found_ttl_s=float("inf")
         )
-        for query, kind, detail, url in last.iter_rows():
-            result = results[query]
-            result.error_kind = kind or "http_error"
-            result.error_detail = detail
-            result.registry_url = url.rsplit("domain/", 1)[0]
+        keys: dict[str, str] = {}  # stored query -> result key
+        if kind == "domain":
+            for query, norm in zip(queries, normalize_domains(queries), strict=True):
+                results[query] = NameResult(
+                    "domain", query, "error", unicode_name=norm.unicode_name, tld=norm.tld
+                )
+                keys[query] = query
+        else:
+            for query in queries:
+                # the key a lookup gives it (entity handles are percent-encoded in paths)
+                path = normalize_query(query, kind).path or f"{_PATH_SEGMENT[kind]}{query}"
+                results[path] = NameResult(kind, path, "error", query=query)
+                keys[query] = path
+        for query, key in keys.items():
+            rows.append((query, key))
+            if query in found:
+                _fill_from_cache(results[key], found[query].responses)
+                url = found[query].responses[0].url
+                results[key].registry_url = url.rsplit(_PATH_SEGMENT[kind], 1)[0]
+        failed_only = [q for q in queries if q not in found]  # attempted, never answered
+        if failed_only:
+            last = (
+                attempts.filter((pl.col("query_kind") == kind) & pl.col("query").is_in(failed_only))
+                .group_by("query")
+                .agg(
+                    pl.col("error_kind").last(),
+                    pl.col("error_detail").last(),
+                    pl.col("url").first(),
+                )
+            )
+            for query, error_kind, detail, url in last.iter_rows():
+                result = results[keys[query]]
+                result.error_kind = error_kind or "http_error"
+                result.error_detail = detail
+                result.registry_url = url.rsplit(_PATH_SEGMENT[kind], 1)[0]
     from rdaplab.frames import normalize_results
 
     records = normalize_results([r for r in results.values() if r.responses])
-    rows: list[tuple[object, str]] = [(key, key) for key in queries]
     frames = build_frames(rows, results, records)
     summary = summarize(frames, attempts, results, batch_id=batch_id or "", elapsed_s=0.0)
     frames = PrivacySettings(redact_pii=redact_pii).apply(frames)
-    summary["unique"] = len(queries)
+    summary["unique"] = len(results)
     summary["cache"] = str(cache.path)
     if stored is not None and stored.get("summary"):
         # The batch's own numbers (its cache hits, elapsed time, learned rates) win.

@@ -89,3 +89,6 @@ class NameResult:
     from_cache: bool = False
     fetched_at: datetime | None = None
     responses: list[Response] = field(default_factory=list)  # ordered by depth
+    # The normalized query sent and cached when ``key`` differs from it: other kinds are
+    # keyed by their RDAP path (``ip/192.0.2.0/24``) so kinds never collide in a batch.
+    query: str | None = None

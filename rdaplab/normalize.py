@@ -89,6 +89,9 @@ class EntityRow:
     email_redacted: bool = False
     phone_redacted: bool = False
     country_redacted: bool = False
+    # jCard/JSContact ``kind`` lowercased ("individual", "org", "group", "location", or
+    # whatever the server sent); last, with a default, so positional constructions hold
+    kind: str | None = None
 
 
 @dataclass(slots=True)
@@ -553,16 +556,27 @@ def _param_types(params: object) -> str:
     return ""
 
 
-def _vcard(vcard: object) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+_Card = tuple[str | None, str | None, str | None, str | None, str | None]
+# _Card plus the kind (lowercased), what the entity walk reads
+_KindCard = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+_NO_CARD: _KindCard = (None, None, None, None, None, None)
+
+
+def _vcard(vcard: object) -> _Card:
     """(name, organization, email, phone, country) from a jCard ``vcardArray``.
 
     Phone prefers a ``voice`` tel (``tel:`` URI prefix removed), else the first non-fax
     tel. Country is a code when served (``cc`` parameter of ``adr`` or the
     ``ISO-3166-1-alpha-2`` property), else the ``adr`` country-name as served.
     """
-    name = org = email = phone = other_phone = cc = country_name = None
+    return _vcard_kind(vcard)[:5]
+
+
+def _vcard_kind(vcard: object) -> _KindCard:
+    """:func:`_vcard` plus the ``kind`` property, lowercased (one pass over the card)."""
+    name = org = email = phone = other_phone = cc = country_name = kind = None
     if not isinstance(vcard, list) or not vcard:
-        return None, None, None, None, None
+        return _NO_CARD
     props = vcard[1] if len(vcard) > 1 and isinstance(vcard[1], list) else vcard
     for prop in props:
         if not isinstance(prop, list) or len(prop) < 4:
@@ -606,12 +620,15 @@ def _vcard(vcard: object) -> tuple[str | None, str | None, str | None, str | Non
                 country_name = _jtext(value[6])
         elif cc is None and pname == "iso-3166-1-alpha-2":
             cc = value if isinstance(value, str) else None
-    return name, org, email, phone or other_phone, cc or country_name
+        elif pname == "kind" and kind is None and isinstance(value, str):
+            kind = value.lower()
+    return name, org, email, phone or other_phone, cc or country_name, kind
 
 
 # JSContact (RFC 9553) cards, served by some RIRs instead of jCard (draft-ietf-regext-rdap-
-# jscontact names the entity member "jscard"; "contact" is seen in experiments).
-_JSCARD_MEMBERS = ("jscard", "contact")
+# jscontact names the entity member "jscontact_card", earlier drafts "jscard"; "contact" is
+# seen in experiments). The first member holding an object is read.
+_JSCARD_MEMBERS = ("jscontact_card", "jscard", "contact")
 
 
 def _js_items(value: object) -> list[dict[str, Any]]:
@@ -621,15 +638,20 @@ def _js_items(value: object) -> list[dict[str, Any]]:
     return [v for v in _as_list(value) if isinstance(v, dict)]
 
 
-def _jscard(card: object) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+def _jscard(card: object) -> _Card:
     """(name, organization, email, phone, country) from a JSContact card, like :func:`_vcard`.
 
     Name is ``name.full``, else the ``name.components`` values joined; phone prefers one
     with the ``voice`` feature and skips fax-only numbers; country is an address's
     ``countryCode``, else its ``country`` component.
     """
+    return _jscard_kind(card)[:5]
+
+
+def _jscard_kind(card: object) -> _KindCard:
+    """:func:`_jscard` plus the card's ``kind`` (RFC 9553 §2.1.4), lowercased."""
     if not isinstance(card, dict):
-        return None, None, None, None, None
+        return _NO_CARD
     name = None
     n = card.get("name")
     if isinstance(n, dict):
@@ -667,7 +689,8 @@ def _jscard(card: object) -> tuple[str | None, str | None, str | None, str | Non
                             if c.get("kind") == "country"), None)  # fmt: skip
         if country is not None:
             break
-    return name, org, email, phone or other_phone, country
+    kind = _jtext(card.get("kind"))
+    return name, org, email, phone or other_phone, country, kind.lower() if kind else None
 
 
 # --------------------------------------------------------------------------- entities
@@ -710,12 +733,12 @@ def _walk_entities(
             continue
         handle = _text(ent.get("handle"))
         vcard = ent.get("vcardArray")
-        if vcard is None and ("jscard" in ent or "contact" in ent):
+        if vcard is None and ("jscontact_card" in ent or "jscard" in ent or "contact" in ent):
             # no jCard: the JSContact card, when there is one (the jCard wins otherwise)
             card = next((c for m in _JSCARD_MEMBERS if isinstance(c := ent.get(m), dict)), None)
-            name, org, email, phone, country = _jscard(card)
+            name, org, email, phone, country, kind = _jscard_kind(card)
         else:
-            name, org, email, phone, country = _vcard(vcard)
+            name, org, email, phone, country, kind = _vcard_kind(vcard)
         absent = email_flag = False
         if "remarks" in ent or "status" in ent:
             absent, email_flag = _remark_flags(ent)
@@ -738,13 +761,14 @@ def _walk_entities(
                         email_r or (role, "email") in marks,
                         tel_r or (role, "phone") in marks,
                         cc_r or (role, "country") in marks,
+                        kind,
                     )
                 )  # fmt: skip
             else:
                 out.append(
                     EntityRow(
                         source, handle, role, parent, name, org, email, phone, country,
-                        fn_r, org_r, email_r, tel_r, cc_r,
+                        fn_r, org_r, email_r, tel_r, cc_r, kind,
                     )
                 )  # fmt: skip
             if role == "registrar":

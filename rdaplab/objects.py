@@ -24,68 +24,61 @@ or empty lists.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
 
+from rdaplab.frames import (
+    AUTNUMS_SCHEMA,
+    LINKS_SCHEMA,
+    NETWORKS_SCHEMA,
+    REMARKS_SCHEMA,
+    Frames,
+    Normalized,
+    empty,
+    result_key,
+)
 from rdaplab.frames import _frame as build_columns
-from rdaplab.normalize import _as_list, _entities, _status_list, _text, parse_datetime
+from rdaplab.models import NameResult, Response
+from rdaplab.normalize import (
+    EntityRow,
+    EventRow,
+    NameserverRow,
+    ParseError,
+    RedactionRow,
+    _as_list,
+    _entities,
+    _nameservers,
+    _redacted,
+    _status_list,
+    _text,
+    decode_json,
+    parse_datetime,
+)
 
 __all__ = [
     "AUTNUMS_SCHEMA",
+    "AUTNUM_OBJECT_COLUMNS",
     "NETWORKS_SCHEMA",
+    "NETWORK_OBJECT_COLUMNS",
     "RIRS",
+    "LinkRow",
+    "ObjectRecord",
+    "RemarkRow",
     "autnums_frame",
+    "domain_remarks_and_links",
     "networks_frame",
     "normalize_autnum",
     "normalize_network",
+    "normalize_object",
+    "normalize_object_result",
+    "object_frames",
     "rir_from_host",
 ]
-
-_UTC_US = pl.Datetime("us", "UTC")
-_STR_LIST = pl.List(pl.Utf8())
-
-NETWORKS_SCHEMA = pl.Schema(
-    {
-        "query": pl.Utf8(),
-        "handle": pl.Utf8(),
-        "start_address": pl.Utf8(),
-        "end_address": pl.Utf8(),
-        "cidrs": _STR_LIST,
-        "ip_version": pl.Int8(),
-        "name": pl.Utf8(),
-        "type": pl.Utf8(),
-        "country": pl.Utf8(),
-        "parent_handle": pl.Utf8(),
-        "rir": pl.Utf8(),
-        "registration_date": _UTC_US,
-        "last_changed_date": _UTC_US,
-        "abuse_email": pl.Utf8(),
-        "abuse_handle": pl.Utf8(),
-        "status": _STR_LIST,
-    }
-)
-
-AUTNUMS_SCHEMA = pl.Schema(
-    {
-        "query": pl.Utf8(),
-        "handle": pl.Utf8(),
-        "start_autnum": pl.Int64(),
-        "end_autnum": pl.Int64(),
-        "name": pl.Utf8(),
-        "type": pl.Utf8(),
-        "country": pl.Utf8(),
-        "rir": pl.Utf8(),
-        "registration_date": _UTC_US,
-        "last_changed_date": _UTC_US,
-        "abuse_email": pl.Utf8(),
-        "abuse_handle": pl.Utf8(),
-        "status": _STR_LIST,
-    }
-)
 
 RIRS = ("afrinic", "apnic", "arin", "lacnic", "ripe")
 
@@ -114,6 +107,18 @@ _HOST_RIR: tuple[tuple[str, str], ...] = (
 )
 
 _Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# The object's own columns in each frame (around them: the query and the lookup's outcome,
+# per input row); normalize_network/normalize_autnum return "query" plus these.
+NETWORK_OBJECT_COLUMNS: tuple[str, ...] = tuple(NETWORKS_SCHEMA.names()[6:-5])
+AUTNUM_OBJECT_COLUMNS: tuple[str, ...] = tuple(AUTNUMS_SCHEMA.names()[6:-5])
+_OBJECT_COLUMNS = {"ip": NETWORK_OBJECT_COLUMNS, "asn": AUTNUM_OBJECT_COLUMNS}
+_CLASS_NAMES = {
+    "ip": "ip network",
+    "asn": "autnum",
+    "entity": "entity",
+    "nameserver": "nameserver",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -330,7 +335,7 @@ def normalize_network(
         "last_changed_date": last_changed,
         "abuse_email": abuse_email,
         "abuse_handle": abuse_handle,
-        "status": _status_list(d.get("status")),
+        "rdap_status": _status_list(d.get("status")),
     }
 
 
@@ -369,7 +374,7 @@ def normalize_autnum(
         "last_changed_date": last_changed,
         "abuse_email": abuse_email,
         "abuse_handle": abuse_handle,
-        "status": _status_list(d.get("status")),
+        "rdap_status": _status_list(d.get("status")),
     }
 
 
@@ -382,7 +387,7 @@ def _frame(records: Iterable[Mapping[str, Any]], schema: pl.Schema) -> pl.DataFr
     columns = {}
     for name, dtype in schema.items():
         values = [r.get(name) for r in rows]
-        if dtype == _STR_LIST:  # a mistyped list member becomes an empty list
+        if dtype == pl.List(pl.Utf8()):  # a mistyped list member becomes an empty list
             values = [v if isinstance(v, list) else [] for v in values]
         columns[name] = values
     return build_columns(columns, schema)
@@ -418,3 +423,316 @@ def autnums_frame(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         One row per record, in order; zero rows (same schema) for no records.
     """
     return _frame(records, AUTNUMS_SCHEMA)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class RemarkRow:
+    """One ``remarks`` item of an object (RFC 9083 §4.3)."""
+
+    source: str
+    title: str | None
+    type: str | None
+    description: str | None  # the description lines, joined with newlines
+
+
+@dataclass(slots=True)
+class LinkRow:
+    """One ``links`` item of an object (RFC 9083 §4.2)."""
+
+    source: str
+    rel: str | None
+    href: str | None
+    type: str | None
+    value: str | None
+
+
+@dataclass(slots=True)
+class ObjectRecord:
+    """The flat view of one IP network, autnum, entity or nameserver answer.
+
+    ``row`` is the :data:`NETWORKS_SCHEMA` / :data:`AUTNUMS_SCHEMA` object columns for
+    ``ip`` / ``asn`` answers, ``None`` for the other kinds (an entity answer is its own
+    first ``entities`` row, a nameserver answer its ``nameserver_rows`` row).
+    """
+
+    kind: str
+    row: dict[str, Any] | None = None
+    events: list[EventRow] = field(default_factory=list)
+    entities: list[EntityRow] = field(default_factory=list)
+    nameserver_rows: list[NameserverRow] = field(default_factory=list)
+    redactions: list[RedactionRow] = field(default_factory=list)
+    remarks: list[RemarkRow] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
+
+
+def _check_object(kind: str, doc: object) -> Mapping[str, Any]:
+    """The answer as a mapping, or ParseError when a 2xx body carries no RDAP object."""
+    if not isinstance(doc, Mapping):
+        raise ParseError(f"the answer is a JSON {type(doc).__name__}, not an object")
+    markers = ("objectClassName", "handle", "ldhName", "unicodeName", "startAddress")
+    if any(doc.get(m) for m in markers) or doc.get("startAutnum") is not None:
+        return doc
+    if doc.get("errorCode") is not None:
+        raise ParseError(
+            f"an RDAP error (errorCode {doc.get('errorCode')!r}) answered with a 2xx status"
+        )
+    raise ParseError(f"no RDAP {_CLASS_NAMES.get(kind, kind)} in the answer")
+
+
+def _events(doc: Mapping[str, Any], source: str) -> list[EventRow]:
+    out = []
+    for ev in _as_list(doc.get("events")):
+        if isinstance(ev, dict):
+            action = _text(ev.get("eventAction"))
+            out.append(
+                EventRow(
+                    source, action, parse_datetime(ev.get("eventDate")), _text(ev.get("eventActor"))
+                )
+            )
+    return out
+
+
+def _remarks(doc: Mapping[str, Any], source: str) -> list[RemarkRow]:
+    out = []
+    for item in _as_list(doc.get("remarks")):
+        if not isinstance(item, dict):
+            continue
+        lines = [t.rstrip() for t in _as_list(item.get("description")) if isinstance(t, str)]
+        text = "\n".join(lines).strip() or None
+        out.append(RemarkRow(source, _text(item.get("title")), _text(item.get("type")), text))
+    return out
+
+
+def _links(doc: Mapping[str, Any], source: str) -> list[LinkRow]:
+    out = []
+    for item in _as_list(doc.get("links")):
+        if not isinstance(item, dict):
+            continue
+        href = item.get("href")
+        # Some servers put spaces in links (a real quirk): kept as text, stripped.
+        out.append(
+            LinkRow(
+                source,
+                _text(item.get("rel")),
+                href.strip() if isinstance(href, str) and href.strip() else None,
+                _text(item.get("type")),
+                _text(item.get("value")),
+            )
+        )
+    return out
+
+
+def normalize_object(
+    kind: str, doc: object, query: str | None = None, service_url: str | None = None
+) -> ObjectRecord:
+    """Flatten one ``ip``, ``asn``, ``entity`` or ``nameserver`` answer.
+
+    Parameters
+    ----------
+    kind
+        The query kind the answer is for.
+    doc
+        The decoded answer.
+    query, service_url
+        As for :func:`normalize_network`.
+
+    Returns
+    -------
+    ObjectRecord
+        The object's row (ip/asn), events, entities (for an entity answer the entity
+        itself first, with its nested entities under it), nameserver row (nameserver
+        answers), RFC 9537 redactions, remarks and links.
+
+    Raises
+    ------
+    ParseError
+        When ``doc`` is not an RDAP object (not a mapping, ``{}``, an error body).
+    """
+    d = _check_object(kind, doc)
+    rec = ObjectRecord(kind)
+    if kind == "ip":
+        rec.row = normalize_network(d, query, service_url)
+    elif kind == "asn":
+        rec.row = normalize_autnum(d, query, service_url)
+    rec.events = _events(d, "registry")
+    marks: frozenset[tuple[str, str]] = frozenset()
+    if "redacted" in d:
+        rec.redactions, marks = _redacted(d.get("redacted"), "registry")
+    if kind == "entity":
+        rec.entities, _, _ = _entities([d], "registry", marks)
+    elif "entities" in d:
+        rec.entities, _, _ = _entities(d.get("entities"), "registry", marks)
+    if kind == "nameserver":
+        _, rec.nameserver_rows = _nameservers([d], "registry")
+    rec.remarks = _remarks(d, "registry")
+    rec.links = _links(d, "registry")
+    return rec
+
+
+def _registry_answer(responses: Sequence[Response]) -> Response | None:
+    for resp in responses:
+        if resp.depth == 0 and 200 <= resp.status < 300:
+            return resp
+    return None
+
+
+def normalize_object_result(result: NameResult) -> Normalized:
+    """:func:`rdaplab.frames.normalize_result` for the non-domain kinds; never raises.
+
+    A 2xx body that does not decode, or decodes to no RDAP object, gives
+    ``outcome="error"``, ``error_kind="parse_error"``.
+    """
+    answer = _registry_answer(result.responses)
+    if answer is None:
+        return Normalized(None, result.outcome, result.error_kind, result.error_detail, None)
+    try:
+        doc = answer.document if answer.document is not None else decode_json(answer.body)
+        record = normalize_object(result.query_kind, doc, result_key(result), result.registry_url)
+    except ParseError as exc:
+        return Normalized(None, "error", "parse_error", f"registry answer: {exc}"[:200], None)
+    except Exception as exc:  # a shape the tolerant parser missed: one row, not the batch
+        detail = f"registry answer could not be normalized: {exc!r}"[:200]
+        return Normalized(None, "error", "parse_error", detail, None)
+    return Normalized(record, result.outcome, result.error_kind, result.error_detail, None)
+
+
+def object_frames(
+    rows: Sequence[tuple[object, str]],
+    results: Mapping[str, NameResult],
+    normalized: Mapping[str, Normalized],
+) -> Frames:
+    """Frames of the non-domain rows of a batch (``domains`` and ``queries`` left empty).
+
+    ``networks`` / ``autnums`` get one row per input row of kind ``ip`` / ``asn`` (input
+    order, duplicates kept); the detail frames rows per distinct object, with
+    ``query_kind`` and ``key`` (the normalized query) saying whose they are.
+    """
+    from rdaplab.frames import (
+        DOMAINS_SCHEMA,
+        ENTITIES_SCHEMA,
+        EVENTS_SCHEMA,
+        NAMESERVERS_SCHEMA,
+        REDACTIONS_SCHEMA,
+    )
+
+    per_kind: dict[str, list[dict[str, Any]]] = {"ip": [], "asn": []}
+    seen: set[str] = set()
+    ev: list[tuple[str, str, EventRow]] = []
+    en: list[tuple[str, str, EntityRow]] = []
+    ns: list[tuple[str, str, NameserverRow]] = []
+    rd: list[tuple[str, str, RedactionRow]] = []
+    rm: list[tuple[str, str, RemarkRow]] = []
+    ln: list[tuple[str, str, LinkRow]] = []
+    for query, key in rows:
+        result = results[key]
+        norm = normalized[key]
+        rec = norm.record if isinstance(norm.record, ObjectRecord) else None
+        kind = result.query_kind
+        obj_key = result_key(result)
+        if kind in per_kind:
+            row: dict[str, Any] = {
+                "query": query if isinstance(query, str) or query is None else str(query),
+                "key": obj_key,
+                "outcome": norm.outcome,
+                "error_kind": norm.error_kind,
+                "error_detail": norm.error_detail,
+                "registry_url": result.registry_url,
+                "http_status": result.http_status,
+                "attempts": result.attempts,
+                "latency_ms": result.latency_ms,
+                "from_cache": result.from_cache,
+                "fetched_at": result.fetched_at,
+            }
+            if rec is not None and rec.row is not None:
+                for col in _OBJECT_COLUMNS[kind]:
+                    if col in rec.row:
+                        row[col] = rec.row[col]
+            per_kind[kind].append(row)
+        if rec is None or obj_key is None or key in seen:
+            continue
+        seen.add(key)
+        ev += [(kind, obj_key, x) for x in rec.events]
+        en += [(kind, obj_key, x) for x in rec.entities]
+        ns += [(kind, obj_key, x) for x in rec.nameserver_rows]
+        rd += [(kind, obj_key, x) for x in rec.redactions]
+        rm += [(kind, obj_key, x) for x in rec.remarks]
+        ln += [(kind, obj_key, x) for x in rec.links]
+
+    detail = _detail_frame
+
+    return Frames(
+        domains=empty(DOMAINS_SCHEMA),
+        events=detail(ev, EVENTS_SCHEMA),
+        entities=detail(en, ENTITIES_SCHEMA),
+        nameservers=detail(ns, NAMESERVERS_SCHEMA),
+        redactions=detail(rd, REDACTIONS_SCHEMA),
+        networks=_frame(per_kind["ip"], NETWORKS_SCHEMA),
+        autnums=_frame(per_kind["asn"], AUTNUMS_SCHEMA),
+        remarks=detail(rm, REMARKS_SCHEMA),
+        links=detail(ln, LINKS_SCHEMA),
+    )
+
+
+def domain_remarks_and_links(
+    answers: Iterable[tuple[str, Sequence[Response]]],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``remarks`` and ``links`` rows of domain answers, read from their raw bodies.
+
+    The domain fast path skips remarks and links (they would cost every batch ~10 % of
+    its normalization speed); a :class:`~rdaplab.LookupResult` builds these rows the first
+    time ``result.remarks`` / ``result.links`` is read, from the cached bodies.
+
+    Parameters
+    ----------
+    answers
+        ``(domain, responses)`` pairs: the registry answer (depth 0) and its referrals;
+        the registry answer and the deepest 2xx referral are read, like the domain
+        frames (sources ``registry`` and ``registrar``).
+
+    Returns
+    -------
+    tuple of polars.DataFrame
+        ``(remarks, links)`` with :data:`REMARKS_SCHEMA` / :data:`LINKS_SCHEMA`;
+        unreadable bodies contribute nothing.
+    """
+    rm: list[tuple[str, str, RemarkRow]] = []
+    ln: list[tuple[str, str, LinkRow]] = []
+    for domain, responses in answers:
+        ok = [r for r in responses if 200 <= r.status < 300]
+        registry = next((r for r in ok if r.depth == 0), None)
+        if registry is None:
+            continue
+        picked = [(registry, "registry")]
+        referrals = [r for r in ok if r.depth > 0]
+        if referrals:
+            picked.append((max(referrals, key=lambda r: r.depth), "registrar"))
+        for resp, source in picked:
+            try:
+                doc = decode_json(resp.body)
+            except ParseError:
+                continue
+            if not isinstance(doc, Mapping):
+                continue
+            rm += [("domain", domain, x) for x in _remarks(doc, source)]
+            ln += [("domain", domain, x) for x in _links(doc, source)]
+    return _detail_frame(rm, REMARKS_SCHEMA), _detail_frame(ln, LINKS_SCHEMA)
+
+
+def _detail_frame(items: list[tuple[str, str, Any]], schema: pl.Schema) -> pl.DataFrame:
+    """A detail frame from ``(query_kind, key, row)`` triples (``domain`` = key of domains)."""
+    columns: dict[str, list[Any]] = {}
+    for name in schema.names():
+        if name == "domain":
+            columns[name] = [k if q == "domain" else None for q, k, _ in items]
+        elif name == "query_kind":
+            columns[name] = [q for q, _, _ in items]
+        elif name == "key":
+            columns[name] = [k for _, k, _ in items]
+        elif name == "pii_redacted":
+            columns[name] = [False] * len(items)
+        else:
+            columns[name] = [getattr(x, name, None) for _, _, x in items]
+    return build_columns(columns, schema)

@@ -34,6 +34,7 @@ from rdaplab.models import NameResult, Response
 
 __all__ = [
     "JOIN_KEYS",
+    "KIND_COLUMN",
     "ORG_KINDS",
     "PERSONAL_COLUMNS",
     "PERSONAL_VCARD_PROPERTIES",
@@ -50,8 +51,13 @@ __all__ = [
 
 PRIVACY_MODES: Final = ("default", "strict")
 
-# jCard ``kind`` values that are not a natural person (RFC 6350 6.1.4; "individual" is).
-ORG_KINDS: Final = frozenset({"org", "group", "application", "location"})
+# jCard/JSContact ``kind`` values that are not a natural person (RFC 6350 6.1.4 and its
+# extensions, RFC 9553 2.1.4: "individual" is the only personal one).
+ORG_KINDS: Final = frozenset({"org", "group", "application", "location", "device"})
+
+# The entities frame column holding each entity's own kind (EntityRow.kind), when the
+# frames have it; the handle -> kind mapping of redact_frames(kinds=) only fills its nulls.
+KIND_COLUMN: Final = "kind"
 
 # Entities frame columns blanked (set to null) for individual contacts.
 PERSONAL_COLUMNS: Final = ("name", "email", "phone")
@@ -66,10 +72,26 @@ PERSONAL_VCARD_PROPERTIES: Final = frozenset(
 )
 # JSContact (draft-ietf-regext-rdap-jscontact) members removed likewise.
 _PERSONAL_JSCONTACT: Final = ("name", "nickNames", "emails", "phones", "addresses")
-_JSCONTACT_MEMBER: Final = "jscontact_card"
+# The entity member holding the JSContact card: "jscontact_card" in the current draft,
+# "jscard" and "contact" in earlier ones (rdaplab.normalize reads all three).
+_JSCONTACT_MEMBERS: Final = ("jscontact_card", "jscard", "contact")
+
+
+def _jscontact(node: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The entity's JSContact card, whichever member holds it."""
+    for member in _JSCONTACT_MEMBERS:
+        card = node.get(member)
+        if isinstance(card, dict):
+            return card
+    return None
+
+
+def _has_card(node: Mapping[str, Any]) -> bool:
+    return "vcardArray" in node or _jscontact(node) is not None
+
 
 # Columns kept by select_fields in every frame that has them, so the frames still join.
-JOIN_KEYS: Final = ("query", "domain")
+JOIN_KEYS: Final = ("query", "domain", "query_kind", "key")
 
 # Roles whose entity data is always kept: the registrar is a business, never personal
 # data here, and so is whatever is nested under it (its abuse contact).
@@ -180,7 +202,7 @@ def _entity_kind(ent: Mapping[str, Any]) -> str | None:
                 and isinstance(prop[3], str)
             ):
                 return prop[3].strip().lower() or None
-    card = ent.get(_JSCONTACT_MEMBER)
+    card = _jscontact(ent)
     if isinstance(card, dict) and isinstance(card.get("kind"), str):
         return str(card["kind"]).strip().lower() or None
     return None
@@ -198,7 +220,7 @@ def entity_kinds(document: Any) -> dict[str, str]:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if "vcardArray" in node or _JSCONTACT_MEMBER in node:
+            if _has_card(node):
                 handle = node.get("handle")
                 kind = _entity_kind(node)
                 if isinstance(handle, str) and kind:
@@ -254,8 +276,9 @@ def redact_frames(
         False returns ``frames`` itself, untouched (the caller records the opt-out).
     kinds
         Entity handle -> jCard ``kind`` (from :func:`entity_kinds` or
-        :func:`kinds_from_results`). Without it, every entity's kind is unknown and the
-        name heuristics of :func:`is_individual` decide.
+        :func:`kinds_from_results`), for frames without a ``kind`` column or rows where
+        it is null. An entity whose kind is known neither way is judged by the name
+        heuristics of :func:`is_individual`.
 
     Returns
     -------
@@ -270,6 +293,9 @@ def redact_frames(
     The decision is per entity: rows sharing ``domain``, ``source``, ``handle`` and
     ``parent_handle`` are one entity with several roles (a handle-less row is its own
     entity). An entity with role ``registrar``, or nested under one, is never redacted.
+    The entity's kind is its ``kind`` column (the jCard/JSContact ``kind`` the server
+    sent, when the frames carry it), else ``kinds[handle]``: ``individual`` is personal,
+    the :data:`ORG_KINDS` (``org``, ``group``, ``location``, ...) are not.
     """
     if not redact_pii:
         return frames
@@ -285,27 +311,47 @@ def redact_frames(
         )
         .otherwise(pl.col("handle"))
     )
-    group = [pl.col("domain"), pl.col("source"), ent_id.alias("_eid"), pl.col("parent_handle")]
-    # Handles with role registrar, per (domain, source): their children are registrar data.
+    # Whose row it is: the object (query_kind, key) when the frame says, else the domain.
+    obj = (
+        pl.concat_str(
+            [pl.col("query_kind").fill_null(""), pl.col("key").fill_null(pl.col("domain"))],
+            separator="\x00",
+        )
+        if "key" in ent.columns and "query_kind" in ent.columns
+        else pl.col("domain")
+    )
+    ent = ent.with_columns(obj.alias("_obj"))
+    group = [pl.col("_obj"), pl.col("source"), ent_id.alias("_eid"), pl.col("parent_handle")]
+    # Handles with role registrar, per (object, source): their children are registrar data.
     registrars = (
         ent.filter(pl.col("role") == "registrar")
-        .select("domain", "source", pl.col("handle").alias("parent_handle"))
+        .select("_obj", "source", pl.col("handle").alias("parent_handle"))
         .drop_nulls("parent_handle")
         .unique()
         .with_columns(pl.lit(True).alias("_under_registrar"))
     )
     work = ent.with_row_index("_row").with_columns(group[2])
     work = work.join(
-        registrars, on=["domain", "source", "parent_handle"], how="left", nulls_equal=False
+        registrars, on=["_obj", "source", "parent_handle"], how="left", nulls_equal=False
     )
-    kind_expr = (
+    mapped = (
         pl.col("handle")
         .replace_strict(kind_map, default=None, return_dtype=pl.Utf8)
+        .str.strip_chars()
         .str.to_lowercase()
         if kind_map
         else pl.lit(None, dtype=pl.Utf8)
     )
-    by = ["domain", "source", "_eid", "parent_handle"]
+    # The row's own kind (from its jCard/JSContact card) when the frames carry it: exact
+    # per entity, where the handle mapping can mix up equal handles of two registries.
+    # Columns are checked by name, so frames built before the column existed still work.
+    if KIND_COLUMN in ent.columns:
+        own = pl.col(KIND_COLUMN).cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+        own = pl.when(own == "").then(None).otherwise(own)
+        kind_expr = pl.coalesce(own, mapped) if kind_map else own
+    else:
+        kind_expr = mapped
+    by = ["_obj", "source", "_eid", "parent_handle"]
     name_s = pl.col("name").str.strip_chars()
     org_s = pl.col("organization").str.strip_chars()
     no_name = name_s.is_null() | (name_s == "")
@@ -323,7 +369,8 @@ def redact_frames(
     registrar_any = (pl.col("role") == "registrar").fill_null(False).any().over(by)
     abuse_any = pl.col("role").is_in(list(_ORG_ROLES)).fill_null(False).any().over(by)
     under = pl.col("_under_registrar").fill_null(False).any().over(by)
-    k = pl.col("_kind")
+    # One kind per entity (its role rows come from one card): the first one known.
+    k = pl.col("_kind").drop_nulls().first().over(by)
     # The entity's first row decides for all its rows (same fn/org on each role row).
     org_like_entity = pl.col("_org_like").first().over(by)
     individual = (
@@ -350,8 +397,32 @@ def redact_frames(
         out = out.with_columns(
             (pl.col(PII_FLAG_COLUMN).fill_null(False) | blank).alias(PII_FLAG_COLUMN)
         )
-    out = out.select(ent.columns).cast(ent.schema)
-    return dataclasses.replace(frames, entities=out)
+    out = out.select(frames.entities.columns).cast(frames.entities.schema)
+    changes: dict[str, pl.DataFrame] = {"entities": out}
+    if {"query_kind", "key", PII_FLAG_COLUMN} <= set(out.columns):
+        # An IP network's or autnum's abuse contact is copied into its row: blank it there
+        # too when the contact turned out to be a person (LACNIC serves persons as abuse).
+        people = (
+            out.filter(pl.col(PII_FLAG_COLUMN) & (pl.col("role") == "abuse"))
+            .select("query_kind", "key", pl.col("handle").alias("abuse_handle"))
+            .unique()
+            .with_columns(pl.lit(True).alias("_person"))
+        )
+        for name, obj_kind in (("networks", "ip"), ("autnums", "asn")):
+            frame = getattr(frames, name, None)
+            if frame is None or frame.height == 0 or "abuse_email" not in frame.columns:
+                continue
+            mine = people.filter(pl.col("query_kind") == obj_kind).drop("query_kind")
+            if mine.height == 0:
+                continue
+            marked = frame.join(mine, on=["key", "abuse_handle"], how="left", nulls_equal=False)
+            changes[name] = marked.with_columns(
+                pl.when(pl.col("_person").fill_null(False))
+                .then(None)
+                .otherwise(pl.col("abuse_email"))
+                .alias("abuse_email")
+            ).select(frame.columns)
+    return dataclasses.replace(frames, **changes)
 
 
 def select_fields(frames: Frames, fields: Sequence[str]) -> Frames:
@@ -439,7 +510,7 @@ def _roles(ent: Mapping[str, Any]) -> list[str]:
 
 def _personal_entity(ent: Mapping[str, Any], under_registrar: bool) -> bool:
     props = _vcard_props(ent) or []
-    card = ent.get(_JSCONTACT_MEMBER)
+    card = _jscontact(ent)
     name = _vcard_text(props, "fn")
     org = _vcard_text(props, "org")
     if name is None and isinstance(card, dict):
@@ -467,7 +538,7 @@ def _walk(node: Any, under_registrar: bool, strip: bool) -> bool:
         return found
     if not isinstance(node, dict):
         return False
-    is_entity = "vcardArray" in node or _JSCONTACT_MEMBER in node
+    is_entity = _has_card(node)
     child_under = under_registrar
     if is_entity:
         child_under = under_registrar or "registrar" in _roles(node)
@@ -488,7 +559,7 @@ def _walk(node: Any, under_registrar: bool, strip: bool) -> bool:
                     found = True
                     if strip:
                         props[:] = kept
-            card = node.get(_JSCONTACT_MEMBER)
+            card = _jscontact(node)
             if isinstance(card, dict):
                 for member in _PERSONAL_JSCONTACT:
                     if member in card:
@@ -542,7 +613,9 @@ def strip_pii_from_body(body: str | bytes) -> str:
         kept, non-ASCII kept as is). Never raises.
     """
     text, doc = _decode(body)
-    if doc is _NOT_JSON or ("vcardArray" not in text and _JSCONTACT_MEMBER not in text):
+    if doc is _NOT_JSON or (
+        "vcardArray" not in text and not any(m in text for m in _JSCONTACT_MEMBERS)
+    ):
         return text
     try:
         if not _walk(doc, False, strip=True):
@@ -561,7 +634,7 @@ def body_has_pii(body: str | bytes, document: Any = None) -> bool:
     data (it cannot be stripped, so retention must still find it). Never raises.
     """
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
-    if b"vcardArray" not in raw and _JSCONTACT_MEMBER.encode() not in raw:
+    if b"vcardArray" not in raw and not any(m.encode() in raw for m in _JSCONTACT_MEMBERS):
         return False
     if document is None:
         try:

@@ -318,8 +318,9 @@ class Scheduler:
         ``priority`` is one of :data:`PRIORITIES` (default ``normal``): within each host,
         higher classes are sent first.
         """
+        query = result.key if result.query is None else result.query
         lookup = _Lookup(
-            result.query_kind, result.key, uuid.uuid4().hex, result, priority_index(priority)
+            result.query_kind, query, uuid.uuid4().hex, result, priority_index(priority)
         )
         lookup.visited.add(url.lower())
         self._pending += 1
@@ -534,6 +535,8 @@ class Scheduler:
                 try:
                     # Validity and onward links only: the body is normalized once, later.
                     links = referral_links(res.body)
+                    if job.lookup.kind != "domain":
+                        links = []  # referrals are a domain thing (thin registries)
                 except ParseError as exc:
                     self._breaker_ok(host, probe)
                     perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
@@ -582,7 +585,9 @@ class Scheduler:
                     )
                     return
                 continue
-            if status >= 500:
+            # 501: the server does not implement this query (RFC 7480 §5.5; RIPE answers
+            # nameserver queries so). Permanent, and no sign of a sick server.
+            if status >= 500 and status != 501:
                 failures += 1
                 herr = FetchError("http_error", _status_detail(res), status=status)
                 decision = self._count_failure(host, "http_error", herr, probe)

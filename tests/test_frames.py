@@ -116,7 +116,8 @@ def test_domains_schema_contract() -> None:
 
 
 def test_detail_schemas_contract() -> None:
-    assert EVENTS_SCHEMA.names() == ["domain", "source", "action", "date", "actor"]
+    keys = ["query_kind", "key"]  # every detail frame ends with whose row it is
+    assert EVENTS_SCHEMA.names() == ["domain", "source", "action", "date", "actor", *keys]
     assert EVENTS_SCHEMA["date"] == UTC_US
     assert ENTITIES_SCHEMA.names() == [
         "domain",
@@ -135,6 +136,8 @@ def test_detail_schemas_contract() -> None:
         "phone_redacted",
         "country_redacted",
         "pii_redacted",
+        "kind",
+        *keys,
     ]
     assert all(ENTITIES_SCHEMA[c] == pl.Boolean() for c in ENTITIES_SCHEMA if "redacted" in c)
     assert list(NAMESERVERS_SCHEMA.items()) == [
@@ -143,8 +146,12 @@ def test_detail_schemas_contract() -> None:
         ("nameserver", pl.String()),
         ("ipv4", pl.List(pl.String())),
         ("ipv6", pl.List(pl.String())),
+        ("query_kind", pl.String()),
+        ("key", pl.String()),
     ]
-    assert REDACTIONS_SCHEMA.names() == ["domain", "source", "name", "method", "path", "reason"]
+    assert REDACTIONS_SCHEMA.names() == [
+        "domain", "source", "name", "method", "path", "reason", *keys
+    ]  # fmt: skip
 
 
 def test_attempts_schema_mirrors_attempt_model() -> None:
@@ -267,6 +274,8 @@ def test_duplicates_fan_out_in_input_order_details_once() -> None:
         "ddns0.bbc.co.uk",
         ["148.163.199.1"],
         ["2607:f740:e04e::1"],
+        "domain",
+        "bbc.co.uk",
     )
     assert frames.redactions["domain"].to_list() == ["bbc.co.uk"] * 12
     ent = frames.entities.filter(
@@ -409,6 +418,8 @@ def _reference_frames(
                 row = {"domain": r.key, **dataclasses.asdict(item)}
                 if table == "entities":
                     row["pii_redacted"] = False  # only redact_frames sets it
+                    row.setdefault("kind", None)
+                row["query_kind"], row["key"] = "domain", r.key
                 details[table].append(row)
     schemas = {
         "events": EVENTS_SCHEMA,

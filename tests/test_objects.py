@@ -17,7 +17,9 @@ import pytest
 from rdaplab._data import responses_dir
 from rdaplab.kinds import Query, detect_kind, normalize_queries, normalize_query
 from rdaplab.objects import (
+    AUTNUM_OBJECT_COLUMNS,
     AUTNUMS_SCHEMA,
+    NETWORK_OBJECT_COLUMNS,
     NETWORKS_SCHEMA,
     RIRS,
     autnums_frame,
@@ -154,8 +156,11 @@ def test_normalize_query_invalid(value: object, kind: str, reason: str) -> None:
 
 def test_idns_stay_domains() -> None:
     # non-ASCII shapes are never IPs or ASNs, even with digits and ideographic dots
-    q = normalize_query("\u0430pple\u3002com")  # Cyrillic a, ideographic full stop
-    assert q.kind == "domain" and q.query == "xn--pple-43d.com"
+    q = normalize_query("\u0431\u0443\u043a\u0432\u0430\u3002com")  # Cyrillic, ideographic stop
+    assert q.kind == "domain" and q.query == "xn--80abd5a7b.com", q
+    # a homograph (Cyrillic a among Latin letters) is still a domain, an invalid one
+    h = normalize_query("\u0430pple\u3002com")
+    assert h.kind == "domain" and not h.valid and "mixed scripts" in (h.error or "")
     assert normalize_query("１２３.com").kind == "domain"  # fullwidth digits
     q2 = normalize_query("a\u200db.com")  # ZWJ outside its CONTEXTJ context
     assert q2.kind == "domain" and not q2.valid and "IDNA" in (q2.error or "")
@@ -270,7 +275,7 @@ def test_ip_files_present() -> None:
 def test_every_real_network_normalizes(path: Path) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     row = normalize_network(doc, query="q")
-    assert list(row) == list(NETWORKS_SCHEMA)
+    assert list(row) == ["query", *NETWORK_OBJECT_COLUMNS]
     assert row["query"] == "q"
     assert row["handle"]
     start = ipaddress.ip_address(row["start_address"])
@@ -309,7 +314,7 @@ def test_arin_network_exact() -> None:
         # ARIN nests the abuse POC inside the registrant org entity
         "abuse_email": "abuse@microsoft.com",
         "abuse_handle": "MAC74-ARIN",
-        "status": ["active"],
+        "rdap_status": ["active"],
     }
 
 
@@ -431,7 +436,7 @@ def test_every_real_autnum_normalizes(path: Path) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     number = int(path.stem.split("-")[1])
     row = normalize_autnum(doc, query=str(number))
-    assert list(row) == list(AUTNUMS_SCHEMA)
+    assert list(row) == ["query", *AUTNUM_OBJECT_COLUMNS]
     assert row["start_autnum"] == row["end_autnum"] == number
     assert row["handle"] and row["name"]
     assert row["rir"] == DIR_RIR[path.parent.name]
@@ -454,7 +459,7 @@ def test_ripe_autnum_exact() -> None:
         "last_changed_date": datetime(2023, 6, 29, 15, 39, 42, tzinfo=UTC),
         "abuse_email": "abuse@alojalia.com",
         "abuse_handle": "AR37103-RIPE",
-        "status": ["active"],
+        "rdap_status": ["active"],
     }
 
 
@@ -471,7 +476,7 @@ def test_other_autnums_exact() -> None:
     assert afrinic["registration_date"] == datetime(2010, 10, 25, 10, 14, tzinfo=UTC)
     assert afrinic["rir"] == "afrinic" and afrinic["name"] == "ORG-WCL1-AFRINIC"
     br = normalize_autnum(load("registro-br/autnum-53170.json"))  # handle without "AS"
-    assert (br["handle"], br["country"], br["rir"], br["status"]) == ("53170", "BR", "lacnic", [])
+    assert (br["handle"], br["country"], br["rir"], br["rdap_status"]) == ("53170", "BR", "lacnic", [])
     assert (br["abuse_handle"], br["abuse_email"]) == ("BRI2", None)
     arin = normalize_autnum(load("arin/autnum-13335.json"))
     assert arin["registration_date"] == datetime(2010, 7, 14, 22, 35, 57, tzinfo=UTC)  # -04:00
@@ -534,8 +539,8 @@ def test_non_object_documents_give_null_rows() -> None:
         {"startAddress": 5, "events": "x", "entities": {"roles": "abuse"}},
     ):
         row = normalize_network(doc)
-        assert list(row) == list(NETWORKS_SCHEMA) and row["start_address"] is None
-        assert list(normalize_autnum(doc)) == list(AUTNUMS_SCHEMA)
+        assert list(row) == ["query", *NETWORK_OBJECT_COLUMNS] and row["start_address"] is None
+        assert list(normalize_autnum(doc)) == ["query", *AUTNUM_OBJECT_COLUMNS]
 
 
 _ODD: list[Any] = [
@@ -593,7 +598,7 @@ def test_mutated_real_documents_never_raise() -> None:
     assert networks_frame(net_rows).schema == NETWORKS_SCHEMA
     assert autnums_frame(aut_rows).schema == AUTNUMS_SCHEMA
     for row in net_rows:
-        assert isinstance(row["cidrs"], list) and isinstance(row["status"], list)
+        assert isinstance(row["cidrs"], list) and isinstance(row["rdap_status"], list)
         assert row["ip_version"] in (None, 4, 6)
 
 
@@ -601,11 +606,11 @@ def test_mistyped_members_are_ignored_not_fatal() -> None:
     doc = load("arin/ip-13.64.0.0.json")
     doc["cidr0_cidrs"] = {"v4prefix": "13.64.0.0", "length": 11}  # lone object, not array
     doc["events"] = [{"eventAction": "registration", "eventDate": "garbage"}, 3]
-    doc["status"] = "active"  # string for array
+    doc["rdap_status"] = "active"  # string for array
     doc["ipVersion"] = 4
     row = normalize_network(doc)
     assert row["cidrs"] == ["13.64.0.0/11"]
     assert row["registration_date"] is None
     assert row["last_changed_date"] is None
-    assert row["status"] == ["active"]
+    assert row["rdap_status"] == ["active"]
     assert row["ip_version"] == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import datetime, timedelta, timezone
@@ -178,15 +179,145 @@ def test_redaction_opt_out_and_empty(frames: Frames) -> None:
     assert redact_frames(empty).entities.schema == ENTITIES_SCHEMA
 
 
+# -- the entities frame's own `kind` column -----------------------------------------------
+
+
+def entities_frame(rows: list[dict[str, object]], *, with_kind: bool = True) -> pl.DataFrame:
+    """An entities frame with the contract's columns, plus (or minus) a ``kind`` column."""
+    schema = dict(ENTITIES_SCHEMA)
+    schema.pop("kind", None)
+    if with_kind:
+        schema["kind"] = pl.Utf8()
+    base: dict[str, object] = {
+        c: (False if dt == pl.Boolean() else None) for c, dt in schema.items()
+    }
+    base.update(domain="example.com", source="registry")
+    return pl.DataFrame([{**base, **r} for r in rows], schema=schema)
+
+
+def blanked(frames: Frames, entities: pl.DataFrame, **kw: Any) -> list[bool]:
+    """For each row: were name, email and phone blanked?"""
+    out = redact_frames(dataclasses.replace(frames, entities=entities), **kw).entities
+    assert out.columns == entities.columns and out.height == entities.height
+    return [row["name"] is None and row["email"] is None for row in out.iter_rows(named=True)]
+
+
+PERSON_LIKE = {"name": "Jane Doe", "email": "jane@example.com", "phone": "+1.5551234"}
+ORG_LIKE = {"name": "Hosting Example GmbH", "email": "noc@example.com", "phone": "+1.5550000"}
+
+
+def test_kind_column_decides_over_the_name_heuristics(frames: Frames) -> None:
+    rows: list[dict[str, object]] = [
+        # an organization whose name reads like a person: kept because its jCard says org
+        {"handle": "O1", "role": "registrant", "kind": "org", **PERSON_LIKE},
+        # a person whose name reads like a company: blanked because the jCard says so
+        {"handle": "I1", "role": "registrant", "kind": "individual", **ORG_LIKE},
+        # group and location kinds, and case/whitespace as served, are not personal
+        {"handle": "G1", "role": "technical", "kind": "group", **PERSON_LIKE},
+        {"handle": "L1", "role": "technical", "kind": " Location ", **PERSON_LIKE},
+        {"handle": "D1", "role": "technical", "kind": "device", **PERSON_LIKE},
+        # no kind, or one we do not know: the heuristics of is_individual, as before
+        {"handle": "N1", "role": "technical", "kind": None, **PERSON_LIKE},
+        {"handle": "N2", "role": "technical", "kind": None, **ORG_LIKE},
+        {"handle": "X1", "role": "technical", "kind": "x-robot", **PERSON_LIKE},
+        {"handle": "N3", "role": "abuse", "kind": "", **PERSON_LIKE},  # role account
+        # an individual abuse contact is personal; registrar data stays, whatever the kind
+        {"handle": "A1", "role": "abuse", "kind": "individual", **PERSON_LIKE},
+        {"handle": "R1", "role": "registrar", "kind": "individual", **PERSON_LIKE},
+        {"handle": None, "parent_handle": "R1", "role": "abuse", "kind": "individual",
+         **PERSON_LIKE},
+    ]  # fmt: skip
+    got = blanked(frames, entities_frame(rows))
+    labels = [f"{r['handle']}/{r['role']}" for r in rows]
+    assert dict(zip(labels, got, strict=True)) == {
+        "O1/registrant": False,
+        "I1/registrant": True,
+        "G1/technical": False,
+        "L1/technical": False,
+        "D1/technical": False,
+        "N1/technical": True,
+        "N2/technical": False,
+        "X1/technical": True,
+        "N3/abuse": False,
+        "A1/abuse": True,
+        "R1/registrar": False,
+        "None/abuse": False,
+    }
+    # the same rows without the column: the old guesses (name heuristics only)
+    no_kind = blanked(frames, entities_frame(rows, with_kind=False))
+    assert no_kind[:2] == [True, False]  # the person-like org blanked, the GmbH person kept
+
+
+def test_kind_column_is_one_decision_per_entity(frames: Frames) -> None:
+    # three role rows of one entity; the kind on any of them speaks for all of them
+    rows: list[dict[str, object]] = [
+        {"handle": "P1", "role": "abuse", "kind": None, **PERSON_LIKE},
+        {"handle": "P1", "role": "technical", "kind": "individual", **PERSON_LIKE},
+        {"handle": "P1", "role": "administrative", "kind": None, **PERSON_LIKE},
+    ]
+    assert blanked(frames, entities_frame(rows)) == [True, True, True]
+    out = redact_frames(dataclasses.replace(frames, entities=entities_frame(rows))).entities
+    assert out["pii_redacted"].to_list() == [True, True, True]
+    assert out["kind"].to_list() == [None, "individual", None]  # the column itself is kept
+
+
+def test_kind_column_first_then_the_kinds_mapping(frames: Frames) -> None:
+    rows: list[dict[str, object]] = [
+        {"handle": "C1", "role": "registrant", "kind": "org", **PERSON_LIKE},
+        {"handle": "C2", "role": "registrant", "kind": None, **PERSON_LIKE},
+        {"handle": "C3", "role": "registrant", "kind": None, **ORG_LIKE},
+    ]
+    kinds = {"C1": "individual", "C2": "org", "C3": "Individual"}
+    # the row's own kind wins; the mapping fills the rows whose kind is null
+    assert blanked(frames, entities_frame(rows), kinds=kinds) == [False, False, True]
+    # without the column, the mapping alone decides (the behaviour before the column)
+    assert blanked(frames, entities_frame(rows, with_kind=False), kinds=kinds) == [
+        True,
+        False,
+        True,
+    ]
+
+
+def test_kind_column_on_real_answers() -> None:
+    # ARIN: Daniel Petsinger (kind individual) is also the abuse contact, which the
+    # heuristics take for a role mailbox; "Radio Link Internet" (kind org) reads like
+    # neither. AFRINIC: a maintainer group and an org whose names read like nothing.
+    files = {
+        "192.198.0.0": "arin/ip-192.198.0.0.json",
+        "196.11.240.215": "afrinic/ip-196.11.240.215.json",
+    }
+    res = {k: ok(k, body(f)) for k, f in files.items()}
+    frames = build_frames([(k, k) for k in res], res)
+    ent = frames.entities
+    assert "kind" in ent.columns  # frames.py fills it from EntityRow.kind
+    red = redact_frames(frames).entities
+    heuristic = redact_frames(dataclasses.replace(frames, entities=ent.drop("kind"))).entities
+
+    def pii(df: pl.DataFrame, handle: str) -> list[bool]:
+        return df.filter(pl.col("handle") == handle)["pii_redacted"].to_list()
+
+    # seven role rows, nested under the registrant and at the top level
+    assert pii(red, "PETSI-ARIN") == [True] * 7
+    assert pii(heuristic, "PETSI-ARIN") == [False] * 7
+    assert red.filter(pl.col("handle") == "PETSI-ARIN")["email"].null_count() == 7
+    for handle in ("DP-41", "MBIP-AFRINIC", "ORG-VSA1-AFRINIC"):
+        assert not any(pii(red, handle)), handle
+        assert all(pii(heuristic, handle)), handle
+    # rows with a kind follow it exactly
+    for kind, flag in red.select("kind", "pii_redacted").drop_nulls("kind").iter_rows():
+        assert flag == (kind == "individual"), kind
+
+
 # -- select_fields -------------------------------------------------------------------------
 
 
 def test_select_fields_keeps_join_keys_and_named_columns(frames: Frames) -> None:
     sel = select_fields(frames, ["registrar", "entities.role", "action"])
     assert sel.domains.columns == ["query", "domain", "registrar"]
-    assert sel.entities.columns == ["domain", "role"]
-    assert sel.events.columns == ["domain", "action"]
-    assert sel.nameservers.columns == ["domain"]
+    assert sel.entities.columns == ["domain", "role", "query_kind", "key"]
+    assert sel.events.columns == ["domain", "action", "query_kind", "key"]
+    assert sel.nameservers.columns == ["domain", "query_kind", "key"]
+    assert sel.networks.columns == ["query", "key"]  # a frame without the named columns
     assert sel.entities.height == frames.entities.height
     assert sel.domains["registrar"].to_list() == frames.domains["registrar"].to_list()
 
@@ -446,3 +577,24 @@ def test_cli_purge_personal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.parametrize("member", ["jscontact_card", "jscard", "contact"])
+def test_strict_strips_jscontact_cards_under_every_member_name(member: str) -> None:
+    # normalize reads all three draft names; strict mode must strip what it reads
+    person = {
+        "objectClassName": "entity",
+        "handle": "P1",
+        "roles": ["registrant"],
+        member: {
+            "kind": "individual",
+            "name": {"full": "Jane Roe"},
+            "emails": {"e": {"address": "jane@example.net"}},
+        },
+    }
+    body = json.dumps({"objectClassName": "domain", "ldhName": "x.test", "entities": [person]})
+    assert body_has_pii(body)
+    stripped = strip_pii_from_body(body)
+    assert "Jane Roe" not in stripped and "jane@example.net" not in stripped
+    assert json.loads(stripped)["entities"][0][member]["kind"] == "individual"
+    assert entity_kinds(json.loads(body)) == {"P1": "individual"}
