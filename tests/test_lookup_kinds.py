@@ -19,7 +19,6 @@ from aiohttp import web
 
 import rdaplab
 from rdaplab._data import responses_dir
-from rdaplab.objects import NETWORK_OBJECT_COLUMNS
 from rdaplab.frames import (
     AUTNUMS_SCHEMA,
     ENTITIES_SCHEMA,
@@ -29,6 +28,7 @@ from rdaplab.frames import (
     QUERIES_SCHEMA,
     REMARKS_SCHEMA,
 )
+from rdaplab.objects import NETWORK_OBJECT_COLUMNS
 
 # path on the test server -> (status, dataset file or inline body)
 ROUTES: dict[str, tuple[int, str]] = {
@@ -38,7 +38,10 @@ ROUTES: dict[str, tuple[int, str]] = {
     "/arin/autnum/13335": (200, "arin/autnum-13335.json"),
     "/arin/entity/ZG39-ARIN": (200, "arin/entity-ZG39-ARIN.json"),
     "/arin/ip/192.0.2.1": (200, "{}"),
-    "/arin/ip/74.1.2.3": (200, "arin/ip-192.198.0.0.json"),  # a person as abuse contact  # a 2xx without an object: parse_error
+    "/arin/ip/74.1.2.3": (
+        200,
+        "arin/ip-192.198.0.0.json",
+    ),  # a person as abuse contact  # a 2xx without an object: parse_error
     "/arin/autnum/64500": (404, '{"errorCode": 404, "title": "Not Found"}'),
     "/ripe/ip/62.239.237.1": (200, "ripe/ip-62.239.237.1.json"),
     "/ripe/autnum/205697": (200, "ripe/autnum-205697.json"),
@@ -251,7 +254,9 @@ async def test_entity_and_nameserver_kinds(server, tmp_path) -> None:
     assert fr.queries["outcome"].to_list() == ["ok"]
     row = fr.nameservers.row(0, named=True)
     assert (row["query_kind"], row["key"], row["nameserver"]) == (
-        "nameserver", "ns1.nic.fr", "ns1.nic.fr"
+        "nameserver",
+        "ns1.nic.fr",
+        "ns1.nic.fr",
     )
     assert row["ipv4"] and row["ipv6"]
 

@@ -144,21 +144,42 @@ def test_a_ripe_style_person_quota_stops_the_host_not_the_batch(tmp_path) -> Non
         assert second.queries.filter(pl.col("outcome") == "ok").height == 6
 
 
-@pytest.mark.slow
-def test_lacnic_ten_a_minute_is_learned_without_a_retry_storm(sim, tmp_path) -> None:
-    """LACNIC answers 429 + Retry-After past 10 queries a minute (burst 10, then 1/6 s)."""
-    ips = [f"200.{i}.1.1" for i in range(1, 13)]  # 12 distinct networks
-    t0 = time.monotonic()
-    r = rdaplab.lookup(
-        ips, bootstrap=sim.boot, cache=str(tmp_path / "c.duckdb"), progress=False,
-        retry=rdaplab.Retry(backoff_initial_s=0.02, backoff_max_s=0.05),
-    )  # fmt: skip
-    elapsed = time.monotonic() - t0
-    assert r.queries["outcome"].to_list() == ["ok"] * 12
-    throttled = r.attempts["throttled"].sum()
-    # the 11th and 12th must wait for the bucket (>= ~6 s); discovering the limit costs a
-    # few 429s, each honoured: the host is parked for its Retry-After, never hammered
-    assert elapsed >= 5.0
+def test_lacnic_style_limit_is_learned_without_a_retry_storm(tmp_path) -> None:
+    """LACNIC answers 429 + Retry-After past 10 queries a minute (burst 10, then 1/6 s).
+
+    rirs.json has the real numbers (tests/test_simulator_objects.py checks them at the
+    HTTP level); here the same shape, ten times faster, so the engine test takes seconds.
+    """
+    scenario = {
+        "seed": 5,
+        "registries": [
+            {
+                "name": "lacnic",
+                "role": "rir",
+                "rir": "lacnic",
+                "ip_ranges": ["200.0.0.0/8"],
+                "rate_limit": {"rate_per_s": 10 / 6, "burst": 5},
+                "throttle_style": "429-notice",
+                "retry_after": "seconds",
+            }
+        ],
+    }
+    ips = [f"200.{i}.1.1" for i in range(1, 11)]  # 10 distinct networks
+    with SimulatorThread(scenario) as s:
+        boot = s.write_bootstrap(tmp_path / "boot")
+        t0 = time.monotonic()
+        r = rdaplab.lookup(
+            ips, bootstrap=boot, cache=str(tmp_path / "c.duckdb"), progress=False,
+            retry=rdaplab.Retry(backoff_initial_s=0.02, backoff_max_s=0.05),
+        )  # fmt: skip
+        elapsed = time.monotonic() - t0
+        served = s.stats()["lacnic"]
+    assert r.queries["outcome"].to_list() == ["ok"] * 10
+    throttled = int(r.attempts["throttled"].sum())
+    assert throttled == served.throttled
+    # 5 at once, then one per 0.6 s: >= ~3 s; discovering the limit costs a few 429s,
+    # each honoured (the host is parked for its Retry-After, never hammered)
+    assert elapsed >= 2.5
     assert throttled <= 4, r.attempts.select("query", "status", "decision")
     sent = r.attempts.with_columns(
         arrived=pl.col("started_at") + pl.duration(milliseconds=pl.col("latency_ms"))
@@ -169,7 +190,7 @@ def test_lacnic_ten_a_minute_is_learned_without_a_retry_storm(sim, tmp_path) -> 
         later = sent.filter(pl.col("started_at") > row["arrived"])["started_at"]
         if later.len():
             gap = (later.min() - row["arrived"]).total_seconds()  # type: ignore[operator]
-            assert gap >= 0.8 * (row["retry_after_s"] or 0) - 0.5, (row, gap)
+            assert gap >= 0.8 * (row["retry_after_s"] or 0) - 0.3, (row, gap)
     assert r.networks["rir"].unique().to_list() == ["lacnic"]
 
 

@@ -476,7 +476,12 @@ def test_other_autnums_exact() -> None:
     assert afrinic["registration_date"] == datetime(2010, 10, 25, 10, 14, tzinfo=UTC)
     assert afrinic["rir"] == "afrinic" and afrinic["name"] == "ORG-WCL1-AFRINIC"
     br = normalize_autnum(load("registro-br/autnum-53170.json"))  # handle without "AS"
-    assert (br["handle"], br["country"], br["rir"], br["rdap_status"]) == ("53170", "BR", "lacnic", [])
+    assert (br["handle"], br["country"], br["rir"], br["rdap_status"]) == (
+        "53170",
+        "BR",
+        "lacnic",
+        [],
+    )
     assert (br["abuse_handle"], br["abuse_email"]) == ("BRI2", None)
     arin = normalize_autnum(load("arin/autnum-13335.json"))
     assert arin["registration_date"] == datetime(2010, 7, 14, 22, 35, 57, tzinfo=UTC)  # -04:00
