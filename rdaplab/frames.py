@@ -120,11 +120,16 @@ ENTITIES_SCHEMA = pl.Schema(
         "email_redacted": pl.Boolean(),
         "phone_redacted": pl.Boolean(),
         "country_redacted": pl.Boolean(),
-        # Blanked by rdaplab (redact_pii=True: an individual's name, email, phone), as
+        # Blanked by rdaplab (redact_pii=True: an individual's name, email, phone, address), as
         # opposed to the *_redacted flags, which say what the server itself withheld.
         "pii_redacted": pl.Boolean(),
         # jCard/JSContact kind as served (individual, org, group, location), lowercased.
         "kind": pl.Utf8(),
+        # Postal address, lines joined by "\n" (structured adr, its label, or JSContact).
+        "address": pl.Utf8(),
+        "address_redacted": pl.Boolean(),
+        # The entity is a privacy/proxy service (registrant and other domain contacts).
+        "privacy_proxy": pl.Boolean(),
         "query_kind": pl.Utf8(),
         "key": pl.Utf8(),
     }
@@ -726,6 +731,9 @@ def _domain_frames(
         "country_redacted": [x.country_redacted for x in ens],
         "pii_redacted": [False] * len(ens),
         "kind": [x.kind for x in ens],
+        "address": [x.address for x in ens],
+        "address_redacted": [x.address_redacted for x in ens],
+        "privacy_proxy": [x.privacy_proxy for x in ens],
     }
     ns: dict[str, list[Any]] = {
         "domain": ns_dom,

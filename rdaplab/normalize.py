@@ -8,7 +8,9 @@ each tolerance below exists because a response in ``datasets/responses`` needs i
   two fractional digits (CentralNic, Nominet) -- all become tz-aware UTC;
 - ``ldhName`` with a trailing dot (Com Laude, ZDNS, Nominet nameservers);
 - ``secureDns`` instead of ``secureDNS`` (AFNIC), capitalised roles and jCard parameter
-  names (Namecheap), ``null`` jCard values (RIPE), short or string ``adr`` values;
+  names (Namecheap), ``null`` jCard values (RIPE), short or string ``adr`` values
+  (Namecheap sends 4-5 components, AFRINIC fills them out of order), addresses only in the
+  ``label`` parameter (RIPE, APNIC; ARIN escapes its newlines as a literal ``\\n``);
 - registrar abuse contacts nested inside the registrar entity;
 - RFC 9537 ``redacted`` members and ICANN "REDACTED FOR PRIVACY" remarks/placeholders.
 
@@ -23,6 +25,7 @@ A body the types do not fit takes the tolerant path whole, so both give the same
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -90,8 +93,15 @@ class EntityRow:
     phone_redacted: bool = False
     country_redacted: bool = False
     # jCard/JSContact ``kind`` lowercased ("individual", "org", "group", "location", or
-    # whatever the server sent); last, with a default, so positional constructions hold
+    # whatever the server sent); new fields go last, with a default, so positional
+    # constructions written before them still hold
     kind: str | None = None
+    # postal address, one line per non-empty part, joined by "\n" (see _adr_text)
+    address: str | None = None
+    address_redacted: bool = False
+    # the entity is a privacy/proxy service standing in for the registrant (see _PROXY_RE);
+    # only ever True on domain contact rows (_PROXY_ROLES)
+    privacy_proxy: bool = False
 
 
 @dataclass(slots=True)
@@ -464,7 +474,14 @@ _PATH_FIELDS = (
     ("'e-mail'", "email"),
     ("'tel'", "phone"),
     ("'voice'", "phone"),
+    ("'label'", "address"),
+    ("'addresses'", "address"),  # JSContact
 )
+# Words of the address parts of the ICANN/RFC 9537 redaction names ("Registrant Street",
+# "Registrant City", "Registrant Postal Code", "Registrant State/Province", Nominet's
+# "Registrant Region"); "country" is its own field and is matched first.
+_ADDRESS_WORDS = ("street", "city", "postal", "postcode", "zip", "state", "province",
+                  "region", "locality", "address")  # fmt: skip
 
 
 def _redaction_field(text: str) -> str | None:
@@ -477,6 +494,8 @@ def _redaction_field(text: str) -> str | None:
         return None if "ext" in text else "phone"
     if "country" in text:
         return "country"
+    if any(word in text for word in _ADDRESS_WORDS):
+        return "address"
     if "organi" in text:
         return (
             None if ("type" in text or "ident" in text or text.endswith(" id")) else "organization"
@@ -484,6 +503,15 @@ def _redaction_field(text: str) -> str | None:
     if text.endswith("name") and "domain" not in text:
         return "name"
     return None
+
+
+def _path_field(p: str) -> str | None:
+    """The contact field a (casefolded, single-quoted) JSONPath points into."""
+    if "'adr'" in p:
+        # ...[?(@[0]=='adr')][3][6] is the country name, [1].cc the country code parameter
+        tail = p.rstrip()
+        return "country" if tail.endswith("[6]") or tail.endswith("cc") else "address"
+    return next((f for word, f in _PATH_FIELDS if word in p), None)
 
 
 def _redaction_target(name: str | None, path: str | None) -> tuple[str, str] | None:
@@ -495,7 +523,7 @@ def _redaction_target(name: str | None, path: str | None) -> tuple[str, str] | N
         role = next((r for word, r in _ROLE_WORDS if f"'{word}" in p), None)
     fld = _redaction_field(text) if text else None
     if fld is None and p:
-        fld = next((f for word, f in _PATH_FIELDS if word in p), None)
+        fld = _path_field(p)
     if role is None or fld is None:
         return None
     return role, fld
@@ -540,6 +568,63 @@ def _jtext(value: object) -> str | None:
 
 
 _VCARD_NAMES = frozenset({"version", "fn", "org", "email", "tel", "adr", "kind", "url"})
+_MAX_ADR_DEPTH = 3  # adr value -> component -> nested street array; deeper is garbage
+
+
+def _address_lines(value: object, out: list[str], depth: int = 0) -> None:
+    """Append the non-empty lines of an address value: strings (split on CRLF, CR, LF and
+    a literal backslash-n), numbers (postal codes), nested arrays in order; each line
+    stripped."""
+    if isinstance(value, str):
+        if "\n" in value or "\r" in value or "\\" in value:
+            value = value.replace("\\r\\n", "\n").replace("\\n", "\n")
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+            for line in value.split("\n"):
+                line = line.strip()
+                if line:
+                    out.append(line)
+        else:
+            value = value.strip()
+            if value:
+                out.append(value)
+    elif isinstance(value, list):
+        if depth < _MAX_ADR_DEPTH:
+            for v in value:
+                _address_lines(v, out, depth + 1)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out.append(str(value))
+
+
+def _adr_text(value: object, params: object) -> str | None:
+    """The postal address of a jCard ``adr`` property as one text, lines joined by "\\n".
+
+    The structured value's components in order (post office box, extended address,
+    street, locality, region, postal code, country name; RFC 6350 §6.3.1), one line per
+    non-empty part: a nested array (multi-line street, RFC 7095 §3.3.1.3) gives a line per
+    item, a string where the array belongs is read as the whole address, nulls are
+    skipped. Short arrays (Namecheap sends 4-5 parts) and parts in the wrong slots
+    (AFRINIC) read naturally this way, since nothing depends on the position. When the
+    value holds no text (``null``, all empty strings: RIPE, APNIC, ARIN), the ``label``
+    parameter is used instead, its newlines real or a literal backslash-n (ARIN).
+    """
+    lines: list[str] = []
+    if isinstance(value, list):
+        # the usual flat array of strings inline (what _address_lines does for it)
+        for v in value:
+            if v.__class__ is str and "\n" not in v and "\r" not in v and "\\" not in v:
+                v = v.strip()
+                if v:
+                    lines.append(v)
+            elif v is not None:
+                _address_lines(v, lines, 1)
+    elif value is not None:
+        _address_lines(value, lines)
+    if not lines and isinstance(params, dict) and params:
+        label = params.get("label")
+        if label is None:
+            label = _get_ci(params, "label")
+        _address_lines(label, lines)
+    return "\n".join(lines) if lines else None
 
 
 def _param_types(params: object) -> str:
@@ -557,9 +642,11 @@ def _param_types(params: object) -> str:
 
 
 _Card = tuple[str | None, str | None, str | None, str | None, str | None]
-# _Card plus the kind (lowercased), what the entity walk reads
-_KindCard = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
-_NO_CARD: _KindCard = (None, None, None, None, None, None)
+# _Card plus the kind (lowercased) and the postal address, what the entity walk reads
+_KindCard = tuple[
+    str | None, str | None, str | None, str | None, str | None, str | None, str | None
+]
+_NO_CARD: _KindCard = (None, None, None, None, None, None, None)
 
 
 def _vcard(vcard: object) -> _Card:
@@ -573,8 +660,11 @@ def _vcard(vcard: object) -> _Card:
 
 
 def _vcard_kind(vcard: object) -> _KindCard:
-    """:func:`_vcard` plus the ``kind`` property, lowercased (one pass over the card)."""
+    """:func:`_vcard` plus the ``kind`` property, lowercased, and the postal address (the
+    first ``adr`` with any text, see :func:`_adr_text`; else a ``label`` property's text),
+    in one pass over the card."""
     name = org = email = phone = other_phone = cc = country_name = kind = None
+    address = label_prop = None
     if not isinstance(vcard, list) or not vcard:
         return _NO_CARD
     props = vcard[1] if len(vcard) > 1 and isinstance(vcard[1], list) else vcard
@@ -618,11 +708,19 @@ def _vcard_kind(vcard: object) -> _KindCard:
                 cc = _text(_get_ci(params, "cc"))
             if country_name is None and isinstance(value, list) and len(value) >= 7:
                 country_name = _jtext(value[6])
+            if address is None:
+                address = _adr_text(prop[3], params)
         elif cc is None and pname == "iso-3166-1-alpha-2":
             cc = value if isinstance(value, str) else None
         elif pname == "kind" and kind is None and isinstance(value, str):
             kind = value.lower()
-    return name, org, email, phone or other_phone, cc or country_name, kind
+        elif pname == "label" and label_prop is None:
+            # vCard 3's delivery label property, served by a few: the address if no adr is
+            lines: list[str] = []
+            _address_lines(prop[3], lines)
+            label_prop = "\n".join(lines) or None
+    return (name, org, email, phone or other_phone, cc or country_name, kind,
+            address if address is not None else label_prop)  # fmt: skip
 
 
 # JSContact (RFC 9553) cards, served by some RIRs instead of jCard (draft-ietf-regext-rdap-
@@ -681,19 +779,134 @@ def _jscard_kind(card: object) -> _KindCard:
             break
         if other_phone is None and kinds != {"fax"}:
             other_phone = number
-    country = None
+    country = address = None
     for a in _js_items(card.get("addresses")):
-        country = _jtext(a.get("countryCode"))
+        if address is None:
+            address = _js_address(a)
+        if country is None:
+            country = _jtext(a.get("countryCode"))
         if country is None:
             country = next((_jtext(c.get("value")) for c in _js_items(a.get("components"))
                             if c.get("kind") == "country"), None)  # fmt: skip
-        if country is not None:
+        if country is not None and address is not None:
             break
     kind = _jtext(card.get("kind"))
-    return name, org, email, phone or other_phone, country, kind.lower() if kind else None
+    return (name, org, email, phone or other_phone, country, kind.lower() if kind else None,
+            address)  # fmt: skip
+
+
+# RFC 9553 §2.5.1.2 component kinds that make up the street line ("54321", "Oak St");
+# every other kind (locality, region, postcode, country, district, ...) is a line of its own.
+_JS_STREET_KINDS = frozenset(
+    {"number", "name", "direction", "building", "floor", "apartment", "room", "block",
+     "subblock"}
+)  # fmt: skip
+# Members of pre-RFC JSContact drafts, in address order (street may be an array).
+_JS_OLD_MEMBERS = ("postOfficeBox", "extension", "street", "locality", "region", "postcode",
+                   "country")  # fmt: skip
+
+
+def _js_address(addr: Mapping[str, Any]) -> str | None:
+    """A JSContact address as one text, lines joined by "\\n" (like :func:`_adr_text`).
+
+    ``full`` (``fullAddress`` in drafts) when given; else the ``components`` in order,
+    street kinds joined on one line (by the ``separator`` component between them, else a
+    space), the others one line each; else the draft members ``street``, ``locality``, ...
+    """
+    lines: list[str] = []
+    full = addr.get("full")
+    _address_lines(full if full is not None else addr.get("fullAddress"), lines)
+    if lines:
+        return "\n".join(lines)
+    comps = addr.get("components")
+    if comps is not None:
+        street: list[str] = []
+        sep = " "
+        for c in _as_list(comps):
+            if not isinstance(c, dict):
+                continue
+            ckind = c.get("kind")
+            ckind = ckind.lower() if isinstance(ckind, str) else ""
+            value = c.get("value")
+            if ckind == "separator":
+                sep = value if isinstance(value, str) and value.strip() else " "
+                continue
+            text = _jtext(value)
+            if text is None:
+                continue
+            if ckind in _JS_STREET_KINDS:
+                if street:
+                    street.append(sep)
+                street.append(text)
+            else:
+                if street:
+                    lines.append("".join(street).strip())
+                    street = []
+                _address_lines(text, lines)
+            sep = " "
+        if street:
+            lines.append("".join(street).strip())
+    else:
+        for member in _JS_OLD_MEMBERS:
+            value = addr.get(member)
+            if isinstance(value, list):  # street components: {"type": ..., "value": ...}
+                value = [v.get("value") if isinstance(v, dict) else v for v in value]
+            _address_lines(value, lines)
+    return "\n".join(line for line in lines if line) or None
 
 
 # --------------------------------------------------------------------------- entities
+
+
+# Privacy/proxy services: registrars' services that publish their own contact data in
+# place of the registrant's. Matched (case-insensitively, anywhere) in an entity's fn or
+# org. Seen in datasets/responses: Namecheap's "WhoisGuard, Inc." (fn "WhoisGuard
+# Protected", namecheap/bitcoin.org.json) and "Privacy service provided by Withheld for
+# Privacy ehf" (namecheap/deep.surf.json). The others are the services of large registrars
+# as they name themselves in registration data. Redaction wording ("REDACTED FOR
+# PRIVACY", "Data Protected", "Withheld for Privacy Purposes": see is_placeholder) is
+# deliberately absent: it says a value was withheld, not who stands in for the
+# registrant -- those are the *_redacted flags.
+_PROXY_PATTERNS = (
+    r"domains\s*by\s*proxy",  # GoDaddy: "Domains By Proxy, LLC"
+    r"withheld\s*for\s*privacy\s*ehf",  # Namecheap (corpus)
+    r"privacy\s+service\s+provided\s+by",  # Namecheap's org wording (corpus)
+    r"whois\s*guard",  # Namecheap, earlier (corpus)
+    r"contact\s*privacy\s*inc",  # Tucows / Hover: "Contact Privacy Inc. Customer 123"
+    r"privacy\s*guardian",  # NameSilo: "PrivacyGuardian.org llc"
+    r"perfect\s*privacy",  # Network Solutions / Web.com: "Perfect Privacy, LLC"
+    r"super\s*privacy\s*service",  # Dynadot: "Super Privacy Service LTD c/o Dynadot"
+    r"whois\s*privacy\s*(?:protection|service|corp)",  # Enom, Internet.bs
+    r"identity\s*protect(?:ion)?\s*(?:service|limited|ltd)",  # 123-reg / Fasthosts
+    r"private\s*by\s*design",  # Porkbun: "Private by Design, LLC"
+    r"domain\s*protection\s*services",  # Name.com: "Domain Protection Services, Inc."
+    r"whois\s*proxy",  # Key-Systems: "c/o whoisproxy.com"
+    r"privacy\s*protect(?:ion)?\s*(?:\.org|org|service)",  # PrivacyProtect.org
+    # generic self-descriptions of such services
+    r"\bprivacy\s*(?:/|&|and)?\s*proxy\b",
+    r"\bproxy\s*(?:service|protection)",
+    r"\b(?:domain|whois|registrant)\s*privacy\s*(?:service|protection)",
+)
+_PROXY_RE = re.compile("|".join(_PROXY_PATTERNS), re.IGNORECASE)
+# Roles a privacy/proxy service stands in for: the registrant, and the domain contacts
+# that the same services fill with their own data (Namecheap does for all three).
+# Registrar, reseller and abuse entities are the provider's own business data.
+_PROXY_ROLES = frozenset({"registrant", "administrative", "technical", "billing"})
+
+
+def _is_privacy_proxy(name: str | None, org: str | None) -> bool:
+    """Whether an entity's fn or org names a privacy/proxy service (see _PROXY_PATTERNS)."""
+    for text in (org, name):
+        if text is None:
+            continue
+        # every pattern contains one of these words: most names are rejected without the
+        # regex (its alternation is tried at each position, ~1.5 µs a string)
+        low = text.lower()
+        if ("priva" in low or "prox" in low or "whois" in low or "protect" in low) and (
+            _PROXY_RE.search(text) is not None
+        ):
+            return True
+    return False
 
 
 def _remark_flags(entity: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -736,9 +949,9 @@ def _walk_entities(
         if vcard is None and ("jscontact_card" in ent or "jscard" in ent or "contact" in ent):
             # no jCard: the JSContact card, when there is one (the jCard wins otherwise)
             card = next((c for m in _JSCARD_MEMBERS if isinstance(c := ent.get(m), dict)), None)
-            name, org, email, phone, country, kind = _jscard_kind(card)
+            name, org, email, phone, country, kind, address = _jscard_kind(card)
         else:
-            name, org, email, phone, country, kind = _vcard_kind(vcard)
+            name, org, email, phone, country, kind, address = _vcard_kind(vcard)
         absent = email_flag = False
         if "remarks" in ent or "status" in ent:
             absent, email_flag = _remark_flags(ent)
@@ -748,6 +961,17 @@ def _walk_entities(
         email_r = email_flag or (is_placeholder(email) if email is not None else absent)
         tel_r = is_placeholder(phone) if phone is not None else absent
         cc_r = is_placeholder(country) if country is not None else absent
+        # an address is redacted when any of its lines is a placeholder (a redacted street
+        # next to a served city is still a redacted address)
+        if address is None:
+            adr_r = absent
+        else:
+            adr_r = False
+            for line in address.split("\n"):  # is_placeholder's cheap reject inlined
+                if line[:1] in _PLACEHOLDER_FIRST and is_placeholder(line):
+                    adr_r = True
+                    break
+        proxy = _is_privacy_proxy(name, org)
         roles: list[str | None] = [
             r.strip().lower() for r in _as_list(ent.get("roles")) if isinstance(r, str)
         ]
@@ -762,13 +986,17 @@ def _walk_entities(
                         tel_r or (role, "phone") in marks,
                         cc_r or (role, "country") in marks,
                         kind,
+                        address,
+                        adr_r or (role, "address") in marks,
+                        proxy and role in _PROXY_ROLES,
                     )
                 )  # fmt: skip
             else:
                 out.append(
                     EntityRow(
                         source, handle, role, parent, name, org, email, phone, country,
-                        fn_r, org_r, email_r, tel_r, cc_r, kind,
+                        fn_r, org_r, email_r, tel_r, cc_r, kind, address, adr_r,
+                        proxy and role in _PROXY_ROLES,
                     )
                 )  # fmt: skip
             if role == "registrar":

@@ -3,8 +3,8 @@
 Researchers handling RDAP data handle personal data. The building blocks here are pure
 functions (no I/O); ``rdaplab.lookup`` and :class:`rdaplab.cache.Cache` call them:
 
-- :func:`redact_frames` blanks names, emails and phones of *individual* contacts in the
-  normalized frames (on by default in ``lookup``), keeping registrar, abuse and
+- :func:`redact_frames` blanks names, emails, phones and postal addresses of *individual*
+  contacts in the normalized frames (on by default in ``lookup``), keeping registrar, abuse and
   organization data.
 - :func:`select_fields` keeps only named columns (data minimization).
 - :func:`strip_pii_from_body` removes personal jCard properties of individual entities
@@ -60,7 +60,7 @@ ORG_KINDS: Final = frozenset({"org", "group", "application", "location", "device
 KIND_COLUMN: Final = "kind"
 
 # Entities frame columns blanked (set to null) for individual contacts.
-PERSONAL_COLUMNS: Final = ("name", "email", "phone")
+PERSONAL_COLUMNS: Final = ("name", "email", "phone", "address")
 
 # Set to True on blanked rows when a future schema has it; frames.py is the contract,
 # so this module never adds the column itself.
@@ -284,9 +284,10 @@ def redact_frames(
     -------
     Frames
         Same frames, same schemas and row counts; in ``entities`` the columns of
-        :data:`PERSONAL_COLUMNS` (``name``, ``email``, ``phone``) are null on the rows
-        of individual entities. ``organization``, ``country``, ``handle``, ``role`` and
-        the ``*_redacted`` flags (which describe what the *server* redacted) are kept.
+        :data:`PERSONAL_COLUMNS` (``name``, ``email``, ``phone``, ``address``) are null on
+        the rows of individual entities. ``organization``, ``country``, ``handle``,
+        ``role``, ``kind``, ``privacy_proxy`` and the ``*_redacted`` flags (which describe
+        what the *server* redacted) are kept.
 
     Notes
     -----
@@ -655,7 +656,8 @@ class PrivacySettings:
     Attributes
     ----------
     redact_pii
-        Blank individual contacts' names, emails and phones in the frames (default).
+        Blank individual contacts' names, emails, phones and addresses in the frames
+        (default).
     fields
         Keep only these columns in the frames (data minimization), or all.
     privacy

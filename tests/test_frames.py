@@ -137,9 +137,14 @@ def test_detail_schemas_contract() -> None:
         "country_redacted",
         "pii_redacted",
         "kind",
+        "address",
+        "address_redacted",
+        "privacy_proxy",
         *keys,
     ]
     assert all(ENTITIES_SCHEMA[c] == pl.Boolean() for c in ENTITIES_SCHEMA if "redacted" in c)
+    assert ENTITIES_SCHEMA["address"] == pl.String()
+    assert ENTITIES_SCHEMA["privacy_proxy"] == pl.Boolean()
     assert list(NAMESERVERS_SCHEMA.items()) == [
         ("domain", pl.String()),
         ("source", pl.String()),

@@ -35,11 +35,13 @@ def kinds_of(rec: DomainRecord) -> dict[tuple[str | None, str | None], str | Non
     return {(e.handle, e.role): e.kind for e in rec.entities}
 
 
-def test_kind_is_the_last_field_with_a_default() -> None:
-    assert [f.name for f in dataclasses.fields(EntityRow)][-1] == "kind"
-    # positional constructions written before the field existed still work
+def test_kind_and_later_fields_come_last_with_defaults() -> None:
+    names = [f.name for f in dataclasses.fields(EntityRow)]
+    assert names[-4:] == ["kind", "address", "address_redacted", "privacy_proxy"]
+    # positional constructions written before the fields existed still work
     row = EntityRow("registry", "H1", "registrant", None, "Jane", None, None, None, None)
     assert row.kind is None and row.country_redacted is False
+    assert row.address is None and row.address_redacted is False and not row.privacy_proxy
 
 
 def test_kinds_of_a_real_arin_answer() -> None:

@@ -128,11 +128,13 @@ def test_redaction_blanks_individuals_and_keeps_organizations(
     assert klang["name"] == "KLANG-ROLE" and klang["email"] == "krislangers@yahoo.com"
     # AFNIC: no kind; a person's name with an organization -> personal; org stays
     pick = entity(ent, "afnic.fr", "JP-FRNIC", "technical")
-    assert (pick["name"], pick["email"], pick["phone"]) == (None, None, None)
+    assert (pick["name"], pick["email"], pick["phone"], pick["address"]) == (None,) * 4
     assert pick["organization"] == "AFNIC" and pick["country"] == "FR"
+    assert entity(frames.entities, "afnic.fr", "JP-FRNIC", "technical")["address"]
     # registrar data always stays
     rar = entity(ent, "afnic.fr", "RAR939-FRNIC", "registrar")
     assert rar["name"] == "Registry Operations" and rar["email"] == "support@afnic.fr"
+    assert rar["address"] and "rue Stephenson" in rar["address"]
     # an abuse contact nested under the registrar stays (handle-less row)
     abuse = ent.filter((pl.col("domain") == "google.com") & (pl.col("role") == "abuse"))
     assert abuse.height == 2  # registry and registrar answers

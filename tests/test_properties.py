@@ -743,10 +743,11 @@ def test_jscontact_card_without_jcard() -> None:
 
 
 def test_label_and_structured_addresses_never_raise() -> None:
-    # ENTITIES_SCHEMA has no address column (a contract): addresses only feed `country`.
+    # Addresses feed `country` and the `address` column (tests/test_entities_address.py).
     djvg = (responses_dir() / "ripe" / "entity-DJVG.json").read_bytes()  # adr null + label
     rec = assert_same_as_tolerant(_entity_doc(msgspec.json.decode(djvg)), "registry")
     assert rec is not None and rec.entities[0].country is None
+    assert rec.entities[0].address  # from the label parameter
     structured = [
         "adr",
         {"label": "1 Main St\nSpringfield\nUS", "cc": "us"},
@@ -755,6 +756,7 @@ def test_label_and_structured_addresses_never_raise() -> None:
     ]
     rec = assert_same_as_tolerant(_entity_doc({"vcardArray": ["vcard", [structured]]}), "registry")
     assert rec is not None and rec.entities[0].country == "us"  # the cc parameter first
+    assert rec.entities[0].address == "Suite 1\n1 Main St\nBldg 2\nSpringfield\n12345\nUS"
     nested = ["adr", {}, "text", ["", "", "", "", "", "", ["Norway", ["NO"]]]]
     rec = assert_same_as_tolerant(_entity_doc({"vcardArray": ["vcard", [nested]]}), "registry")
     assert rec is not None and rec.entities[0].country == "Norway"
