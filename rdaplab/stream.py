@@ -221,7 +221,8 @@ def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any
         read_options=pa_csv.ReadOptions(block_size=1 << 20),
         parse_options=pa_csv.ParseOptions(delimiter=sep),
         convert_options=convert,
-        memory_pool=pa.system_memory_pool(),  # returns freed blocks (see cache._POOL)
+        # The system allocator hands freed blocks back; Arrow's default pool keeps them.
+        memory_pool=pa.system_memory_pool(),
     )
     try:
         pending: list[Any] = []
