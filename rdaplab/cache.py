@@ -868,9 +868,11 @@ class Cache:
         """The ``batches`` row of one batch as a dict (``summary`` is JSON text), or None."""
         with self._lock:
             cur = self._c.execute("SELECT * FROM batches WHERE batch_id = ?", [batch_id])
-            row = cur.fetchone()
+            # fetchall, not fetchone: DuckDB 2.0 refuses other work on a connection that
+            # still has an unfinished result (batch_id is the key: at most one row)
+            rows = cur.fetchall()
             names = [d[0] for d in cur.description or []]
-        return None if row is None else dict(zip(names, row, strict=True))
+        return dict(zip(names, rows[0], strict=True)) if rows else None
 
     def batches(self) -> pl.DataFrame:
         """Every batch recorded in this cache, newest first (without the summaries)."""

@@ -560,3 +560,18 @@ def test_rows_survive_sigkill_after_store_returns(tmp_path: Path) -> None:
         )
     assert (info["responses"], info["attempts"]) == (500, 700)
     assert set(got) == {"k0.com", "k499.com"}
+
+
+def test_batch_row_leaves_the_connection_usable(tmp_path) -> None:
+    # DuckDB 2.0: a half-read result blocks later .sql() on the same connection
+    cache = Cache(tmp_path / "c.duckdb")
+    try:
+        cache.begin_batch(
+            "b1", started_at=datetime.now(timezone.utc), total=1, unique=1, settings={}
+        )
+        assert cache.batch("b1")["batch_id"] == "b1"
+        assert cache.attempts("b1").height == 0  # a .sql() read right after
+        assert cache.batch("nope") is None
+        assert cache.batches().height == 1
+    finally:
+        cache.close()
