@@ -237,11 +237,15 @@ async def test_bad_input_fails_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_peak_memory_is_flat_as_the_input_grows(tmp_path):
-    """20k vs 60k names, each in a fresh process (benchmarks/memory.py)."""
+    """10k vs 30k names, each in a fresh process (benchmarks/memory.py).
+
+    Small sizes keep the suite fast (this was its slowest test at 20k/60k: 67-107 s);
+    `make bench` checks 100k vs 1M strictly.
+    """
     script = (
         "import json, sys; sys.path.insert(0, 'benchmarks'); from pathlib import Path;"
         "from memory import streaming_memory;"
-        f"print(json.dumps(streaming_memory(Path({str(tmp_path)!r}), sizes=(20000, 60000))))"
+        f"print(json.dumps(streaming_memory(Path({str(tmp_path)!r}), sizes=(10000, 30000))))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=280
@@ -249,8 +253,8 @@ def test_peak_memory_is_flat_as_the_input_grows(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     peaks = {int(n): r["peak_rss_mb"] for n, r in out["sizes"].items()}
-    assert peaks[60000] <= 1.3 * peaks[20000], peaks
-    assert peaks[60000] <= 500, peaks
+    assert peaks[30000] <= 1.3 * peaks[10000], peaks
+    assert peaks[30000] <= 500, peaks
 
 
 async def test_priority_is_checked_before_any_work(tmp_path):
