@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from rdaplab._gc import gc_paused
 from rdaplab.models import NameResult, Response
@@ -308,33 +309,21 @@ _US = timedelta(microseconds=1)
 
 
 def _list_series(name: str, values: list[Any]) -> pl.Series:
-    """A List(String) column from its flat values and their row numbers.
+    """A List(String) column from its flat values and offsets (None rows stay null).
 
-    Polars' per-row path is ~15x slower; pyarrow's ``pa.array`` is as fast for short
-    lists but imports pandas whenever it is installed (~40 MB resident for the process).
+    Polars' per-row path is ~15x slower; ``pa.array`` on Python lists is fast but imports
+    pandas whenever it is installed (~40 MB resident for the process). Arrow arrays made
+    from Polars Series (the C data interface) do not: the list array is assembled from
+    them. 200k rows: 0.04 s (0.09 s via a group_by).
     """
-    n = len(values)
-    lens = pl.Series("_len", [len(v) if v else 0 for v in values], dtype=pl.Int64)
+    lens = [len(v) if v else 0 for v in values]
     flat = pl.Series(name, [x for v in values if v for x in v], dtype=pl.String)
-    # explode() turns a zero repeat into one null: dropped (row numbers are never null).
-    rows = pl.select(pl.int_range(n, dtype=pl.Int64).repeat_by(lens).explode().drop_nulls())
-    grouped = (
-        pl.DataFrame([rows.to_series().alias("_row"), flat])
-        .group_by("_row", maintain_order=True)
-        .agg(pl.col(name))
+    offsets = pl.Series("offsets", [0, *lens], dtype=pl.Int64).cum_sum()
+    nulls = pl.Series("nulls", [v is None for v in values], dtype=pl.Boolean)
+    array = pa.LargeListArray.from_arrays(
+        offsets.to_arrow(), flat.to_arrow(), mask=nulls.to_arrow()
     )
-    missing = pl.Series("_null", [v is None for v in values], dtype=pl.Boolean)
-    return (
-        pl.DataFrame([pl.int_range(n, dtype=pl.Int64, eager=True).alias("_row"), missing])
-        .join(grouped, on="_row", how="left", maintain_order="left")
-        .select(
-            pl.when(pl.col("_null"))
-            .then(pl.lit(None, dtype=_STR_LIST))
-            .otherwise(pl.col(name).fill_null(pl.lit([], dtype=_STR_LIST)))
-            .alias(name)
-        )
-        .to_series()
-    )
+    return pl.Series(name, pl.from_arrow(array)).cast(_STR_LIST)
 
 
 def _epoch_us(v: datetime | None) -> int | None:
