@@ -374,16 +374,26 @@ def redact_frames(
     k = pl.col("_kind").drop_nulls().first().over(by)
     # The entity's first row decides for all its rows (same fn/org on each role row).
     org_like_entity = pl.col("_org_like").first().over(by)
+    # The windows as plain columns first: nested in when/then, Polars evaluated each one
+    # on its own (0.9 s instead of 0.15 s at 4 x 10^5 entity rows).
+    work = work.with_columns(
+        registrar_any.alias("_reg"),
+        abuse_any.alias("_abuse"),
+        under.alias("_under"),
+        k.alias("_k"),
+        org_like_entity.alias("_org_entity"),
+    )
+    k = pl.col("_k")
     individual = (
-        pl.when(registrar_any | under)
+        pl.when(pl.col("_reg") | pl.col("_under"))
         .then(False)
         .when(k == "individual")
         .then(True)
         .when(k.is_in(list(ORG_KINDS)).fill_null(False))
         .then(False)
-        .when(abuse_any)
+        .when(pl.col("_abuse"))
         .then(False)
-        .otherwise(~org_like_entity)
+        .otherwise(~pl.col("_org_entity"))
     )
     work = work.with_columns(individual.alias("_individual")).sort("_row")
     blank = pl.col("_individual")
