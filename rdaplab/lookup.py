@@ -617,9 +617,7 @@ def plan_queries(
     kinds never collide; invalid values by ``INVALID_PREFIX`` + their repr, with the
     kind they were taken for and the reason in ``error_detail``.
     """
-    kinds = (
-        [kind] * len(raw) if kind != "auto" else [detect_kind(v) for v in raw]
-    )  # ~0.4 us a value
+    kinds = [kind] * len(raw) if kind != "auto" else _detect_kinds(raw)
     rows: list[tuple[object, str]] = []
     results: dict[str, NameResult] = {}
     domain_at = [i for i, k in enumerate(kinds) if k == "domain"]
@@ -666,6 +664,24 @@ def plan_queries(
                     )
         rows.append((value, key))
     return rows, results
+
+
+# Every value auto-detection could call an IP or an ASN matches this (a superset: ':' or
+# '/' anywhere, or only digits, dots, "AS" letters and whitespace); the rest are domains.
+_NOT_SURELY_DOMAIN = r"[:/]|^[\s\x1c-\x1f0-9.AaSs]+$"
+
+
+def _detect_kinds(raw: Sequence[object]) -> list[str]:
+    """:func:`detect_kind` of every value; all-string inputs are screened in Polars first
+    (a batch of domains then costs ~10 ms per 10^5 values instead of ~100 ms)."""
+    if not raw or not all(type(v) is str for v in raw):
+        return [detect_kind(v) for v in raw]
+    maybe = pl.Series(raw, dtype=pl.String).str.contains(_NOT_SURELY_DOMAIN)
+    if not maybe.any():
+        return ["domain"] * len(raw)
+    return [
+        detect_kind(v) if m else "domain" for v, m in zip(raw, maybe.to_list(), strict=True)
+    ]
 
 
 def route_queries(results: Mapping[str, NameResult], boot: Bootstrap) -> dict[str, str]:

@@ -16,6 +16,8 @@ from typing import Any
 import polars as pl
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rdaplab
 from rdaplab._data import responses_dir
@@ -28,6 +30,8 @@ from rdaplab.frames import (
     QUERIES_SCHEMA,
     REMARKS_SCHEMA,
 )
+from rdaplab.kinds import detect_kind
+from rdaplab.lookup import _detect_kinds
 from rdaplab.objects import NETWORK_OBJECT_COLUMNS
 
 # path on the test server -> (status, dataset file or inline body)
@@ -357,3 +361,19 @@ async def test_details_without_the_cache_file_keep_the_other_kinds(server, tmp_p
     r = await _lookup(server, tmp_path, ["lemonde.fr", "AS13335"])
     (tmp_path / "c.duckdb").unlink()
     assert r.links["query_kind"].unique().to_list() == ["asn"]
+
+
+_SHAPES = list("aAsS09.:/ \t\x1c-x\u3002\uff10")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.text(alphabet=st.sampled_from(_SHAPES), max_size=12), min_size=1, max_size=20))
+def test_batch_kind_detection_equals_detect_kind(values: list[str]) -> None:
+    """The Polars screen in front of detect_kind never calls an IP or ASN a domain."""
+    assert _detect_kinds(values) == [detect_kind(v) for v in values]
+
+
+def test_batch_kind_detection_on_odd_values() -> None:
+    odd = ["a.com", "1.2.3.4", " AS15169 ", "as1.10", "2001:db8::1", "\x1c1.2.3.4", "AS-FOO", ""]
+    assert _detect_kinds(odd) == [detect_kind(v) for v in odd]
+    assert _detect_kinds([1, "a.com", None]) == ["asn", "domain", "domain"]  # not all str
