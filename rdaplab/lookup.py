@@ -679,9 +679,7 @@ def _detect_kinds(raw: Sequence[object]) -> list[str]:
     maybe = pl.Series(raw, dtype=pl.String).str.contains(_NOT_SURELY_DOMAIN)
     if not maybe.any():
         return ["domain"] * len(raw)
-    return [
-        detect_kind(v) if m else "domain" for v, m in zip(raw, maybe.to_list(), strict=True)
-    ]
+    return [detect_kind(v) if m else "domain" for v, m in zip(raw, maybe.to_list(), strict=True)]
 
 
 def route_queries(results: Mapping[str, NameResult], boot: Bootstrap) -> dict[str, str]:
