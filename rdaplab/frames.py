@@ -631,27 +631,32 @@ def queries_from_domains(domains: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def outcome_row(query: object, result: NameResult, norm: Normalized) -> dict[str, Any]:
+    """The ``QUERIES_SCHEMA`` columns of one input row: its query and what happened to it
+    (also the head and tail of its ``networks`` / ``autnums`` row)."""
+    return {
+        "query": _as_text(query),
+        "query_kind": result.query_kind,
+        "key": result_key(result),
+        "outcome": norm.outcome,
+        "error_kind": norm.error_kind,
+        "error_detail": norm.error_detail,
+        "registry_url": result.registry_url,
+        "http_status": result.http_status,
+        "attempts": result.attempts,
+        "latency_ms": result.latency_ms,
+        "from_cache": result.from_cache,
+        "fetched_at": result.fetched_at,
+    }
+
+
 def _queries_frame(
     rows: Sequence[tuple[object, str]],
     results: Mapping[str, NameResult],
     normalized: Mapping[str, Normalized],
 ) -> pl.DataFrame:
-    res = [results[key] for _, key in rows]
-    norms = [normalized[key] for _, key in rows]
-    columns: dict[str, list[Any]] = {
-        "query": [_as_text(q) for q, _ in rows],
-        "query_kind": [r.query_kind for r in res],
-        "key": [result_key(r) for r in res],
-        "outcome": [n.outcome for n in norms],
-        "error_kind": [n.error_kind for n in norms],
-        "error_detail": [n.error_detail for n in norms],
-        "registry_url": [r.registry_url for r in res],
-        "http_status": [r.http_status for r in res],
-        "attempts": [r.attempts for r in res],
-        "latency_ms": [r.latency_ms for r in res],
-        "from_cache": [r.from_cache for r in res],
-        "fetched_at": [r.fetched_at for r in res],
-    }
+    per_row = [outcome_row(q, results[key], normalized[key]) for q, key in rows]
+    columns = {name: [r[name] for r in per_row] for name in QUERIES_SCHEMA.names()}
     return _frame(columns, QUERIES_SCHEMA)
 
 

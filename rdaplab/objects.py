@@ -40,6 +40,7 @@ from rdaplab.frames import (
     Frames,
     Normalized,
     empty,
+    outcome_row,
     result_key,
 )
 from rdaplab.frames import _frame as build_columns
@@ -633,19 +634,7 @@ def object_frames(
         kind = result.query_kind
         obj_key = result_key(result)
         if kind in per_kind:
-            row: dict[str, Any] = {
-                "query": query if isinstance(query, str) or query is None else str(query),
-                "key": obj_key,
-                "outcome": norm.outcome,
-                "error_kind": norm.error_kind,
-                "error_detail": norm.error_detail,
-                "registry_url": result.registry_url,
-                "http_status": result.http_status,
-                "attempts": result.attempts,
-                "latency_ms": result.latency_ms,
-                "from_cache": result.from_cache,
-                "fetched_at": result.fetched_at,
-            }
+            row = outcome_row(query, result, norm)
             if rec is not None and rec.row is not None:
                 for col in _OBJECT_COLUMNS[kind]:
                     if col in rec.row:
