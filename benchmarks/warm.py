@@ -33,16 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import rdaplab
-from rdaplab.bootstrap import Bootstrap
-from rdaplab.cache import Cache
 from rdaplab.frames import build_frames, normalize_result, normalize_results
 from rdaplab.models import NameResult, Response
+from rdaplab.rdap.bootstrap import Bootstrap
 from rdaplab.simulator import Simulator, _normalize
+from rdaplab.store.cache import Cache
 
 __all__ = ["normalize_throughput", "render_bodies", "warm_replay_100k"]
 
 # The module, not the function ``rdaplab.lookup`` that shadows it on the package.
-_LOOKUP = importlib.import_module("rdaplab.lookup")
+_LOOKUP = importlib.import_module("rdaplab.batch.lookup")
 _FRAMES = importlib.import_module("rdaplab.frames")
 
 # Same registry as benchmarks/run.py's warm replay: one fast .dev registry.

@@ -5,18 +5,16 @@
 >>> result.domains  # doctest: +SKIP
 """
 
-from rdaplab import accessor as _accessor  # noqa: F401  (registers df.rdap, lf.rdap)
-from rdaplab import notebook as _notebook  # noqa: F401  (the progress widget in Jupyter)
 from rdaplab._version import __version__
-from rdaplab.bootstrap import (
-    Bootstrap,
-    BootstrapOverrideWarning,
-    BootstrapStaleWarning,
-    ServiceMatch,
-)
-from rdaplab.cache import Cache
-from rdaplab.client import RdapClient, Timeouts
-from rdaplab.controller import ControllerStatistics, HostController
+from rdaplab.batch.lookup import Batch, LookupResult, load_result, lookup, lookup_async, start
+from rdaplab.batch.progress import ProgressSnapshot
+from rdaplab.batch.stream import StreamBatch, stream
+from rdaplab.engine.client import RdapClient, Timeouts
+from rdaplab.engine.controller import ControllerStatistics, HostController
+from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
+from rdaplab.engine.profiles import PROFILES, Profile
+from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry
+from rdaplab.engine.throttle import Signal, classify_throttle
 from rdaplab.errors import (
     ERROR_KINDS,
     OUTCOMES,
@@ -28,13 +26,15 @@ from rdaplab.errors import (
     InputError,
     RdapLabError,
 )
-from rdaplab.limiter import FairShare, HostLimiter, LimiterStatistics
-from rdaplab.lookup import Batch, LookupResult, load_result, lookup, lookup_async, start
-from rdaplab.profiles import PROFILES, Profile
-from rdaplab.progress import ProgressSnapshot
-from rdaplab.scheduler import PRIORITIES, Limits, Retry
-from rdaplab.stream import StreamBatch, stream
-from rdaplab.throttle import Signal, classify_throttle
+from rdaplab.notebook import accessor as _accessor  # noqa: F401  (registers df.rdap, lf.rdap)
+from rdaplab.notebook import widget as _widget  # noqa: F401  (the progress widget in Jupyter)
+from rdaplab.rdap.bootstrap import (
+    Bootstrap,
+    BootstrapOverrideWarning,
+    BootstrapStaleWarning,
+    ServiceMatch,
+)
+from rdaplab.store.cache import Cache
 
 __all__ = [
     "ERROR_KINDS",
@@ -83,5 +83,5 @@ def __getattr__(name: str) -> object:
     if name in ("charts", "report"):
         import importlib
 
-        return importlib.import_module(f"rdaplab.{name}")
+        return importlib.import_module(f"rdaplab.notebook.{name}")
     raise AttributeError(f"module 'rdaplab' has no attribute {name!r}")

@@ -182,7 +182,7 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
 
 
 def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from rdaplab.scheduler import Limits
+    from rdaplab.engine.scheduler import Limits
 
     kwargs: dict[str, Any] = {
         "column": args.column,
@@ -211,8 +211,8 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse unusable output paths before the batch, not after it."""
+    from rdaplab.batch.lookup import check_output_path
     from rdaplab.errors import InputError
-    from rdaplab.lookup import check_output_path
 
     if args.out:
         check_output_path(args.out)
@@ -296,8 +296,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _existing_cache(path: str | None) -> Any:
-    from rdaplab.cache import Cache
     from rdaplab.errors import InputError
+    from rdaplab.store.cache import Cache
 
     if path is not None and path != ":memory:" and not Path(path).exists():
         raise InputError(f"no cache file at {path}")
@@ -361,7 +361,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_bootstrap_show(args: argparse.Namespace) -> int:
     import warnings
 
-    from rdaplab.bootstrap import STALE_AFTER_DAYS, Bootstrap, BootstrapStaleWarning
+    from rdaplab.rdap.bootstrap import STALE_AFTER_DAYS, Bootstrap, BootstrapStaleWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BootstrapStaleWarning)  # said on the last line
@@ -376,8 +376,8 @@ def cmd_bootstrap_show(args: argparse.Namespace) -> int:
 def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
     import asyncio
 
-    from rdaplab.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap
     from rdaplab.errors import BootstrapError
+    from rdaplab.rdap.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap
 
     report = asyncio.run(
         refresh_bootstrap(args.dir, args.source or IANA_BOOTSTRAP_URL, timeout=args.timeout)
@@ -400,8 +400,8 @@ def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from rdaplab.lookup import load_result
-    from rdaplab.report import check_report_path, export_report
+    from rdaplab.batch.lookup import load_result
+    from rdaplab.notebook.report import check_report_path, export_report
 
     check_report_path(args.out)  # before loading what may be a large cache
     result = load_result(Path(args.source), batch_id=args.batch)

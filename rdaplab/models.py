@@ -92,3 +92,18 @@ class NameResult:
     # The normalized query sent and cached when ``key`` differs from it: other kinds are
     # keyed by their RDAP path (``ip/192.0.2.0/24``) so kinds never collide in a batch.
     query: str | None = None
+
+
+@dataclass(slots=True)
+class Normalized:
+    """One distinct key after decoding: the record, or the reason it failed.
+
+    Small next to the raw bodies: the engine normalizes each answer as soon as it arrives
+    and lets the bodies go once the cache has them.
+    """
+
+    record: Any  # a DomainRecord, or an ObjectRecord for the other kinds; None on failure
+    outcome: str
+    error_kind: str | None
+    error_detail: str | None
+    referral_status: str | None

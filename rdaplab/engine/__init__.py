@@ -1,0 +1,30 @@
+"""The HTTP engine: one client, per-host limiters and controllers, the scheduler.
+
+What the batch layer drives to fetch answers politely; nothing here knows of the cache or
+the frames. Engine internals are public here for those who tune or study the scheduler.
+"""
+
+from rdaplab.engine.client import RdapClient, Timeouts
+from rdaplab.engine.controller import ControllerStatistics, HostController
+from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
+from rdaplab.engine.profiles import PROFILES, Profile
+from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry, Scheduler
+from rdaplab.engine.throttle import Signal, classify
+
+__all__ = [
+    "PRIORITIES",
+    "PROFILES",
+    "ControllerStatistics",
+    "FairShare",
+    "HostController",
+    "HostLimiter",
+    "LimiterStatistics",
+    "Limits",
+    "Profile",
+    "RdapClient",
+    "Retry",
+    "Scheduler",
+    "Signal",
+    "Timeouts",
+    "classify",
+]

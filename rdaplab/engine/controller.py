@@ -1,0 +1,423 @@
+"""Learning one host's limits from what it says, and running right at them.
+
+A :class:`HostController` owns the knobs of one :class:`~rdaplab.limiter.HostLimiter`
+(rate, concurrency, park) and turns feedback into settings:
+
+*Rate* is found by bracketing. ``lo`` is the highest rate proven clean (sustained, busy,
+for a proof period with no throttle); ``hi`` the lowest rate at which the host throttled
+us. Until the first throttle the rate grows multiplicatively each clean window (slow
+start); a throttle sets ``hi`` and cuts the rate (to ``lo``, or a multiplicative cut when
+``lo`` is unknown or wrong, harder when throttles come in quick succession); clean proof
+periods move the rate halfway up the gap until ``lo`` and ``hi`` are within a few percent,
+where it stays, re-probing after a long clean spell in case the limit was raised. Every
+throttle also parks the host for ``Retry-After`` (capped; a default when absent).
+
+*Concurrency* follows rate x observed latency (Little's law) with headroom, within a
+ceiling: the batch's per-host maximum, a profile's, or one learned when throttles happen
+only above a number of requests in flight (a connection-limited host).
+
+*Latency* is watched as in gradient/Vegas-style limiters: when a window's mean latency is
+well above the host's base latency (requests queue at the server), the rate is cut gently
+even without an explicit signal.
+
+Throttles from requests sent before the last cut belong to the same event and do not cut
+again. Everything reads ``now`` from the caller (the loop clock), so the logic is tested
+with fake time. Each call returns the *decision* it took (``"raise"``, ``"cut"``,
+``"slow"``...), which the scheduler writes to the attempts log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from rdaplab.engine.limiter import HostLimiter
+from rdaplab.engine.profiles import Profile
+
+__all__ = ["ControllerStatistics", "HostController"]
+
+SLOW_START_FACTOR = 2.0  # per clean window before the first throttle
+CUT_FACTOR = 0.8  # multiplicative cut when no proven-clean rate is known
+HARD_CUT_FACTOR = 0.5
+LO_MARGIN = 0.95  # a proven rate later throttled: settle this far below it  # ... when the previous cut did not help (few answers in between)
+SETTLE_GAP = 0.04  # lo and hi this close (relative): stop searching
+REPROBE_AFTER_S = 60.0  # clean at a settled rate this long: look for a raised limit
+PROOF_MIN_S = 2.0  # a rate is proven clean after this long busy without throttles...
+PROOF_MIN_REQUESTS = 4  # ... and at least this many answers
+PROOF_GAP_S = 0.3  # ... and longer close under a throttled rate: 0.3 s / relative gap
+PROOF_MAX_S = 15.0
+WINDOW_MIN_S = 0.5
+WINDOW_MIN_REQUESTS = 4
+LATENCY_TOLERANCE = 2.0  # a window's mean latency above this x base means queueing
+LATENCY_SLACK_S = 0.05  # ... and above base by at least this much (jitter is normal)
+LATENCY_CUT = 0.9
+MAX_STEP = 0.25  # raise at most this share of the rate per proven step
+CONCURRENCY_HEADROOM = 2.0
+FLOOR_SHARE = 0.25  # of the starting rate: the lowest cut without a Retry-After
+WEAK_WINDOW_S = 5.0  # two weak signals this close are a pattern, one is an accident
+MIN_RATE_PER_S = 1 / 120  # one request per two minutes: slower is a block, not a rate
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerStatistics:
+    """What the controller believes about its host (a snapshot)."""
+
+    host: str
+    rate_per_s: float | None
+    concurrency: int
+    lo_rate_per_s: float | None  # highest rate proven clean
+    best_rate_per_s: float | None  # highest rate answered over a clean window
+    hi_rate_per_s: float | None  # lowest rate throttled
+    concurrency_ceiling: int
+    base_latency_ms: float | None
+    latency_ms: float | None  # recent mean
+    phase: str  # "start", "search", "settled", "pinned"
+    throttle_events: int
+    cuts: int
+    raises: int
+
+
+class HostController:
+    """Adaptive rate and concurrency for one host; see the module docstring.
+
+    Parameters
+    ----------
+    limiter
+        The limiter whose knobs this controller turns.
+    profile
+        Starting point and ceilings (:mod:`rdaplab.profiles`).
+    max_rate_per_s, max_concurrency
+        The batch's ceilings for any host.
+    """
+
+    def __init__(
+        self,
+        limiter: HostLimiter,
+        profile: Profile,
+        *,
+        max_rate_per_s: float = 100.0,
+        max_concurrency: int = 16,
+    ) -> None:
+        self.limiter = limiter
+        self.profile = profile
+        self.adaptive = profile.adaptive
+        # The batch's ceiling bounds what the controller learns, not a rate the user pinned.
+        ceilings = [max_rate_per_s] if self.adaptive else [math.inf]
+        if profile.max_rate_per_s:
+            ceilings.append(profile.max_rate_per_s)
+        self.max_rate = max(MIN_RATE_PER_S, min(ceilings))
+        self.conc_max = max(1, min(max_concurrency, profile.max_concurrency or max_concurrency))
+        self.conc_ceiling = self.conc_max
+        # No starting rate means unpaced, which only a pinned (non-adaptive) host can be.
+        self.unpaced = profile.rate_per_s is None
+        if self.unpaced:
+            self.adaptive = False
+        start = profile.rate_per_s if profile.rate_per_s is not None else self.max_rate
+        self.rate = min(self.max_rate, max(MIN_RATE_PER_S, start))
+        self.concurrency = max(1, min(self.conc_ceiling, profile.concurrency))
+        self.lo: float | None = None
+        self.hi: float | None = None
+        self.phase = "start" if self.adaptive else "pinned"
+        self.base_latency: float | None = None
+        self.lat_ewma: float | None = None
+        self.throttle_events = 0
+        self.best_rate = 0.0  # the highest rate answered in a clean window
+        self.cuts = 0
+        self.raises = 0
+        self._last_cut_at = -math.inf
+        self._oks_since_cut = 0
+        self._clean_since: float | None = None  # when the current rate started, clean
+        self._clean_oks = 0
+        self._win_start: float | None = None
+        self._win_oks = 0
+        self._win_lat = 0.0
+        self._win_in_flight = 0
+        self._conc_from_limit = False  # the ceiling was learned from throttles
+        self._levels: dict[int, list[int]] = {}  # in flight at send -> [answers, throttles]
+        self._recent_oks: deque[float] = deque(maxlen=256)
+        self._slow_windows = 0
+        self._weak: deque[float] = deque(maxlen=8)
+        self._base_samples: deque[float] = deque(maxlen=200)
+        # Without the host's own word (Retry-After), never cut below this: throttles
+        # that do not stop when the rate drops are not about the rate.
+        self.floor_rate = max(MIN_RATE_PER_S, self.rate * FLOOR_SHARE)
+        self._cuts_unproven = 0  # cuts since a rate was last proven clean
+        start_concurrency = self.concurrency
+        self._apply()
+        # Start at the profile's concurrency; rate x latency takes over after a window.
+        self.concurrency = start_concurrency
+        self.limiter.set_concurrency(start_concurrency)
+
+    # -- feedback -------------------------------------------------------------------------
+    def on_answer(
+        self, *, sent_at: float, now: float, in_flight: int, backlog: bool, success: bool = True
+    ) -> str | None:
+        """An answer that was not a throttle (2xx, 404, other errors from the server).
+
+        Only successes (``2xx``) define the host's base latency: a not-found or an error
+        can be answered much faster than a real lookup, and one such answer must not make
+        every ordinary answer look queued.
+        """
+        latency = max(0.0, now - sent_at)
+        self._oks_since_cut += 1
+        self._recent_oks.append(now)
+        self._levels.setdefault(in_flight, [0, 0])[0] += 1
+        if success:
+            self._base_samples.append(latency)
+            if self.base_latency is None:
+                self.base_latency = latency
+        self.lat_ewma = latency if self.lat_ewma is None else 0.8 * self.lat_ewma + 0.2 * latency
+        if not self.adaptive:
+            return None
+        if sent_at <= self._last_cut_at:
+            return None  # sent at the old rate: says nothing about the new one
+        if self._win_start is None:
+            self._win_start = now  # the window opens with this answer; count what follows
+            self._clean_since = now if self._clean_since is None else self._clean_since
+            return None
+        if self._clean_since is None:
+            self._clean_since = now
+        self._win_oks += 1
+        self._clean_oks += 1
+        self._win_lat += latency
+        self._win_in_flight += in_flight
+        window = max(WINDOW_MIN_S, WINDOW_MIN_REQUESTS / self.rate)
+        if now - self._win_start < window:
+            return None
+        return self._end_window(now, backlog)
+
+    def on_throttle(
+        self,
+        *,
+        sent_at: float,
+        now: float,
+        in_flight: int,
+        retry_after_s: float | None = None,
+        weak: bool = False,
+    ) -> str:
+        """A throttle signal for a request sent at ``sent_at``; returns the decision.
+
+        ``retry_after_s`` (the host's own wait) bounds the new rate from below: one
+        request per Retry-After is what the host just said it accepts. A ``weak`` signal
+        (``503`` + Retry-After: overload *or* a passing fault) cuts the rate only when
+        it repeats within a few seconds; alone it only parks the host.
+        """
+        if not self.adaptive:
+            if sent_at > self._last_cut_at:
+                self.throttle_events += 1
+                self._last_cut_at = now  # one event per burst of throttles, for counting
+                return "park"
+            return "same_event"
+        self._levels.setdefault(in_flight, [0, 0])[1] += 1
+        self._conc_from_throttles()
+        if self._conc_from_limit and in_flight > self.conc_ceiling:
+            return "concurrency"  # over the host's connection limit, not its rate
+        if sent_at <= self._last_cut_at:
+            return "same_event"  # sent before we slowed down: already answered for
+        if weak:
+            self._weak.append(now)
+            if sum(1 for t in self._weak if t >= now - WEAK_WINDOW_S) < 2:
+                self._clean_since, self._clean_oks = now, 0  # not clean, though not a cut
+                return "park"
+        self.throttle_events += 1
+        sent_rate = self.rate
+        # Throttled again right after a cut, with nothing proven: cut harder.
+        quick = self._oks_since_cut < 3 and self.cuts > 0 and self.lo is None
+        told = 1.0 / retry_after_s if retry_after_s and retry_after_s > 0 else None
+        self.hi = sent_rate if self.hi is None else min(self.hi, sent_rate)
+        if self.lo is not None and self.lo >= sent_rate:
+            # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
+            self.lo = sent_rate * LO_MARGIN
+        if quick:
+            new = sent_rate * HARD_CUT_FACTOR
+        elif self.lo is not None:
+            new = max(self.lo, sent_rate * self._cut_factor())
+        elif self.phase == "start":
+            # The previous slow-start step was clean; what the host let through recently
+            # tells where between that and the current rate its limit is.
+            estimates = [e for e in (self._accepted_rate(now), told) if e is not None]
+            new = sent_rate * CUT_FACTOR
+            if estimates:
+                new = min(new, max(estimates))
+        else:
+            # Cut after cut with nothing proven in between: the limit is further down
+            # than the last cut assumed, so each cut goes deeper (fewer throttles).
+            new = sent_rate * self._cut_factor()
+        self._cuts_unproven += 1
+        if told is not None and told < sent_rate:
+            new = max(new, told)
+        elif told is None:
+            new = max(new, self.floor_rate)
+        self.phase = "search"
+        self._set_rate(new, now)
+        self.cuts += 1
+        return "cut"
+
+    # -- decisions ------------------------------------------------------------------------
+    def _end_window(self, now: float, backlog: bool) -> str | None:
+        start = self._win_start if self._win_start is not None else now
+        span = max(1e-9, now - start)
+        oks, lat = self._win_oks, self._win_lat / max(1, self._win_oks)
+        in_flight = self._win_in_flight / max(1, self._win_oks)
+        if oks >= WINDOW_MIN_REQUESTS:
+            self.best_rate = max(self.best_rate, oks / span)
+        self._win_start, self._win_oks, self._win_lat, self._win_in_flight = now, 0, 0.0, 0
+        if self._base_samples:
+            # A low percentile of recent successes, not the minimum: one outlier must not
+            # set the bar (and old samples age out).
+            ranked = sorted(self._base_samples)
+            self.base_latency = ranked[len(ranked) // 10]
+        base = self.base_latency or 0.0
+        if lat > max(LATENCY_TOLERANCE * base, base + LATENCY_SLACK_S):
+            # Requests queue at the server: it is at capacity. Two such windows in a row
+            # (one can be a pause on our side) make the rate a ceiling and cut gently,
+            # before the host has to say so.
+            self._slow_windows += 1
+            if self._slow_windows < 2:
+                return None
+            self._slow_windows = 0
+            self.hi = self.rate if self.hi is None else min(self.hi, self.rate)
+            self.phase = "search"
+            # Gradient (Vegas-style): the in-flight count that would see base latency.
+            fit = math.ceil(in_flight * base / max(lat, 1e-9)) + 1
+            self.conc_ceiling = max(1, min(self.conc_ceiling, fit))
+            self._set_rate(self.rate * LATENCY_CUT, now)
+            self.cuts += 1
+            return "slow"
+        self._slow_windows = 0
+        # Only a host that used its rate tells us anything about a higher one.
+        busy = backlog and (oks >= 0.7 * self.rate * span or in_flight >= self.concurrency - 0.5)
+        if not busy:
+            self._update_concurrency()
+            return None
+        proven = (
+            self._clean_since is not None
+            and now - self._clean_since >= self._proof_s()
+            and self._clean_oks >= PROOF_MIN_REQUESTS
+        )
+        if proven:
+            # What was really sent counts, not the pacer's setting (sends can lag it).
+            achieved = min(self.rate, self._clean_oks / max(1e-9, now - (self._clean_since or now)))
+            if self.lo is None or achieved > self.lo:
+                self.lo = achieved
+            self._cuts_unproven = 0
+            if self.conc_ceiling < self.conc_max and not self._conc_from_limit:
+                self.conc_ceiling += 1  # a proven rate earns back a learned-away slot
+        if self.phase == "start":
+            return self._raise(self.rate * SLOW_START_FACTOR, now)
+        if self.hi is None:
+            return self._raise(self.rate * 1.1, now) if proven else None
+        if self.rate > self.hi:
+            self.hi = self.rate  # clean above the old ceiling: the limit was raised
+        gap = self.hi - self.rate
+        if gap <= SETTLE_GAP * self.hi:
+            self.phase = "settled"
+            if self._clean_since is not None and now - self._clean_since >= REPROBE_AFTER_S:
+                self.hi *= 1.1  # look again: registries raise limits, estimates age
+                self.phase = "search"
+            return None
+        if not proven:
+            return None
+        self.phase = "search"
+        step = min(gap / 2, MAX_STEP * self.rate)
+        return self._raise(self.rate + max(step, 0.01 * self.rate), now)
+
+    def _cut_factor(self) -> float:
+        """x0.8, deeper for each further cut with nothing proven in between (to x0.5)."""
+        return max(HARD_CUT_FACTOR, CUT_FACTOR - 0.1 * self._cuts_unproven)
+
+    def _proof_s(self) -> float:
+        """How long a rate must stay clean to count as proven.
+
+        Longer close under a known throttled rate: a host's bucket drains at only the
+        excess rate there, so a too-high rate takes a while to show itself.
+        """
+        proof = max(PROOF_MIN_S, PROOF_MIN_REQUESTS / self.rate)
+        if self.hi is not None and self.hi > self.rate:
+            proof = max(proof, min(PROOF_MAX_S, PROOF_GAP_S / ((self.hi - self.rate) / self.hi)))
+        return proof
+
+    def _raise(self, new: float, now: float) -> str | None:
+        new = min(self.max_rate, new)
+        if new <= self.rate * 1.0001:
+            self._update_concurrency()
+            return None
+        self._set_rate(new, now)
+        self.raises += 1
+        return "raise"
+
+    def _set_rate(self, new: float, now: float) -> None:
+        new = max(MIN_RATE_PER_S, min(self.max_rate, new))
+        if new < self.rate:
+            self._last_cut_at = now
+            self._oks_since_cut = 0
+        self.rate = new
+        self._clean_since = now
+        self._clean_oks = 0
+        self._win_start, self._win_oks, self._win_lat, self._win_in_flight = now, 0, 0.0, 0
+        self._apply()
+
+    def _conc_from_throttles(self) -> None:
+        """Throttled often at k in flight and never below: the host limits connections.
+
+        Counted per in-flight level (ours, which can run ahead of the server's count, so
+        successes happen at k too): the smallest level with a high throttle share and
+        clean levels under it is one over the host's connection limit.
+        """
+        clean_below = 0
+        for k in sorted(self._levels):
+            ok, thr = self._levels[k]
+            if thr >= 2 and thr / (ok + thr) >= 0.25:
+                if k > 1 and clean_below >= 5 and k - 1 < self.conc_ceiling:
+                    self.conc_ceiling = k - 1
+                    self._conc_from_limit = True
+                    self.hi = None  # those throttles were about connections, not the rate
+                    self._update_concurrency()
+                return
+            if thr:
+                return
+            clean_below += ok
+
+    def _update_concurrency(self) -> None:
+        if not self.adaptive:
+            return  # pinned: the profile's concurrency, set once in _apply
+        latency = self.lat_ewma if self.lat_ewma is not None else 0.5
+        need = math.ceil(self.rate * latency * CONCURRENCY_HEADROOM) + 1
+        self.concurrency = max(1, min(self.conc_ceiling, need))
+        self.limiter.set_concurrency(self.concurrency)
+
+    def _accepted_rate(self, now: float) -> float | None:
+        """Answers per second lately (what the host let through), over at least 1 s."""
+        span = max(1.0, 4.0 / self.rate)
+        recent = [t for t in self._recent_oks if t >= now - span]
+        if len(recent) < 2:
+            return None
+        return len(recent) / span
+
+    def _apply(self) -> None:
+        if not self.adaptive:
+            self.limiter.set_rate(None if self.unpaced else self.rate, burst=self.profile.burst)
+            self.limiter.set_concurrency(self.concurrency)
+            return
+        # Pace smoothly (burst 1): registries' buckets forgive a steady flow, not bursts.
+        self.limiter.set_rate(self.rate, burst=1)
+        self._update_concurrency()
+
+    # -- reporting ---------------------------------------------------------------------------
+    def statistics(self) -> ControllerStatistics:
+        return ControllerStatistics(
+            host=self.limiter.host,
+            rate_per_s=None if self.unpaced else self.rate,
+            concurrency=self.concurrency,
+            lo_rate_per_s=self.lo,
+            best_rate_per_s=self.best_rate or None,
+            hi_rate_per_s=self.hi,
+            concurrency_ceiling=self.conc_ceiling,
+            base_latency_ms=None if self.base_latency is None else self.base_latency * 1000,
+            latency_ms=None if self.lat_ewma is None else self.lat_ewma * 1000,
+            phase=self.phase,
+            throttle_events=self.throttle_events,
+            cuts=self.cuts,
+            raises=self.raises,
+        )

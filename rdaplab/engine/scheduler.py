@@ -1,0 +1,847 @@
+"""Dispatching fetches to registry hosts: adaptive per-host pacing, retries, referrals.
+
+Each registry host (``host:port``) gets a :class:`~rdaplab.limiter.HostLimiter` driven by a
+:class:`~rdaplab.controller.HostController` (which learns the host's rate and concurrency
+limits from what it answers), a queue of jobs per priority class, a circuit breaker, and
+at most ``concurrency`` worker tasks, spawned on demand and ended when the queue is
+empty, so the number of tasks is bounded by hosts x per-host concurrency, never by the
+input size. A :class:`~rdaplab.limiter.FairShare` caps requests in flight over all hosts
+and hands freed slots to the host with the fewest in flight, so one slow, throttled or
+dead registry never delays the others: waiting for one host (a park, a slow pacer, an
+open breaker) holds nothing another host could use.
+
+One *lookup* (one distinct query) is a chain of jobs: the registry answer at depth 0 and,
+when it carries an RDAP ``related`` link (the thin-registry case), the registrar answer at
+depth 1 and so on up to ``max_referral_depth``. A referral job runs on the registrar's own
+host queue, with its lookup's priority.
+
+Per answer (throttle signals are recognised by :func:`rdaplab.throttle.classify`: 429,
+503 + Retry-After, 403 HTML "queries exceeded", 422 "too fast", a 200 carrying only a
+"Rate Limit Notice"):
+
+- *throttle*: the host is parked for ``Retry-After`` (both forms; capped; a default when
+  absent), its controller cuts the rate, and the request is tried again, up to
+  ``Retry.max_throttled`` times; then the row ends as ``rate_limited``.
+- *quota* (a daily allowance used up: the text says so, or Retry-After is hours away) and
+  *block* (the host says we are blocked), and a configured ``daily_budget`` reached: the
+  host's remaining rows end at once as ``rate_limited`` (retryable on a later run) rather
+  than a retry storm.
+- other ``5xx``, timeouts, connection errors and unparseable bodies: exponential backoff
+  with full jitter, up to ``Retry.max_attempts`` attempts in all.
+- circuit breaker: ``Retry.dead_host_after`` consecutive connection failures or 5xx (not
+  timeouts: those can be our own stalls) open the host's breaker: its queued and new jobs fail at once (``connection_error`` or
+  ``http_error``) for ``Retry.breaker_cooldown_s``; then one probe request is let through
+  (half-open): an answer closes the breaker, a failure opens it again for twice as long.
+- other ``4xx``: ``http_error`` at once.
+
+Every attempt is reported with the limiter state in force, the requests in flight, the
+throttle signal seen and the controller's decision (the attempts log). No exception
+escapes for one row: every job ends in a finished lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from rdaplab.engine.client import HttpResult, RdapClient, authority, check_url_policy
+from rdaplab.engine.controller import HostController
+from rdaplab.engine.limiter import FairShare, HostLimiter
+from rdaplab.engine.profiles import PROFILES, Profile, profile_for
+from rdaplab.engine.throttle import Signal, classify
+from rdaplab.errors import ErrorKind, FetchError
+from rdaplab.models import Attempt, NameResult, Response
+from rdaplab.rdap.normalize import ParseError, decode_json, error_detail, referral_links
+
+log = logging.getLogger("rdaplab")
+
+#: Priority classes, highest first; ``normal`` is the default.
+PRIORITIES: tuple[str, ...] = ("critical", "high", "normal", "low")
+_PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
+
+
+def priority_index(priority: str | int | None) -> int:
+    """Map a priority class name (or its index) to its index; ``None`` is ``normal``."""
+    if priority is None:
+        return _PRIORITY_INDEX["normal"]
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        if 0 <= priority < len(PRIORITIES):
+            return priority
+    elif isinstance(priority, str) and priority.strip().lower() in _PRIORITY_INDEX:
+        return _PRIORITY_INDEX[priority.strip().lower()]
+    raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITIES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Politeness limits. Per-host rates and concurrency are starting points, learned.
+
+    Parameters
+    ----------
+    max_concurrency
+        Requests in flight at once over all hosts (shared fairly between hosts).
+    per_host_concurrency
+        Starting requests in flight for a host without a profile.
+    per_host_rate_per_s
+        Starting request rate for a host without a profile; ``None``: unpaced (and then
+        not adaptive).
+    per_host_burst
+        Requests that may go back to back at a pinned (non-adaptive) host.
+    per_host_max_rate_per_s, per_host_max_concurrency
+        Ceilings the adaptive controller never exceeds at any host.
+    adaptive
+        Learn each host's limits from its answers (``False``: keep the starting values).
+    hosts
+        Per-host settings over the profile: ``{"rdap.example.net": {"rate_per_s": 1,
+        "concurrency": 2}}``; keys are host names or ``host:port``; keys are those of
+        :class:`~rdaplab.profiles.Profile` (a ``rate_per_s`` alone pins the host).
+    profiles
+        The registry profile table (default :data:`rdaplab.profiles.PROFILES`).
+    """
+
+    max_concurrency: int = 64
+    per_host_concurrency: int = 2
+    per_host_rate_per_s: float | None = 2.0
+    per_host_burst: int = 2
+    per_host_max_rate_per_s: float = 100.0
+    per_host_max_concurrency: int = 16
+    adaptive: bool = True
+    hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profiles: Mapping[str, Profile] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1 or self.per_host_concurrency < 1:
+            raise ValueError("max_concurrency and per_host_concurrency must be >= 1")
+        if self.per_host_rate_per_s is not None and not self.per_host_rate_per_s > 0:
+            raise ValueError(
+                f"per_host_rate_per_s must be > 0 (or None: unpaced), "
+                f"not {self.per_host_rate_per_s!r}"
+            )
+        if not self.per_host_max_rate_per_s > 0 or self.per_host_max_concurrency < 1:
+            raise ValueError("per_host_max_rate_per_s must be > 0, per_host_max_concurrency >= 1")
+        if self.per_host_burst < 1:
+            raise ValueError(f"per_host_burst must be >= 1, not {self.per_host_burst!r}")
+
+    def profile_for(self, host: str) -> Profile:
+        """The effective profile of ``host`` (``host:port``): table, defaults, overrides."""
+        default = Profile(
+            rate_per_s=self.per_host_rate_per_s,
+            concurrency=self.per_host_concurrency,
+            burst=self.per_host_burst,
+            adaptive=self.adaptive and self.per_host_rate_per_s is not None,
+            source="rdaplab defaults (Limits): learned during the batch",
+        )
+        table = PROFILES if self.profiles is None else self.profiles
+        profile = profile_for(host, table, default)
+        if profile is not default and not self.adaptive:
+            profile = Profile(**{**_profile_dict(profile), "adaptive": False})
+        hosts = {k.lower(): v for k, v in self.hosts.items()}
+        key = host.lower()
+        conf = hosts.get(key) or hosts.get(key.rsplit(":", 1)[0])
+        return profile.merged(conf) if conf else profile
+
+    def controller_for(self, host: str) -> HostController:
+        profile = self.profile_for(host)
+        limiter = HostLimiter(host, rate_per_s=None, burst=max(1, profile.burst))
+        return HostController(
+            limiter,
+            profile,
+            max_rate_per_s=self.per_host_max_rate_per_s,
+            max_concurrency=self.per_host_max_concurrency,
+        )
+
+    def limiter_for(self, host: str) -> HostLimiter:
+        """A limiter set to ``host``'s starting values (what the controller starts from)."""
+        return self.controller_for(host).limiter
+
+
+def _profile_dict(profile: Profile) -> dict[str, Any]:
+    return {name: getattr(profile, name) for name in Profile.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Retry and circuit-breaker settings (units in the names)."""
+
+    max_attempts: int = 4
+    max_throttled: int = 8
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_after_default_s: float = 5.0
+    retry_after_max_s: float = 300.0
+    dead_host_after: int = 5
+    breaker_cooldown_s: float = 30.0
+    breaker_max_cooldown_s: float = 600.0
+    max_referral_depth: int = 2
+
+    def backoff_s(self, failures: int, rng: random.Random) -> float:
+        """Full-jitter exponential backoff before retry number ``failures``."""
+        cap = min(self.backoff_max_s, self.backoff_initial_s * (2 ** (failures - 1)))
+        return rng.uniform(0.0, cap)
+
+
+@dataclass(slots=True)
+class _Lookup:
+    kind: str
+    key: str
+    lookup_id: str
+    result: NameResult
+    priority: int = 2
+    visited: set[str] = field(default_factory=set)
+    finished: bool = False
+
+
+@dataclass(slots=True)
+class _Job:
+    lookup: _Lookup
+    url: str
+    depth: int
+
+
+@dataclass(slots=True)
+class _Host:
+    authority: str
+    controller: HostController
+    queues: tuple[deque[_Job], ...] = field(
+        default_factory=lambda: tuple(deque() for _ in PRIORITIES)
+    )
+    workers: int = 0
+    busy: int = 0  # workers running a job
+    probe_owner: Any = None  # the job whose request is the half-open probe
+    active: int = 0  # requests on the wire now
+    # Circuit breaker: "closed", "open" (until breaker_until), "half_open" (one probe).
+    breaker: str = "closed"
+    breaker_until: float = 0.0
+    breaker_cooldown_s: float = 0.0
+    breaker_reason: str | None = None
+    breaker_kind: ErrorKind = "connection_error"
+    probe_done: asyncio.Event = field(default_factory=asyncio.Event)
+    consecutive_failures: int = 0
+    # Quota, block or daily budget: the rest of the host's rows end as rate_limited.
+    exhausted: str | None = None
+    budget_left: int | None = None
+    requests: int = 0
+    throttled: int = 0
+    answered: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+    @property
+    def limiter(self) -> HostLimiter:
+        return self.controller.limiter
+
+    @property
+    def queued(self) -> int:
+        return sum(len(q) for q in self.queues)
+
+    @property
+    def down_reason(self) -> str | None:
+        """Why the host fails its rows now (open breaker or exhausted), else None."""
+        if self.exhausted is not None:
+            return self.exhausted
+        return self.breaker_reason if self.breaker == "open" else None
+
+    def pop(self) -> _Job | None:
+        for queue in self.queues:
+            if queue:
+                return queue.popleft()
+        return None
+
+
+class Scheduler:
+    """Runs lookups against registry hosts politely; see the module docstring.
+
+    Parameters
+    ----------
+    client
+        The HTTP client.
+    batch_id
+        Written to every attempt and response.
+    limits, retry
+        Politeness and retry settings.
+    on_attempt, on_done
+        Called for every attempt and every finished lookup.
+    budget_used
+        ``host -> requests sent to it in the last 24 hours`` (from the cache), for hosts
+        with a ``daily_budget``.
+    seed
+        Seed of the backoff jitter.
+    """
+
+    def __init__(
+        self,
+        client: RdapClient,
+        *,
+        batch_id: str,
+        limits: Limits | None = None,
+        retry: Retry | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        on_done: Callable[[NameResult], None] | None = None,
+        budget_used: Callable[[str], int] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.client = client
+        self.batch_id = batch_id
+        self.limits = limits or Limits()
+        self.retry = retry or Retry()
+        self._on_attempt = on_attempt or (lambda a: None)
+        self._on_done = on_done or (lambda r: None)
+        self._budget_used = budget_used
+        self._rng = random.Random(seed)
+        self._global = FairShare(self.limits.max_concurrency)
+        self._hosts: dict[str, _Host] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- public ------------------------------------------------------------------------
+    @property
+    def hosts(self) -> Mapping[str, _Host]:
+        return self._hosts
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def submit(self, result: NameResult, url: str, *, priority: str | int | None = None) -> None:
+        """Start a lookup whose registry answer is at ``url``; ``result`` is filled in.
+
+        ``priority`` is one of :data:`PRIORITIES` (default ``normal``): within each host,
+        higher classes are sent first.
+        """
+        query = result.key if result.query is None else result.query
+        lookup = _Lookup(
+            result.query_kind, query, uuid.uuid4().hex, result, priority_index(priority)
+        )
+        lookup.visited.add(url.lower())
+        self._pending += 1
+        self._idle.clear()
+        self._enqueue(_Job(lookup, url, 0))
+
+    async def join(self) -> None:
+        """Wait until every submitted lookup has finished."""
+        await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Cancel all workers (used on interrupt); finished lookups are already reported."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def host_statistics(self) -> list[dict[str, Any]]:
+        """Per host: what the controller learned and what was sent (for the summary)."""
+        out = []
+        for name, host in self._hosts.items():
+            st = host.controller.statistics()
+            span = (host.last_at or 0.0) - (host.first_at or 0.0)
+            out.append(
+                {
+                    "host": name,
+                    "profile": host.controller.profile.source,
+                    "phase": st.phase,
+                    "rate_per_s": _r(st.rate_per_s),
+                    "concurrency": st.concurrency,
+                    # Throttled hosts: the rate proven clean; the others: the best seen
+                    # (their limit, if any, is higher).
+                    "learned_max_rate_per_s": _r(
+                        st.lo_rate_per_s
+                        if st.hi_rate_per_s is not None and st.lo_rate_per_s is not None
+                        else max(st.best_rate_per_s or 0.0, st.lo_rate_per_s or 0.0) or None
+                    ),
+                    "throttled_at_rate_per_s": _r(st.hi_rate_per_s),
+                    "concurrency_ceiling": st.concurrency_ceiling,
+                    "base_latency_ms": _r(st.base_latency_ms),
+                    "throttle_events": st.throttle_events,
+                    "breaker": host.breaker,
+                    "exhausted": host.exhausted,
+                    "requests": host.requests,
+                    "answered": host.answered,
+                    "active_s": round(span, 3),
+                }
+            )
+        return out
+
+    # -- queues and workers --------------------------------------------------------------
+    def _host(self, url: str) -> _Host:
+        key = authority(url)
+        host = self._hosts.get(key)
+        if host is None:
+            controller = self.limits.controller_for(key)
+            host = self._hosts[key] = _Host(key, controller)
+            budget = controller.profile.daily_budget
+            if budget is not None:
+                used = self._budget_used(key) if self._budget_used is not None else 0
+                host.budget_left = max(0, budget - used)
+                if host.budget_left == 0:
+                    host.exhausted = (
+                        f"daily budget of {budget} requests for {key} used up "
+                        f"({used} in the last 24 hours)"
+                    )
+        return host
+
+    def _enqueue(self, job: _Job) -> None:
+        host = self._host(job.url)
+        if self._fail_fast(host, job):
+            return
+        host.queues[job.lookup.priority].append(job)
+        self._spawn(host)
+
+    def _spawn(self, host: _Host) -> None:
+        # Busy workers stay busy: a job arriving now needs an idle worker of its own.
+        want = min(host.limiter.max_concurrency, host.busy + host.queued)
+        while host.workers < want:
+            host.workers += 1
+            task = asyncio.create_task(self._worker(host), name=f"rdaplab:{host.authority}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _fail_fast(self, host: _Host, job: _Job) -> bool:
+        """End ``job`` now if its host is exhausted or its breaker is open."""
+        if host.exhausted is not None:
+            self._job_failed(job, FetchError("rate_limited", host.exhausted))
+            return True
+        if host.breaker == "open" and _now() < host.breaker_until:
+            self._job_failed(job, FetchError(host.breaker_kind, host.breaker_reason or ""))
+            return True
+        return False
+
+    async def _worker(self, host: _Host) -> None:
+        try:
+            while True:
+                # Too many workers after a concurrency cut: this one retires.
+                if host.workers > host.limiter.max_concurrency:
+                    return
+                job = host.pop()
+                if job is None:
+                    return
+                host.busy += 1
+                try:
+                    await self._run_job(host, job)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug must cost one row, not the batch
+                    with contextlib.suppress(Exception):  # nor a broken log stream
+                        log.exception("rdaplab: unexpected error for %s", job.url)
+                    err = FetchError("http_error", f"unexpected: {exc!r}")
+                    if host.breaker == "half_open":  # the probe's verdict must not hang others
+                        self._open_breaker(host, "http_error", err, again=True)
+                    self._job_failed(job, err)
+                finally:
+                    host.busy -= 1
+                    if host.breaker == "half_open" and host.probe_owner is job:
+                        # The probe ended without a verdict (a quota, a spent budget):
+                        # let the waiters re-check rather than wait forever.
+                        host.breaker = "open" if host.exhausted is None else host.breaker
+                        host.probe_owner = None
+                        host.probe_done.set()
+                self._spawn(host)  # the controller may have raised the concurrency
+        finally:
+            host.workers -= 1
+
+    async def _breaker_gate(self, host: _Host, job: _Job) -> bool:
+        """Wait while a half-open probe is out; True when this request may be sent."""
+        while True:
+            if host.exhausted is not None:
+                return False
+            if host.breaker == "closed" or host.probe_owner is job:
+                return True  # the probe's own retries (after a timeout) go on probing
+            if host.breaker == "open":
+                if _now() < host.breaker_until:
+                    return False
+                host.breaker = "half_open"  # cool-down over: this request is the probe
+                host.probe_done.clear()
+                return True
+            await host.probe_done.wait()  # half-open: wait for the probe's verdict
+
+    # -- one job -----------------------------------------------------------------------------
+    async def _run_job(self, host: _Host, job: _Job) -> None:
+        failures = 0
+        throttled = 0
+        ctl = host.controller
+        while True:
+            if self._fail_fast(host, job):
+                return
+            probe = host.breaker != "closed"
+            was_half_open = host.breaker == "half_open"
+            if not await self._breaker_gate(host, job):
+                if not self._fail_fast(host, job):
+                    self._job_failed(job, FetchError("rate_limited", host.exhausted or ""))
+                return
+            if host.breaker == "half_open" and not was_half_open:
+                host.probe_owner = job
+            probe = probe or host.breaker == "half_open"
+            res: HttpResult | None = None
+            err: FetchError | None = None
+            async with host.limiter.slot(), self._global.slot(host.authority):
+                if host.exhausted is not None:  # decided while we waited
+                    self._job_failed(job, FetchError("rate_limited", host.exhausted))
+                    return
+                stats = host.limiter.statistics()
+                host.active += 1
+                in_flight = host.active
+                if host.budget_left is not None:
+                    host.budget_left -= 1
+                    if host.budget_left <= 0:  # this is the last request the budget allows
+                        self._budget_spent(host)
+                started = datetime.now(timezone.utc)
+                sent_at = _now()
+                host.first_at = sent_at if host.first_at is None else host.first_at
+                try:
+                    res = await self.client.get(job.url)
+                except FetchError as exc:
+                    err = exc
+                finally:
+                    host.active -= 1
+            now = _now()
+            host.last_at = now
+            host.requests += 1
+            job.lookup.result.attempts += 1
+            attempt_no = failures + throttled + 1
+            rec = _Rec(job, host, started, stats, in_flight, attempt_no)
+
+            if err is not None:
+                failures += 1
+                # Connection failures count toward the breaker; a timeout does not: it is
+                # as likely a stall on our side (a busy loop, a slow disk) as the host's.
+                decision = (
+                    self._count_failure(host, err.kind, err, probe)
+                    if err.kind != "timeout"
+                    else None
+                )
+                self._record(rec, None, err, decision=decision)
+                if failures >= self.retry.max_attempts or err.kind == "http_error":
+                    self._job_failed(job, err)
+                    return
+                await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
+                continue
+
+            assert res is not None
+            host.answered += 1
+            status = res.status
+            links: list[str] = []
+            # Throttle first: a notice-only 200 is a throttle, not an unreadable answer.
+            signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
+            if 200 <= status < 300 and signal is None:
+                try:
+                    # Validity and onward links only: the body is normalized once, later.
+                    links = referral_links(res.body)
+                    if job.lookup.kind != "domain":
+                        links = []  # referrals are a domain thing (thin registries)
+                except ParseError as exc:
+                    self._breaker_ok(host, probe)
+                    perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
+                    decision = ctl.on_answer(
+                        sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued > 0
+                    )
+                    self._record(rec, res, perr, decision=decision)
+                    failures += 1
+                    if failures >= self.retry.max_attempts:
+                        self._job_failed(job, perr)
+                        return
+                    await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
+                    continue
+            if signal is not None:
+                self._breaker_ok(host, probe)  # the host is up; it is just saying no
+                throttled += 1
+                host.throttled += 1
+                if signal.kind != "throttle":
+                    self._exhaust(host, signal)
+                    self._record(rec, res, None, signal=signal, decision="stop_host")
+                    self._job_failed(
+                        job, FetchError("rate_limited", host.exhausted or "", status=status)
+                    )
+                    return
+                wait = signal.retry_after_s
+                wait = self.retry.retry_after_default_s if wait is None else wait
+                wait = min(wait, self.retry.retry_after_max_s)
+                decision = ctl.on_throttle(
+                    sent_at=sent_at,
+                    now=now,
+                    in_flight=in_flight,
+                    retry_after_s=signal.retry_after_s,
+                    weak=status == 503,
+                )
+                host.limiter.park(wait)
+                self._record(rec, res, None, signal=signal, decision=decision)
+                if throttled > self.retry.max_throttled:
+                    self._job_failed(
+                        job,
+                        FetchError(
+                            "rate_limited",
+                            f"{signal.reason} from {host.authority} {throttled} times",
+                            status=status,
+                            retry_after_s=wait,
+                        ),
+                    )
+                    return
+                continue
+            # 501: the server does not implement this query (RFC 7480 §5.5; RIPE answers
+            # nameserver queries so). Permanent, and no sign of a sick server.
+            if status >= 500 and status != 501:
+                failures += 1
+                herr = FetchError("http_error", _status_detail(res), status=status)
+                decision = self._count_failure(host, "http_error", herr, probe)
+                self._record(rec, res, herr, decision=decision)
+                if failures >= self.retry.max_attempts:
+                    self._job_failed(job, herr)
+                    return
+                await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
+                continue
+            self._breaker_ok(host, probe)
+            decision = ctl.on_answer(
+                sent_at=sent_at,
+                now=now,
+                in_flight=in_flight,
+                backlog=host.queued > 0,
+                success=200 <= status < 300,
+            )
+            if 200 <= status < 300:
+                self._record(rec, res, None, decision=decision)
+                self._job_answered(job, res, links)
+                return
+            if status == 404:
+                self._record(rec, res, None, decision=decision)
+                self._job_not_found(job, res)
+                return
+            herr = FetchError("http_error", _status_detail(res), status=status)
+            self._record(rec, res, herr, decision=decision)
+            self._job_failed(job, herr)
+            return
+
+    # -- breaker and exhaustion ------------------------------------------------------------
+    def _count_failure(
+        self, host: _Host, kind: ErrorKind, err: FetchError, probe: bool
+    ) -> str | None:
+        """A connection failure or 5xx: maybe open the breaker; returns the decision."""
+        host.consecutive_failures += 1
+        if probe and host.breaker == "half_open":
+            self._open_breaker(host, kind, err, again=True)
+            return "breaker_open"
+        if host.breaker == "closed" and host.consecutive_failures >= self.retry.dead_host_after:
+            self._open_breaker(host, kind, err, again=False)
+            return "breaker_open"
+        return None
+
+    def _breaker_ok(self, host: _Host, probe: bool) -> None:
+        host.consecutive_failures = 0
+        if host.breaker != "closed" and (probe or host.breaker == "half_open"):
+            log.info("rdaplab: %s answers again; circuit closed", host.authority)
+            host.breaker = "closed"
+            host.breaker_reason = None
+            host.breaker_cooldown_s = 0.0
+            host.probe_done.set()
+
+    def _open_breaker(self, host: _Host, kind: ErrorKind, err: FetchError, *, again: bool) -> None:
+        cooldown = (
+            min(self.retry.breaker_max_cooldown_s, max(host.breaker_cooldown_s, 1e-9) * 2)
+            if again and host.breaker_cooldown_s
+            else self.retry.breaker_cooldown_s
+        )
+        host.breaker = "open"
+        host.breaker_cooldown_s = cooldown
+        host.breaker_until = _now() + cooldown
+        host.breaker_kind = kind if kind in ("connection_error", "timeout") else "http_error"
+        host.breaker_reason = (
+            f"circuit open for {host.authority} after {host.consecutive_failures} consecutive "
+            f"failures ({err.detail}); next probe in {cooldown:.0f} s"
+        )
+        log.warning("rdaplab: %s; failing its queued rows", host.breaker_reason)
+        host.probe_done.set()  # waiters re-check: the breaker is open, they fail fast
+        self._drain(host, FetchError(host.breaker_kind, host.breaker_reason))
+
+    def _exhaust(self, host: _Host, signal: Signal) -> None:
+        if host.exhausted is not None:
+            return
+        what = "blocked us" if signal.kind == "block" else "says its quota is used up"
+        when = f"; retry after {signal.retry_after_s:.0f} s" if signal.retry_after_s else ""
+        host.exhausted = f"{host.authority} {what} ({signal.reason}){when}"
+        host.probe_done.set()  # anyone waiting on a probe: the host is done
+        log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
+        self._drain(host, FetchError("rate_limited", host.exhausted))
+
+    def _budget_spent(self, host: _Host) -> None:
+        budget = host.controller.profile.daily_budget
+        host.exhausted = (
+            f"daily budget of {budget} requests for {host.authority} used up "
+            "(configured; counted over the last 24 hours)"
+        )
+        host.probe_done.set()
+        log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
+        self._drain(host, FetchError("rate_limited", host.exhausted))
+
+    def _drain(self, host: _Host, err: FetchError) -> None:
+        for queue in host.queues:
+            while queue:
+                self._job_failed(queue.popleft(), err)
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def _response(self, job: _Job, res: HttpResult) -> Response:
+        return Response(
+            query_kind=job.lookup.kind,
+            query=job.lookup.key,
+            depth=job.depth,
+            url=res.url,
+            final_url=res.final_url,
+            status=res.status,
+            headers=res.headers,
+            body=res.body,
+            fetched_at=res.started_at,
+            latency_ms=res.latency_ms,
+            batch_id=self.batch_id,
+            lookup_id=job.lookup.lookup_id,
+        )
+
+    def _job_answered(self, job: _Job, res: HttpResult, links: list[str]) -> None:
+        lookup = job.lookup
+        result = lookup.result
+        result.responses.append(self._response(job, res))
+        result.latency_ms = (result.latency_ms or 0.0) + res.latency_ms
+        if job.depth == 0:
+            result.outcome = "ok"
+            result.http_status = res.status
+            result.fetched_at = res.started_at
+        else:
+            result.referral_status = "followed"
+            result.registrar_url = job.url
+        if job.depth < self.retry.max_referral_depth:
+            for href in links:
+                if href.lower() in lookup.visited:
+                    continue  # loop: a registrar pointing back at itself or the registry
+                lookup.visited.add(href.lower())
+                try:
+                    check_url_policy(href)
+                except FetchError as exc:
+                    self._referral_failed(result, f"referral refused: {exc.detail}")
+                    break
+                self._enqueue(_Job(lookup, href, job.depth + 1))
+                return
+        self._finish(lookup)
+
+    def _job_not_found(self, job: _Job, res: HttpResult) -> None:
+        lookup = job.lookup
+        result = lookup.result
+        if job.depth == 0:
+            result.responses.append(self._response(job, res))
+            result.outcome = "not_found"
+            result.http_status = 404
+            result.fetched_at = res.started_at
+            result.latency_ms = (result.latency_ms or 0.0) + res.latency_ms
+        else:  # the registry knows the name but the registrar does not: keep registry data
+            self._referral_failed(result, f"referral {job.url}: HTTP 404")
+        self._finish(lookup)
+
+    def _job_failed(self, job: _Job, err: FetchError) -> None:
+        lookup = job.lookup
+        result = lookup.result
+        if job.depth == 0:
+            result.outcome = "error"
+            result.error_kind = err.kind
+            result.error_detail = err.detail
+            result.http_status = err.status
+        else:
+            self._referral_failed(result, f"referral {job.url}: {err.kind}: {err.detail}")
+        self._finish(lookup)
+
+    @staticmethod
+    def _referral_failed(result: NameResult, detail: str) -> None:
+        # A registrar that answered stays "followed" even if its own onward link fails.
+        if result.referral_status != "followed":
+            result.referral_status = "referral_failed"
+            result.error_detail = detail
+
+    def _finish(self, lookup: _Lookup) -> None:
+        if lookup.finished:  # never count a lookup twice, even after an unexpected error
+            return
+        lookup.finished = True
+        try:
+            if lookup.result.responses:
+                lookup.result.responses[0].referral_status = lookup.result.referral_status
+            self._on_done(lookup.result)
+        except Exception:  # a failing callback must not leave join() waiting forever
+            log.exception("rdaplab: error while finishing %s", lookup.key)
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+
+    def _record(
+        self,
+        rec: _Rec,
+        res: HttpResult | None,
+        err: FetchError | None,
+        *,
+        signal: Signal | None = None,
+        decision: str | None = None,
+    ) -> None:
+        job, host = rec.job, rec.host
+        self._on_attempt(
+            Attempt(
+                batch_id=self.batch_id,
+                host=host.authority,
+                url=job.url,
+                query_kind=job.lookup.kind,
+                query=job.lookup.key,
+                started_at=rec.started,
+                latency_ms=res.latency_ms if res is not None else _elapsed_ms(rec.started),
+                status=res.status if res is not None else None,
+                bytes=len(res.body) if res is not None else 0,
+                retry_after_s=res.retry_after_s if res is not None else None,
+                error_kind=("rate_limited" if signal else (err.kind if err else None)),
+                error_detail=signal.reason if signal else (err.detail if err else None),
+                attempt=rec.attempt_no,
+                throttled=signal is not None,
+                rate_limit=rec.stats.rate_per_s,
+                concurrency_limit=rec.stats.max_concurrency,
+                in_flight=rec.in_flight,
+                priority=PRIORITIES[job.lookup.priority],
+                signal=signal.kind if signal else None,
+                decision=decision,
+            )
+        )
+
+
+@dataclass(slots=True)
+class _Rec:
+    """What an attempt record needs from the moment it was sent."""
+
+    job: _Job
+    host: _Host
+    started: datetime
+    stats: Any
+    in_flight: int
+    attempt_no: int
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def _elapsed_ms(started: datetime) -> float:
+    return (datetime.now(timezone.utc) - started).total_seconds() * 1000.0
+
+
+def _status_detail(res: HttpResult) -> str:
+    detail = f"HTTP {res.status}"
+    if res.body:
+        try:
+            doc = decode_json(res.body)
+        except ParseError:
+            return detail
+        text = error_detail(doc, res.status)
+        if text:
+            detail = text if text.startswith("HTTP") else f"{detail}: {text}"
+    return detail

@@ -1,0 +1,166 @@
+"""The benchmark harness: ``benchmarks/run.py --quick`` in a subprocess, and its exit logic.
+
+The slow test checks that all four scenarios run against real simulator processes and
+report plausible, consistent numbers; it does not check the performance targets (a quick
+run does not enforce them, the full ``make bench`` does).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "run.py"
+SCENARIOS = {"scheduler", "client", "warm", "memory"}
+
+
+def _load_run() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load_run()
+
+
+def _result_lines(stdout: str) -> dict[str, dict[str, str]]:
+    """``RESULT <scenario> key=value ...`` lines as {scenario: {key: value}}."""
+    out: dict[str, dict[str, str]] = {}
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            _, scenario, *pairs = line.split()
+            out[scenario] = dict(pair.split("=", 1) for pair in pairs)
+    return out
+
+
+def test_only_selects_scenarios_in_suite_order_and_rejects_unknown(capsys):
+    args = run.parse_args(["--only", "warm, client", "--strict"])
+    assert args.scenarios == ["client", "warm"]
+    assert args.sizes == run.DEFAULT_SIZES
+    assert run.parse_args(["--quick"]).sizes.memory_sizes == (5_000, 15_000)
+    with pytest.raises(SystemExit) as exc:
+        run.parse_args(["--only", "client,politeness"])
+    assert exc.value.code == 2
+    assert "politeness" in capsys.readouterr().err
+
+
+def _results(*, ratio: float, throttled: float, invalid: dict[str, str]) -> dict[str, Any]:
+    side = {
+        "makespan_s": 80.0 * ratio,
+        "ratio_to_bound": ratio,
+        "throttled_share": throttled,
+        "throttled": int(throttled * 6000),
+        "requests": 6000,
+        "ok": 4825,
+        "not_found": 155,
+        "complete": True,
+    }
+    return {
+        "scheduler": {"bound_s": 80.0, "live_names": 4980, "rdaplab": side},
+        "invalid": invalid,
+    }
+
+
+@pytest.mark.parametrize(
+    ("ratio", "throttled", "met"),
+    [(1.15, 0.02, True), (1.16, 0.0, False), (1.0, 0.021, False)],
+)
+def test_scheduler_targets_and_exit_status(ratio: float, throttled: float, met: bool):
+    results = _results(ratio=ratio, throttled=throttled, invalid={})
+    results["targets"] = rows = run.targets(results)
+    assert [r["scenario"] for r in rows] == ["scheduler"] * 3
+    assert all(r["met"] for r in rows) is met
+    assert run.exit_status(results, enforce=True) == (0 if met else 1)
+    assert run.exit_status(results, enforce=False) == 0  # --quick, --report-only
+    results["invalid"] = {"memory": "RuntimeError: wrong counts"}
+    assert run.exit_status(results, enforce=False) == 2
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--json", str(out_json)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    # A quick run never enforces targets: anything but 0 is a broken harness (2 = invalid).
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    stdout = proc.stdout
+    for heading in (
+        "## 1. Scheduler efficiency",
+        "## 2. Client overhead",
+        "## 3. Warm cache",
+        "## 4. Streaming memory",
+        "## Targets",
+    ):
+        assert heading in stdout
+    assert "targets are reported, not enforced" in stdout
+
+    rows = _result_lines(stdout)
+    assert set(rows) == SCENARIOS
+    for row in rows.values():
+        assert row["target_met"] in ("True", "False")
+
+    sched = rows["scheduler"]
+    assert int(sched["n"]) == 300 and int(sched["registries"]) >= 20
+    assert float(sched["bound_s"]) > 0
+    for side in ("rdaplab", "baseline"):
+        assert float(sched[f"{side}_ratio"]) > 0
+        assert 0 <= float(sched[f"{side}_throttled_share"]) < 1
+        assert int(sched[f"{side}_requests"]) >= int(sched[f"{side}_ok"]) > 0
+
+    co = rows["client"]
+    assert int(co["n"]) == 300
+    assert float(co["rdaplab_per_s"]) > 0 and float(co["bare_per_s"]) > 0
+    assert 0 < float(co["ratio"]) < 2 and 0 < float(co["cpu_ratio"]) < 2
+
+    wr = rows["warm"]
+    assert int(wr["n"]) == 3000 and int(wr["docs"]) == 2000
+    assert float(wr["replay_s"]) > 0 and float(wr["docs_per_s"]) > 0
+    assert float(wr["extrapolated_100k_s"]) == pytest.approx(
+        float(wr["replay_s"]) * 100_000 / 3000, rel=0.01
+    )
+
+    mem = rows["memory"]
+    assert mem["sizes"] == "5000,15000"
+    assert float(mem["peak_mb_5000"]) > 0 and float(mem["peak_mb_15000"]) > 0
+    assert float(mem["ratio"]) == pytest.approx(
+        float(mem["peak_mb_15000"]) / float(mem["peak_mb_5000"]), rel=0.01
+    )
+
+    # The JSON carries the same numbers plus the detail behind them, and the counts add up.
+    data = json.loads(out_json.read_text())
+    assert data["invalid"] == {}
+    assert data["meta"]["quick"] is True and set(data["meta"]["scenarios"]) == SCENARIOS
+    s = data["scheduler"]
+    ours = s["rdaplab"]
+    assert ours["ok"] + ours["not_found"] + ours["errors"] == s["n"] == 300
+    assert ours["complete"] is True  # every live name answered: the makespan is comparable
+    assert ours["requests"] >= s["live_names"]
+    assert s["baseline"]["names"] == 300
+    assert len(s["per_host"]) >= 20
+    assert data["client"]["rdaplab_per_s"] == pytest.approx(float(co["rdaplab_per_s"]), abs=0.1)
+    replay = data["warm"]["replay"]
+    # the phases timed inside lookup_async cannot add up to more than the whole call
+    assert 0 < sum(replay["phases_s"].values()) <= replay["seconds"]
+    assert replay["phases_s"]["normalize_results"] > 0
+    assert data["warm"]["normalize"]["n"] == 2000
+    for n, res in data["memory"]["sizes"].items():
+        assert res["rows"] == res["ok"] == res["done"] == int(n)
+    targets = data["targets"]
+    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 8
+    assert all(isinstance(t["met"], bool) for t in targets)

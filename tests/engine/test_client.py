@@ -1,0 +1,165 @@
+"""RdapClient against a real aiohttp server on loopback: headers, redirects, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+from aiohttp import web
+
+from rdaplab._version import __version__
+from rdaplab.engine.client import (
+    RdapClient,
+    Timeouts,
+    authority,
+    check_url_policy,
+    parse_retry_after,
+)
+from rdaplab.errors import FetchError
+
+
+@pytest.fixture
+async def server():
+    seen: list[dict[str, str]] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response(
+            {"objectClassName": "domain", "ldhName": "example.com"},
+            content_type="application/rdap+json",
+            headers={"Retry-After": "7", "X-Ignored": "1", "ETag": '"abc"'},
+        )
+
+    async def redirect(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        if n == 0:
+            return web.json_response({"ok": True})
+        raise web.HTTPFound(f"/redirect/{n - 1}")
+
+    async def to_plain_http(request: web.Request) -> web.Response:
+        raise web.HTTPFound("http://rdap.example.net/domain/x")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    async def truncated(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Length": "1000"})
+        await resp.prepare(request)
+        await resp.write(b'{"objectClassName": "dom')
+        request.transport.close()  # type: ignore[union-attr]
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/echo", echo)
+    app.router.add_get("/redirect/{n}", redirect)
+    app.router.add_get("/downgrade", to_plain_http)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/truncated", truncated)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", seen
+    await runner.cleanup()
+
+
+async def test_sends_rdap_accept_and_identifying_user_agent(server):
+    base, seen = server
+    async with RdapClient() as client:
+        res = await client.get(f"{base}/echo")
+    assert res.status == 200
+    assert "application/rdap+json" in seen[0]["Accept"]
+    assert seen[0]["User-Agent"].startswith(f"rdaplab/{__version__}")
+    assert res.headers["retry-after"] == "7" and res.headers["etag"] == '"abc"'
+    assert "x-ignored" not in res.headers  # only selected headers are kept
+    assert res.retry_after_s == 7.0
+    assert res.latency_ms > 0
+
+
+async def test_follows_bounded_redirects(server):
+    base, _ = server
+    async with RdapClient(max_redirects=3) as client:
+        res = await client.get(f"{base}/redirect/3")
+        assert res.status == 200 and res.final_url.endswith("/redirect/0")
+        with pytest.raises(FetchError) as info:
+            await client.get(f"{base}/redirect/4")
+    assert info.value.kind == "http_error" and "redirects" in info.value.detail
+
+
+async def test_refuses_redirect_to_plain_http_off_loopback(server):
+    base, _ = server
+    async with RdapClient() as client:
+        with pytest.raises(FetchError) as info:
+            await client.get(f"{base}/downgrade")
+    assert info.value.kind == "http_error" and "https" in info.value.detail
+
+
+async def test_timeout_is_classified(server):
+    base, _ = server
+    async with RdapClient(timeouts=Timeouts(connect_s=1, total_s=0.3)) as client:
+        with pytest.raises(FetchError) as info:
+            await client.get(f"{base}/slow")
+    assert info.value.kind == "timeout"
+
+
+async def test_refused_connection_is_classified_quickly():
+    with socket.socket() as s:  # bound, not listening: connects are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        async with RdapClient() as client:
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            with pytest.raises(FetchError) as info:
+                await client.get(f"http://127.0.0.1:{port}/domain/x")
+            assert loop.time() - t0 < 1.0
+    assert info.value.kind == "connection_error"
+
+
+async def test_truncated_body_is_a_connection_error(server):
+    base, _ = server
+    async with RdapClient() as client:
+        with pytest.raises(FetchError) as info:
+            await client.get(f"{base}/truncated")
+    assert info.value.kind == "connection_error"
+
+
+def test_url_policy():
+    check_url_policy("https://rdap.verisign.com/com/v1/domain/x")
+    check_url_policy("http://127.0.0.1:8080/reg/domain/x")
+    check_url_policy("http://localhost:8080/reg/domain/x")
+    check_url_policy("http://[::1]:8080/reg/domain/x")
+    for bad in ("http://rdap.example.net/domain/x", "ftp://x/y", "file:///etc/passwd"):
+        with pytest.raises(FetchError):
+            check_url_policy(bad)
+
+
+def test_authority_keeps_ports_and_defaults():
+    assert authority("https://RDAP.Verisign.com/com/v1/") == "rdap.verisign.com:443"
+    assert authority("http://127.0.0.1:8081/x/") == "127.0.0.1:8081"
+
+
+def test_retry_after_both_forms():
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("30", now=now) == 30.0
+    assert (
+        parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now=now)
+        == 90.0
+    )
+    assert (
+        parse_retry_after(format_datetime(now - timedelta(seconds=90), usegmt=True), now=now) == 0.0
+    )
+    assert parse_retry_after("soon", now=now) is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("", now=now) is None
+
+
+def test_malformed_urls_are_refused_not_crashed_on():
+    for bad in ("https://rdap.example.net:99999/domain/x", "https://[::1/domain/x"):
+        with pytest.raises(FetchError) as info:
+            check_url_policy(bad)
+        assert info.value.kind == "http_error" and "malformed" in info.value.detail

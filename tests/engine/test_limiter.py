@@ -1,0 +1,170 @@
+"""HostLimiter: pacing, bursts, concurrency, parks and run-time changes, on a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from rdaplab.engine.limiter import HostLimiter
+from tests.engine.virtual_clock import VirtualClockLoop
+
+
+@pytest.fixture
+def vloop():
+    v = VirtualClockLoop()
+    yield v
+    v.close()
+
+
+async def _grant_times(limiter: HostLimiter, n: int, hold_s: float = 0.0) -> list[float]:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def one() -> None:
+        async with limiter.slot():
+            times.append(loop.time())
+            if hold_s:
+                await asyncio.sleep(hold_s)
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return sorted(times)
+
+
+def test_pacer_spaces_requests_at_the_rate(vloop):
+    async def main():
+        limiter = HostLimiter("h:1", rate_per_s=4.0, burst=1, max_concurrency=100)
+        return await _grant_times(limiter, 9)
+
+    times = vloop.run(main())
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps == pytest.approx([0.25] * 8, abs=1e-6)
+
+
+def test_burst_allows_back_to_back_then_paces(vloop):
+    async def main():
+        limiter = HostLimiter("h:1", rate_per_s=2.0, burst=3, max_concurrency=100)
+        return await _grant_times(limiter, 5)
+
+    times = vloop.run(main())
+    assert times[:3] == pytest.approx([times[0]] * 3)
+    assert times[3] - times[0] == pytest.approx(0.5, abs=1e-6)
+    assert times[4] - times[3] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_concurrency_limit_bounds_in_flight(vloop):
+    peak = 0
+
+    async def main():
+        nonlocal peak
+        limiter = HostLimiter("h:1", rate_per_s=None, max_concurrency=3)
+
+        async def one():
+            nonlocal peak
+            async with limiter.slot():
+                peak = max(peak, limiter.in_flight)
+                await asyncio.sleep(1.0)
+
+        await asyncio.gather(*(one() for _ in range(9)))
+        return asyncio.get_running_loop().time()
+
+    end = vloop.run(main())
+    assert peak == 3
+    assert end == pytest.approx(3.0, abs=1e-6)  # 9 jobs, 3 at a time, 1 s each
+
+
+def test_park_delays_everyone_and_never_shortens(vloop):
+    async def main():
+        loop = asyncio.get_running_loop()
+        limiter = HostLimiter("h:1", rate_per_s=None, max_concurrency=10)
+        limiter.park(5.0)
+        limiter.park(2.0)  # shorter park must not shorten the first
+        assert limiter.parked_for() == pytest.approx(5.0)
+        t = await _grant_times(limiter, 3)
+        return t, loop.time(), limiter.statistics()
+
+    times, _end, stats = vloop.run(main())
+    assert all(x == pytest.approx(5.0) for x in times)
+    assert stats.parks == 1 and stats.granted == 3
+
+
+def test_park_during_wait_is_honoured(vloop):
+    async def main():
+        loop = asyncio.get_running_loop()
+        limiter = HostLimiter("h:1", rate_per_s=1.0, burst=1, max_concurrency=10)
+        times: list[float] = []
+
+        async def one():
+            async with limiter.slot():
+                times.append(loop.time())
+
+        tasks = [asyncio.create_task(one()) for _ in range(3)]
+        await asyncio.sleep(0.5)  # first granted at 0, second waits for t=1
+        limiter.park(10.0)  # now nothing may go before t=10.5
+        await asyncio.gather(*tasks)
+        return times
+
+    times = vloop.run(main())
+    assert times[0] == pytest.approx(0.0)
+    assert times[1] == pytest.approx(10.5)
+    assert times[2] >= 10.5
+
+
+def test_rate_and_concurrency_change_at_run_time(vloop):
+    async def main():
+        loop = asyncio.get_running_loop()
+        limiter = HostLimiter("h:1", rate_per_s=1.0, burst=1, max_concurrency=1)
+        times: list[float] = []
+
+        async def one():
+            async with limiter.slot():
+                times.append(loop.time())
+
+        tasks = [asyncio.create_task(one()) for _ in range(5)]
+        await asyncio.sleep(0.1)
+        limiter.set_rate(10.0)
+        limiter.set_concurrency(5)
+        await asyncio.gather(*tasks)
+        return times, limiter.statistics()
+
+    times, stats = vloop.run(main())
+    assert times[-1] < 1.5  # at 1/s the fifth would have waited until t=4
+    assert stats.rate_per_s == 10.0 and stats.max_concurrency == 5 and stats.in_flight == 0
+
+
+def test_cancelled_waiter_releases_its_place(vloop):
+    async def main():
+        limiter = HostLimiter("h:1", rate_per_s=None, max_concurrency=1)
+        order: list[str] = []
+
+        async def hold():
+            async with limiter.slot():
+                order.append("hold")
+                await asyncio.sleep(1)
+
+        async def wait(name):
+            async with limiter.slot():
+                order.append(name)
+
+        t1 = asyncio.create_task(hold())
+        await asyncio.sleep(0)
+        t2 = asyncio.create_task(wait("cancelled"))
+        t3 = asyncio.create_task(wait("after"))
+        await asyncio.sleep(0.1)
+        t2.cancel()
+        await asyncio.gather(t1, t3, t2, return_exceptions=True)
+        return order, limiter.in_flight
+
+    order, in_flight = vloop.run(main())
+    assert order == ["hold", "after"]
+    assert in_flight == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"rate_per_s": 0}, {"rate_per_s": -1}, {"burst": 0}, {"max_concurrency": 0}],
+)
+def test_invalid_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        HostLimiter("h:1", **kwargs)
