@@ -182,7 +182,7 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
 
 
 def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from rdaplab.engine.scheduler import Limits
+    from rdaplab.engine import Limits
 
     kwargs: dict[str, Any] = {
         "column": args.column,
@@ -297,7 +297,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def _existing_cache(path: str | None) -> Any:
     from rdaplab.errors import InputError
-    from rdaplab.store.cache import Cache
+    from rdaplab.store import Cache
 
     if path is not None and path != ":memory:" and not Path(path).exists():
         raise InputError(f"no cache file at {path}")
@@ -361,7 +361,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_bootstrap_show(args: argparse.Namespace) -> int:
     import warnings
 
-    from rdaplab.rdap.bootstrap import STALE_AFTER_DAYS, Bootstrap, BootstrapStaleWarning
+    from rdaplab.rdap import STALE_AFTER_DAYS, Bootstrap, BootstrapStaleWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BootstrapStaleWarning)  # said on the last line
@@ -377,7 +377,7 @@ def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
     import asyncio
 
     from rdaplab.errors import BootstrapError
-    from rdaplab.rdap.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap
+    from rdaplab.engine import IANA_BOOTSTRAP_URL, refresh_bootstrap
 
     report = asyncio.run(
         refresh_bootstrap(args.dir, args.source or IANA_BOOTSTRAP_URL, timeout=args.timeout)

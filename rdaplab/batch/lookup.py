@@ -27,8 +27,16 @@ from rdaplab.batch.background import BackgroundRun
 from rdaplab.batch.inputs import read_values
 from rdaplab.batch.privacy import PrivacySettings
 from rdaplab.batch.progress import ProgressSnapshot, ProgressTracker, Renderer, resolve_renderer
-from rdaplab.engine.client import RdapClient, Timeouts, authority
-from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
+from rdaplab.engine import (
+    PRIORITIES,
+    Limits,
+    RdapClient,
+    Retry,
+    Scheduler,
+    Timeouts,
+    authority,
+    priority_index,
+)
 from rdaplab.errors import BatchInterrupted, InputError
 from rdaplab.frames import (
     AUTNUMS_SCHEMA,
@@ -44,10 +52,15 @@ from rdaplab.frames import (
     queries_from_domains,
 )
 from rdaplab.models import Attempt, NameResult, Response
-from rdaplab.rdap.bootstrap import Bootstrap
-from rdaplab.rdap.kinds import KINDS, detect_kind, normalize_queries, normalize_query
-from rdaplab.rdap.names import normalize_domains
-from rdaplab.store.cache import Cache
+from rdaplab.rdap import (
+    KINDS,
+    Bootstrap,
+    detect_kind,
+    normalize_domains,
+    normalize_queries,
+    normalize_query,
+)
+from rdaplab.store import Cache
 
 log = logging.getLogger("rdaplab")
 
@@ -1431,7 +1444,7 @@ def _with_domain_details(result: LookupResult) -> tuple[pl.DataFrame, pl.DataFra
     keys: list[str] = ok.unique(maintain_order=True).to_list()
     if not keys:
         return remarks, links
-    from rdaplab.frames.objects import domain_remarks_and_links
+    from rdaplab.frames import domain_remarks_and_links
 
     try:
         if not Path(result.cache_path).is_file():

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from rdaplab.errors import InputError
-from rdaplab.frames.redact import redact_frames, select_fields
+from rdaplab.frames import redact_frames, select_fields
 from rdaplab.models import Response
-from rdaplab.rdap.pii import strip_pii_from_body
+from rdaplab.rdap import strip_pii_from_body
 from rdaplab.schemas import Frames
 
 __all__ = ["PRIVACY_MODES", "PrivacySettings", "check_privacy"]

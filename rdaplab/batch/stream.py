@@ -56,14 +56,12 @@ from rdaplab.batch.lookup import (
 )
 from rdaplab.batch.privacy import PrivacySettings
 from rdaplab.batch.progress import ProgressTracker, Renderer, resolve_renderer
-from rdaplab.engine.client import RdapClient, Timeouts, authority
-from rdaplab.engine.scheduler import Limits, Retry, Scheduler, priority_index
+from rdaplab.engine import Limits, RdapClient, Retry, Scheduler, Timeouts, authority, priority_index
 from rdaplab.errors import InputError
 from rdaplab.frames import Normalized, build_frames, normalize_result
 from rdaplab.models import Attempt, NameResult
-from rdaplab.rdap.bootstrap import Bootstrap
-from rdaplab.rdap.names import normalize_domains
-from rdaplab.store.cache import Cache
+from rdaplab.rdap import Bootstrap, normalize_domains
+from rdaplab.store import Cache
 
 __all__ = ["StreamBatch", "stream"]
 

@@ -4,14 +4,16 @@ What the batch layer drives to fetch answers politely; nothing here knows of the
 the frames. Engine internals are public here for those who tune or study the scheduler.
 """
 
-from rdaplab.engine.client import RdapClient, Timeouts
+from rdaplab.engine.client import RdapClient, Timeouts, authority
 from rdaplab.engine.controller import ControllerStatistics, HostController
 from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
 from rdaplab.engine.profiles import PROFILES, Profile
-from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry, Scheduler
+from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
 from rdaplab.engine.throttle import Signal, classify
+from rdaplab.rdap.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap  # moves to engine
 
 __all__ = [
+    "IANA_BOOTSTRAP_URL",
     "PRIORITIES",
     "PROFILES",
     "ControllerStatistics",
@@ -26,5 +28,8 @@ __all__ = [
     "Scheduler",
     "Signal",
     "Timeouts",
+    "authority",
     "classify",
+    "priority_index",
+    "refresh_bootstrap",
 ]

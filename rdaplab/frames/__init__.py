@@ -11,6 +11,7 @@ from rdaplab.frames.build import (
     normalize_results,
     queries_from_domains,
 )
+from rdaplab.frames.objects import domain_remarks_and_links
 from rdaplab.frames.redact import redact_frames, select_fields
 from rdaplab.models import Normalized
 from rdaplab.schemas import (
@@ -44,6 +45,7 @@ __all__ = [
     "Frames",
     "Normalized",
     "build_frames",
+    "domain_remarks_and_links",
     "empty",
     "normalize_result",
     "normalize_results",
