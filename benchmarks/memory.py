@@ -62,7 +62,7 @@ def write_names(path: Path, n: int) -> Path:
 
 
 async def _stream_child(csv: Path, cache: Path, bootstrap: Path, chunk_size: int) -> dict[str, Any]:
-    from rdaplab.batch.stream import stream
+    from rdaplab.batch import stream
 
     rows = ok = batches = 0
     last_done = 0

@@ -41,9 +41,9 @@ from rdaplab.store.cache import Cache
 
 __all__ = ["normalize_throughput", "render_bodies", "warm_replay_100k"]
 
-# The module, not the function ``rdaplab.lookup`` that shadows it on the package.
-_LOOKUP = importlib.import_module("rdaplab.batch.lookup")
-_FRAMES = importlib.import_module("rdaplab.frames")
+_PLAN = importlib.import_module("rdaplab.batch.plan")
+_RUN = importlib.import_module("rdaplab.batch.run")
+_SUMMARY = importlib.import_module("rdaplab.batch.summary")
 
 # Same registry as benchmarks/run.py's warm replay: one fast .dev registry.
 _SCENARIO: dict[str, Any] = {
@@ -57,14 +57,14 @@ _SCENARIO: dict[str, Any] = {
 _PHASES: tuple[tuple[str, Any, str], ...] = (
     ("open cache", Cache, "__init__"),
     ("Bootstrap.load", Bootstrap, "load"),
-    ("normalize_domains", _LOOKUP, "normalize_domains"),
+    ("normalize_domains", _PLAN, "normalize_domains"),
     ("begin_batch", Cache, "begin_batch"),
     ("Cache.lookup_fresh", Cache, "lookup_fresh"),
-    ("normalize_result", _LOOKUP, "normalize_result"),
-    ("normalize_results", _FRAMES, "normalize_results"),
-    ("build_frames", _LOOKUP, "build_frames"),
+    ("normalize_result", _RUN, "normalize_result"),
+    ("normalize_results", _RUN, "normalize_results"),
+    ("build_frames", _RUN, "build_frames"),
     ("Cache.attempts", Cache, "attempts"),
-    ("summarize", _LOOKUP, "summarize"),
+    ("summary", _SUMMARY, "attempt_stats"),
     ("end_batch", Cache, "end_batch"),
     ("Cache.close", Cache, "close"),
 )

@@ -1,20 +1,45 @@
 """rdaplab: RDAP lookups at scale for researchers.
 
+The public API, by layer (everything else lives in the subpackages: ``rdaplab.engine``
+for the scheduler's internals, ``rdaplab.rdap`` for parsing, ``rdaplab.store``,
+``rdaplab.frames``, ``rdaplab.batch``):
+
+- calls: :func:`lookup`, :func:`lookup_async`, :func:`start`, :func:`stream`,
+  :func:`load_result`;
+- results: :class:`LookupResult`, :class:`Batch`, :class:`StreamBatch`,
+  :class:`ProgressSnapshot`;
+- options: :class:`LookupOptions`, :class:`StreamOptions`, :class:`Limits`,
+  :class:`Retry`, :class:`Timeouts`, :class:`Profile` (and the built-in ``PROFILES``);
+- data: :class:`Cache`, :class:`Bootstrap`;
+- exceptions and warnings: :class:`RdapLabError` and its subclasses;
+- vocabularies: ``OUTCOMES``, ``ERROR_KINDS``, ``KINDS``, ``PRIORITIES``.
+
+``rdaplab.charts``, ``rdaplab.report`` and ``rdaplab.simulator`` load on first use (they
+import Altair, vl-convert and the simulator's server).
+
 >>> import rdaplab
 >>> result = rdaplab.lookup(["example.com"])  # doctest: +SKIP
 >>> result.domains  # doctest: +SKIP
 """
 
+from typing import Any
+
+from rdaplab import notebook as _notebook  # noqa: F401  (df.rdap, the widget, result.charts)
 from rdaplab._version import __version__
-from rdaplab.batch.lookup import Batch, LookupResult, load_result, lookup, lookup_async, start
-from rdaplab.batch.progress import ProgressSnapshot
-from rdaplab.batch.stream import StreamBatch, stream
-from rdaplab.engine.client import RdapClient, Timeouts
-from rdaplab.engine.controller import ControllerStatistics, HostController
-from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
-from rdaplab.engine.profiles import PROFILES, Profile
-from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry
-from rdaplab.engine.throttle import Signal, classify_throttle
+from rdaplab.batch import (
+    Batch,
+    LookupOptions,
+    LookupResult,
+    ProgressSnapshot,
+    StreamBatch,
+    StreamOptions,
+    load_result,
+    lookup,
+    lookup_async,
+    start,
+    stream,
+)
+from rdaplab.engine import PRIORITIES, PROFILES, Limits, Profile, Retry, Timeouts
 from rdaplab.errors import (
     ERROR_KINDS,
     OUTCOMES,
@@ -26,18 +51,12 @@ from rdaplab.errors import (
     InputError,
     RdapLabError,
 )
-from rdaplab.notebook import accessor as _accessor  # noqa: F401  (registers df.rdap, lf.rdap)
-from rdaplab.notebook import widget as _widget  # noqa: F401  (the progress widget in Jupyter)
-from rdaplab.rdap.bootstrap import (
-    Bootstrap,
-    BootstrapOverrideWarning,
-    BootstrapStaleWarning,
-    ServiceMatch,
-)
-from rdaplab.store.cache import Cache
+from rdaplab.rdap import KINDS, Bootstrap, BootstrapOverrideWarning, BootstrapStaleWarning
+from rdaplab.store import Cache
 
 __all__ = [
     "ERROR_KINDS",
+    "KINDS",
     "OUTCOMES",
     "PRIORITIES",
     "PROFILES",
@@ -50,26 +69,19 @@ __all__ = [
     "Cache",
     "CacheError",
     "CacheLockedError",
-    "ControllerStatistics",
-    "FairShare",
     "FetchError",
-    "HostController",
-    "HostLimiter",
     "InputError",
-    "LimiterStatistics",
     "Limits",
+    "LookupOptions",
     "LookupResult",
     "Profile",
     "ProgressSnapshot",
-    "RdapClient",
     "RdapLabError",
     "Retry",
-    "ServiceMatch",
-    "Signal",
     "StreamBatch",
+    "StreamOptions",
     "Timeouts",
     "__version__",
-    "classify_throttle",
     "load_result",
     "lookup",
     "lookup_async",
@@ -77,11 +89,21 @@ __all__ = [
     "stream",
 ]
 
+_LAZY = {
+    "charts": "rdaplab.notebook.charts",
+    "report": "rdaplab.notebook.report",
+    "simulator": "rdaplab.simulator",
+}
 
-def __getattr__(name: str) -> object:
-    # The charts and report layers import Altair and vl-convert: load them on first use.
-    if name in ("charts", "report"):
+
+def __getattr__(name: str) -> Any:
+    # Altair, vl-convert and the simulator's server load on first use, not with rdaplab.
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module(f"rdaplab.notebook.{name}")
+        return importlib.import_module(_LAZY[name])
     raise AttributeError(f"module 'rdaplab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_LAZY])

@@ -179,18 +179,62 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
         help="critical, high, normal or low for every row, or a column holding them",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress line")
+    p.add_argument(
+        "--not-found-max-age", type=_non_negative, metavar="SECONDS",
+        help="cache freshness of not-found answers (default 3600)",
+    )  # fmt: skip
+    p.add_argument("--user-agent", help="the User-Agent sent to registries")
+    p.add_argument("--timeout", type=_positive(float), metavar="S", help="per request, in seconds")
+    p.add_argument(
+        "--bootstrap-override", action="append", metavar="TLD=URL", default=[],
+        help="an RDAP base URL for a TLD missing from IANA's registry (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--keep-pii", action="store_true",
+        help="keep individuals' names, emails, phones in the output (recorded in the audit)",
+    )  # fmt: skip
+    p.add_argument("--fields", metavar="A,B,...", help="keep only these columns (minimization)")
+    p.add_argument(
+        "--privacy", choices=("default", "strict"), default="default",
+        help="strict: also strip personal data from raw answers before caching them",
+    )  # fmt: skip
+    p.add_argument(
+        "--retention", type=parse_duration, metavar="DURATION",
+        help="purge cached answers holding personal data after this long (30d)",
+    )  # fmt: skip
+    p.add_argument("--purpose", help="why this batch runs (recorded in the audit trail)")
+    p.add_argument("--legal-basis", help="its legal basis (recorded in the audit trail)")
 
 
 def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from rdaplab.engine import Limits
+    """The batch's options (:class:`rdaplab.LookupOptions` fields) from the flags."""
+    from rdaplab.engine import Limits, Timeouts
+    from rdaplab.errors import InputError
 
+    overrides_by_tld: dict[str, str] = {}
+    for item in args.bootstrap_override:
+        tld, sep, url = item.partition("=")
+        if not sep or not tld or not url:
+            raise InputError(f"--bootstrap-override takes TLD=URL, not {item!r}")
+        overrides_by_tld[tld.strip().lstrip(".")] = url.strip()
     kwargs: dict[str, Any] = {
         "column": args.column,
         "cache": args.cache,
         "max_age": args.max_age,
+        "not_found_max_age": args.not_found_max_age,
         "refresh": args.refresh,
         "progress": False if args.no_progress else None,
+        "user_agent": args.user_agent,
+        "bootstrap_overrides": overrides_by_tld or None,
+        "redact_pii": not args.keep_pii,
+        "fields": [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None,
+        "privacy": args.privacy,
+        "retention": args.retention,
+        "purpose": args.purpose,
+        "legal_basis": args.legal_basis,
     }
+    if args.timeout is not None:
+        kwargs["timeouts"] = Timeouts(total_s=args.timeout)
     if getattr(args, "kind", None) is not None:
         kwargs["kind"] = args.kind
     if args.priority is not None:
@@ -211,7 +255,7 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse unusable output paths before the batch, not after it."""
-    from rdaplab.batch.lookup import check_output_path
+    from rdaplab.batch import check_output_path
     from rdaplab.errors import InputError
 
     if args.out:
@@ -376,8 +420,8 @@ def cmd_bootstrap_show(args: argparse.Namespace) -> int:
 def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
     import asyncio
 
-    from rdaplab.errors import BootstrapError
     from rdaplab.engine import IANA_BOOTSTRAP_URL, refresh_bootstrap
+    from rdaplab.errors import BootstrapError
 
     report = asyncio.run(
         refresh_bootstrap(args.dir, args.source or IANA_BOOTSTRAP_URL, timeout=args.timeout)
@@ -400,7 +444,7 @@ def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from rdaplab.batch.lookup import load_result
+    from rdaplab.batch import load_result
     from rdaplab.notebook.report import check_report_path, export_report
 
     check_report_path(args.out)  # before loading what may be a large cache

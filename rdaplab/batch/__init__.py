@@ -1,3 +1,34 @@
-"""The batch pipeline: options, inputs, one run loop, summaries and results;
-``lookup``, ``lookup_async``, ``start`` and ``stream`` all drive it.
+"""The batch pipeline: options, inputs, one run loop (:class:`BatchRun`), summaries and
+results; ``lookup``, ``lookup_async``, ``start`` and ``stream`` all drive the run loop.
 """
+
+from rdaplab.batch.api import Batch, StreamBatch, lookup, lookup_async, start, stream
+from rdaplab.batch.load import load_result
+from rdaplab.batch.options import LookupOptions, StreamOptions
+from rdaplab.batch.progress import ProgressSnapshot, Renderer
+from rdaplab.batch.result import (
+    LookupResult,
+    check_output_path,
+    register_result_extension,
+    write_frame,
+)
+from rdaplab.batch.run import BatchRun
+
+__all__ = [
+    "Batch",
+    "BatchRun",
+    "LookupOptions",
+    "LookupResult",
+    "ProgressSnapshot",
+    "Renderer",
+    "StreamBatch",
+    "StreamOptions",
+    "check_output_path",
+    "load_result",
+    "lookup",
+    "lookup_async",
+    "register_result_extension",
+    "start",
+    "stream",
+    "write_frame",
+]

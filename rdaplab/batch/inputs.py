@@ -1,12 +1,19 @@
-"""Turning what a user hands us (a column, a list, a file) into a list of query values."""
+"""Turning what a user hands us (a column, a list, a file) into query values: all at once
+(:func:`read_values`) or chunk by chunk, never holding the whole input (:func:`open_source`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import itertools
+from collections.abc import Iterable, Iterator, Sized
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from rdaplab.errors import InputError
 
@@ -101,3 +108,143 @@ def _pick_column(columns: list[str], column: str | None, where: str) -> str:
 
 def _is_pandas(obj: Any) -> bool:
     return type(obj).__module__.split(".", 1)[0] == "pandas"
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+@dataclass
+class Source:
+    total: int | None
+    chunks: Iterator[list[Any]]
+    blocking: bool  # reading a chunk may take a while (file, query): do it off the loop
+
+
+def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def _frame_chunks(series: pl.Series, size: int) -> Iterator[list[Any]]:
+    for start in range(0, series.len(), size):
+        yield read_values(series.slice(start, size))
+
+
+def open_source(values: Any, column: str | None, size: int) -> Source:
+    """The input as chunks of at most about ``size`` values, and its row count if cheap."""
+    if isinstance(values, pl.LazyFrame):
+        name = _pick_column(values.collect_schema().names(), column, "the LazyFrame")
+        lazy = values.select(pl.col(name))
+        total = int(lazy.select(pl.len()).collect().item())
+        batches = lazy.collect_batches(chunk_size=size)
+        return Source(total, (df[name].to_list() for df in batches), blocking=True)
+    if isinstance(values, pl.DataFrame):
+        name = _pick_column(values.columns, column, "the DataFrame")
+        values = values[name]
+    if isinstance(values, pl.Series):
+        return Source(values.len(), _frame_chunks(values, size), blocking=False)
+    if isinstance(values, Path) or (
+        isinstance(values, str) and values.lower().endswith(FILE_SUFFIXES)
+    ):
+        return _open_file(Path(values), column, size)
+    if isinstance(values, str):
+        return Source(1, iter([[values]]), blocking=False)
+    if _is_pandas(values):
+        if hasattr(values, "columns"):
+            name = _pick_column([str(c) for c in values.columns], column, "the DataFrame")
+            values = values[name]
+        series = values
+        return Source(
+            len(series),
+            (list(series.iloc[i : i + size].tolist()) for i in range(0, len(series), size)),
+            blocking=False,
+        )
+    if isinstance(values, Iterable):
+        size_hint: int | None = len(values) if isinstance(values, Sized) else None
+        return Source(size_hint, _chunked(values, size), blocking=False)
+    raise InputError(
+        f"cannot stream {type(values).__name__!s}: pass a Polars/pandas column or frame, a "
+        "LazyFrame, an iterable of names, or a file path"
+    )
+
+
+def _open_file(path: Path, column: str | None, size: int) -> Source:
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"input is not a file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            sep = "\t" if suffix == ".tsv" else ","
+            # Polars counts rows and reads the header cheaply (no values are kept); pyarrow's
+            # streaming reader then reads the one column block by block.
+            scan = pl.scan_csv(path, separator=sep, infer_schema=False)
+            name = _pick_column(scan.collect_schema().names(), column, str(path))
+            total = int(scan.select(pl.len()).collect().item())
+            return Source(total, _csv_chunks(path, sep, name, size), blocking=True)
+        if suffix in (".parquet", ".pq"):
+            pf = pq.ParquetFile(path)
+            name = _pick_column(pf.schema_arrow.names, column, str(path))
+            total = pf.metadata.num_rows
+            pf.close()
+            return Source(total, _parquet_chunks(path, name, size), blocking=True)
+        total = sum(1 for _ in _text_lines(path))
+        return Source(total, _chunked(_text_lines(path), size), blocking=True)
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+
+
+def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any]]:
+    # Names stay strings ("1.1" must not become a float); an empty field is null, as in
+    # Polars' read_csv used by lookup().
+    convert = pa_csv.ConvertOptions(
+        include_columns=[name],
+        column_types={name: pa.string()},
+        strings_can_be_null=True,
+        null_values=[""],
+    )
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(block_size=1 << 20),
+        parse_options=pa_csv.ParseOptions(delimiter=sep),
+        convert_options=convert,
+        # The system allocator hands freed blocks back; Arrow's default pool keeps them.
+        memory_pool=pa.system_memory_pool(),
+    )
+    try:
+        pending: list[Any] = []
+        for batch in reader:
+            pending.extend(batch.column(0).to_pylist())
+            while len(pending) >= size:
+                yield pending[:size]
+                del pending[:size]
+        if pending:
+            yield pending
+    except pa.ArrowException as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    finally:
+        reader.close()
+
+
+def _parquet_chunks(path: Path, name: str, size: int) -> Iterator[list[Any]]:
+    with pq.ParquetFile(path) as pf:
+        for batch in pf.iter_batches(batch_size=size, columns=[name]):
+            yield batch.column(0).to_pylist()
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    # Same rules as inputs.read_file: one name per line, blanks and # comments skipped.
+    with path.open(encoding="utf-8-sig") as fh:
+        for line in fh:
+            text = line.strip()
+            if text and not text.startswith("#"):
+                yield text
+
+
+async def next_chunk(source: Source) -> list[Any] | None:
+    """The next chunk of ``source`` (None at its end), read off the loop when that may block."""
+    if source.blocking:
+        return await asyncio.to_thread(next, source.chunks, None)
+    return next(source.chunks, None)

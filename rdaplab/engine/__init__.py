@@ -4,6 +4,7 @@ What the batch layer drives to fetch answers politely; nothing here knows of the
 the frames. Engine internals are public here for those who tune or study the scheduler.
 """
 
+from rdaplab.engine.budget import Budget, LocalBudget
 from rdaplab.engine.client import RdapClient, Timeouts, authority
 from rdaplab.engine.controller import ControllerStatistics, HostController
 from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
@@ -16,12 +17,14 @@ __all__ = [
     "IANA_BOOTSTRAP_URL",
     "PRIORITIES",
     "PROFILES",
+    "Budget",
     "ControllerStatistics",
     "FairShare",
     "HostController",
     "HostLimiter",
     "LimiterStatistics",
     "Limits",
+    "LocalBudget",
     "Profile",
     "RdapClient",
     "Retry",

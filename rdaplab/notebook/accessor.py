@@ -44,7 +44,7 @@ def _output_schema(schema: pl.Schema, added: list[tuple[str, str]]) -> pl.Schema
 
 
 def _join(frame: pl.DataFrame, column: str, added: list[tuple[str, str]], kw: Any) -> pl.DataFrame:
-    from rdaplab.batch.lookup import lookup
+    from rdaplab.batch import lookup
 
     if column not in frame.columns:
         raise InputError(f"no column {column!r} in the frame (columns: {', '.join(frame.columns)})")
@@ -108,7 +108,7 @@ class RdapFrame:
 
     def lookup_result(self, column: str = "domain", **kwargs: Any) -> Any:
         """Look up ``column`` and return the whole :class:`~rdaplab.LookupResult`."""
-        from rdaplab.batch.lookup import lookup
+        from rdaplab.batch import lookup
 
         return lookup(self._frame, column=column, **kwargs)
 

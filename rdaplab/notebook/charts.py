@@ -27,7 +27,7 @@ import altair as alt
 import polars as pl
 
 if TYPE_CHECKING:
-    from rdaplab.batch.lookup import LookupResult
+    from rdaplab.batch import LookupResult
 
 __all__ = [
     "CHARTS",

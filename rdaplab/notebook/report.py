@@ -25,7 +25,7 @@ from rdaplab._version import __version__
 from rdaplab.errors import ERROR_KINDS, OUTCOMES, InputError
 
 if TYPE_CHECKING:
-    from rdaplab.batch.lookup import LookupResult
+    from rdaplab.batch import LookupResult
 
 INSTALL_HINT = "pip install 'rdaplab[notebook]'"
 IMAGE_FORMATS = ("png", "svg")

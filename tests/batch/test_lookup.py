@@ -570,7 +570,7 @@ async def test_registries_sharing_a_host_are_counted_apart(tmp_path):
 
 
 def test_resolve_priorities_accepts_every_documented_form(tmp_path):
-    from rdaplab.batch.lookup import resolve_priorities
+    from rdaplab.batch.plan import resolve_priorities
 
     rows = [("a.test", "a.test"), ("B.test", "b.test"), ("a.test", "a.test")]
     raw = [v for v, _ in rows]
@@ -603,7 +603,7 @@ def test_resolve_priorities_accepts_every_documented_form(tmp_path):
     ],
 )
 def test_bad_priorities_are_one_clear_input_error(priority, message):
-    from rdaplab.batch.lookup import resolve_priorities
+    from rdaplab.batch.plan import resolve_priorities
 
     rows = [("a.test", "a.test"), ("b.test", "b.test"), ("c.test", "c.test")]
     raw = pl.DataFrame({"domain": [v for v, _ in rows]})

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import rdaplab
 from rdaplab._data import responses_dir
-from rdaplab.batch.lookup import _detect_kinds
+from rdaplab.batch.plan import detect_kinds as _detect_kinds
 from rdaplab.frames import (
     AUTNUMS_SCHEMA,
     ENTITIES_SCHEMA,

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from rdaplab import Cache, Limits, Retry
-from rdaplab.batch.stream import StreamBatch, stream
+from rdaplab.batch import StreamBatch, stream
 from rdaplab.frames import DOMAINS_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,16 +136,17 @@ async def test_a_file_is_read_in_chunks(simulator, tmp_path, monkeypatch):
     pq = tmp_path / "names.parquet"
     pl.DataFrame({"name": names[:700]}).write_parquet(pq)
 
-    mod = importlib.import_module("rdaplab.batch.stream")  # the package attribute is the function
+    mod = importlib.import_module("rdaplab.batch.api")
+    from rdaplab.batch.run import BatchRun
 
     sizes: list[int] = []
-    orig = mod._Stream.admit
+    orig = BatchRun.admit
 
-    def spy(self: Any, values: list[Any], *args: Any) -> None:
+    async def spy(self: Any, values: list[Any], **kwargs: Any) -> None:
         sizes.append(len(values))
-        orig(self, values, *args)
+        await orig(self, values, **kwargs)
 
-    monkeypatch.setattr(mod._Stream, "admit", spy)
+    monkeypatch.setattr(BatchRun, "admit", spy)
     # Reading the whole file at once would go through read_values/read_file: forbid it.
     monkeypatch.setattr(mod, "read_values", None)
     for source, column, n in ((csv, None, 1_000), (str(txt), None, 300), (pq, "name", 700)):

@@ -70,7 +70,7 @@ _STREAM_CHILD = """
 import rdaplab
 from rdaplab import Limits
 from rdaplab.simulator import Simulator
-from rdaplab.batch.stream import stream
+from rdaplab.batch import stream
 
 FAST = Limits(per_host_rate_per_s=None, per_host_concurrency=8, max_concurrency=8)
 

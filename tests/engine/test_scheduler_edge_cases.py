@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from rdaplab import Cache, Limits, Retry
-from rdaplab.batch.stream import stream
+from rdaplab.batch import stream
 from rdaplab.engine.client import RdapClient, Timeouts
 from rdaplab.engine.scheduler import Scheduler
 from rdaplab.models import Attempt, NameResult

@@ -14,7 +14,7 @@ import pytest
 import vl_convert as vlc
 
 import rdaplab
-from rdaplab.batch.lookup import LookupResult
+from rdaplab.batch import LookupResult
 from rdaplab.frames import (
     ATTEMPTS_SCHEMA,
     DOMAINS_SCHEMA,

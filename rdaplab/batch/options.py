@@ -1,0 +1,257 @@
+"""A batch's options, declared once.
+
+:class:`LookupOptions` (and :class:`StreamOptions`, which adds the stream's chunking) is
+the one declaration of every option a batch takes. :func:`takes_options` gives
+``lookup``, ``lookup_async``, ``start`` and ``stream`` its fields as explicit keyword-only
+parameters: ``inspect.signature`` (Jupyter's Shift-Tab) and type checkers see each one,
+and the options' documentation is appended to each function's docstring.
+
+>>> import inspect, rdaplab
+>>> "max_age" in inspect.signature(rdaplab.lookup).parameters
+True
+>>> rdaplab.LookupOptions(kind="ip").kind
+'ip'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from rdaplab.batch.privacy import PrivacySettings
+from rdaplab.errors import InputError
+from rdaplab.rdap import KINDS
+
+if TYPE_CHECKING:
+    from rdaplab.batch.progress import Renderer
+    from rdaplab.engine import Budget, Limits, Retry, Timeouts
+    from rdaplab.rdap import Bootstrap
+    from rdaplab.store import Cache
+
+__all__ = [
+    "DEFAULT_MAX_AGE_S",
+    "DEFAULT_NOT_FOUND_MAX_AGE_S",
+    "LookupOptions",
+    "StreamOptions",
+    "takes_options",
+]
+
+DEFAULT_MAX_AGE_S = 86_400.0  # a day: registration data changes slowly
+DEFAULT_NOT_FOUND_MAX_AGE_S = 3_600.0  # names get registered: re-ask sooner
+DEFAULT_CHUNK_SIZE = 10_000
+DEFAULT_MAX_PENDING = 20_000
+
+
+def seconds(value: float | timedelta | None, default: float) -> float:
+    """Seconds of a duration given as a number or a ``timedelta`` (None: ``default``)."""
+    if value is None:
+        return default
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LookupOptions:
+    """Every option of a lookup batch (``lookup``, ``lookup_async``, ``start``, ``stream``,
+    and the CLI's ``rdaplab lookup``).
+
+    Parameters
+    ----------
+    kind
+        ``"auto"`` (per row: IP addresses and CIDRs, AS numbers, the rest domains) or one
+        of ``domain``, ``ip``, ``asn``, ``entity``, ``nameserver`` (docs/objects.md).
+    column
+        Column holding the values, for frames and tabular files (default ``domain``, or
+        the only column).
+    cache
+        A :class:`~rdaplab.Cache`, a file path, ``":memory:"``, or ``None`` for the default
+        file in the user's cache directory.
+    bootstrap
+        A :class:`~rdaplab.Bootstrap`, a directory of IANA bootstrap files, or ``None`` for
+        the refreshed copy or the bundled snapshot.
+    bootstrap_overrides
+        ``{tld: url}`` for TLDs missing from IANA's registry (merged on top, warning when
+        one shadows IANA).
+    max_age, not_found_max_age
+        Seconds (or ``timedelta``) a cached answer / not-found answer stays fresh
+        (defaults: a day, an hour).
+    refresh
+        Ignore cached answers (new ones are still stored).
+    progress
+        ``None``: a live widget in a notebook, a text line on a terminal, else silent;
+        ``True``: the widget or the text line; ``False``: silent; or a callable receiving
+        :class:`~rdaplab.ProgressSnapshot` objects.
+    limits, retry, timeouts, user_agent
+        Politeness limits (:class:`~rdaplab.Limits`), retries (:class:`~rdaplab.Retry`),
+        HTTP timeouts (:class:`~rdaplab.Timeouts`) and the User-Agent.
+    priority
+        Dispatch order: a class (``critical``, ``high``, ``normal``, ``low``) for every
+        row, a mapping ``name -> class``, a function of the normalized name, or (lookups,
+        not streams) a column name of the input or one class per input row.
+    redact_pii
+        Blank the names, emails, phones and addresses of *individual* contacts in the
+        frames (default True; the cache's audit trail records an opt-out).
+    fields
+        Keep only these columns in the frames (data minimization); join keys stay.
+    privacy
+        ``"strict"`` also strips personal data from raw bodies before they are cached.
+    retention
+        Seconds (or ``timedelta``) a cached answer holding personal data is kept; older
+        ones are purged when the cache is opened.
+    purpose, legal_basis
+        Recorded with the batch in the cache's audit trail (``rdaplab audit``).
+    budget
+        Where request slots come from beyond this batch's own per-host limits: ``None``
+        for this process alone, or a :class:`~rdaplab.engine.Budget` shared with other
+        processes (each request then also waits for a slot of the shared budget).
+    """
+
+    kind: str = "auto"
+    column: str | None = None
+    cache: Cache | str | Path | None = None
+    bootstrap: Bootstrap | str | Path | None = None
+    bootstrap_overrides: Mapping[str, str | Sequence[str]] | None = None
+    max_age: float | timedelta | None = None
+    not_found_max_age: float | timedelta | None = None
+    refresh: bool = False
+    progress: bool | Renderer | None = None
+    limits: Limits | None = None
+    retry: Retry | None = None
+    timeouts: Timeouts | None = None
+    user_agent: str | None = None
+    priority: Any = None
+    redact_pii: bool = True
+    fields: Sequence[str] | None = None
+    privacy: str = "default"
+    retention: float | timedelta | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    budget: Budget | None = None
+
+    def __post_init__(self) -> None:
+        # Every bad value fails here, before any input is read or any request is sent.
+        if self.kind != "auto" and self.kind not in KINDS:
+            raise InputError(f"kind must be 'auto' or one of {', '.join(KINDS)}; got {self.kind!r}")
+        self.privacy_settings  # noqa: B018  (validates fields=, privacy=, retention=)
+
+    @property
+    def max_age_s(self) -> float:
+        """Seconds a cached answer stays fresh (0 with ``refresh``)."""
+        return 0.0 if self.refresh else seconds(self.max_age, DEFAULT_MAX_AGE_S)
+
+    @property
+    def not_found_max_age_s(self) -> float:
+        """Seconds a cached not-found answer stays fresh (0 with ``refresh``)."""
+        return 0.0 if self.refresh else seconds(self.not_found_max_age, DEFAULT_NOT_FOUND_MAX_AGE_S)
+
+    @functools.cached_property
+    def privacy_settings(self) -> PrivacySettings:
+        """The privacy options, validated, as the frames and the cache apply them."""
+        return PrivacySettings.from_args(
+            redact_pii=self.redact_pii,
+            fields=self.fields,
+            privacy=self.privacy,
+            purpose=self.purpose,
+            legal_basis=self.legal_basis,
+            retention=self.retention,
+        )
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments (``rdaplab.lookup(values, **opts.kwargs())``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def settings(self) -> dict[str, Any]:
+        """What the cache's ``batches.settings`` records of these options."""
+        return {
+            "kind": self.kind,
+            "max_age_s": self.max_age_s,
+            "not_found_max_age_s": self.not_found_max_age_s,
+            "refresh": self.refresh,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamOptions(LookupOptions):
+    """:class:`LookupOptions` plus how a stream reads its input and hands over results.
+
+    Parameters
+    ----------
+    chunk_size
+        Input rows read, normalized and checked against the cache at a time.
+    max_pending
+        Lookups outstanding before reading more input stops (backpressure).
+    batch_rows, batch_interval_s
+        A :class:`~rdaplab.StreamBatch` is yielded once ``batch_rows`` rows (default
+        ``chunk_size``) have finished, or ``batch_interval_s`` after the previous one,
+        whichever comes first.
+    """
+
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    max_pending: int = DEFAULT_MAX_PENDING
+    batch_rows: int | None = None
+    batch_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, not {self.chunk_size}")
+        if self.max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, not {self.max_pending}")
+        super().__post_init__()
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            **super().settings(),
+            "streamed": True,
+            "chunk_size": self.chunk_size,
+            "max_pending": self.max_pending,
+        }
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+O = TypeVar("O", bound=LookupOptions)  # noqa: E741
+
+
+def takes_options(
+    options: Callable[P, O],
+) -> Callable[[Callable[[Any, O], R]], Callable[Concatenate[Any, P], R]]:
+    """Give ``fn(values, options)`` the fields of ``options`` as keyword-only parameters.
+
+    The function is called as ``fn(values, kind=..., cache=..., ...)``; the options object
+    is built (and validated) at the call, before anything else happens.
+    ``inspect.signature`` shows every option; the options' "Parameters" section is
+    appended to the docstring, so each function documents them without repeating them.
+    """
+    fields = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(options).parameters.values()
+    ]
+    options_doc = textwrap.dedent((options.__doc__ or "").partition("Parameters")[2])
+
+    def decorate(fn: Callable[[Any, O], R]) -> Callable[Concatenate[Any, P], R]:
+        @functools.wraps(fn)
+        def call(values: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return fn(values, options(*args, **kwargs))
+
+        values = inspect.Parameter("values", inspect.Parameter.POSITIONAL_ONLY)
+        returns = inspect.signature(fn).return_annotation
+        call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [values, *fields], return_annotation=returns
+        )
+        name = getattr(options, "__name__", "LookupOptions")
+        call.__doc__ = (
+            f"{textwrap.dedent(fn.__doc__ or '').rstrip()}\n\n"
+            f"Options\n-------\nKeyword-only: the fields of :class:`rdaplab.{name}`."
+            f"{options_doc.removeprefix(chr(10) + '----------').rstrip()}\n"
+        )
+        return call
+
+    return decorate

@@ -1,0 +1,461 @@
+"""The one run loop: every batch (``lookup``, ``lookup_async``, ``start``, ``stream``) is a
+:class:`BatchRun` driven by its caller.
+
+Its interface is small on purpose (the jobs and the distributed layers drive it too)::
+
+    async with BatchRun(options, store=cache, bootstrap=boot) as run:
+        await run.admit(values)           # input chunks in (as many as you like)
+        while run.pending:                # lookups still in flight
+            await run.wait()              # until rows finish (or the cache breaks)
+            rows = run.take()             # result chunks out: (row, value, Entry)
+        run.cancel()                      # stop: what was fetched stays in the cache
+    run.summary                           # set when the batch ended cleanly
+
+Progress goes to ``run.tracker`` (a :class:`~rdaplab.batch.progress.ProgressTracker`,
+which knows nothing of terminals or notebooks). Request slots come from each host's own
+limiter and controller, and from ``options.budget`` when it is shared with other processes.
+
+Admitting a chunk normalizes it, looks each distinct query up once (a query already in
+flight is not sent again), answers what the cache holds fresh in one set query per kind
+(after committing what finished earlier, so a repeat is a cache hit), and hands the rest
+to one :class:`~rdaplab.engine.Scheduler` that lives as long as the run, so what it learns
+about each host carries from chunk to chunk. Answers are committed every second; a
+failure or a cancel keeps everything that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+from rdaplab._version import __version__
+from rdaplab.batch.options import LookupOptions
+from rdaplab.batch.plan import (
+    INVALID_PREFIX,
+    PriorityResolver,
+    cached_lookups,
+    fill_from_cache,
+    plan_queries,
+    route_queries,
+)
+from rdaplab.batch.progress import ProgressTracker, Renderer
+from rdaplab.batch.summary import SummaryBuilder, add_host_learning
+from rdaplab.batch.writer import CacheWriter
+from rdaplab.engine import RdapClient, Scheduler, authority
+from rdaplab.frames import build_frames, normalize_result, normalize_results
+from rdaplab.models import Attempt, NameResult, Normalized
+from rdaplab.rdap import Bootstrap
+from rdaplab.schemas import Frames
+from rdaplab.store import Cache
+
+__all__ = ["BatchRun", "Entry", "FinishedRow"]
+
+log = logging.getLogger("rdaplab")
+
+
+@dataclass(slots=True)
+class Entry:
+    """One lookup (a distinct query, or an invalid value) and the input rows waiting on it."""
+
+    result: NameResult
+    url: str | None = None
+    rows: list[tuple[int, Any]] = field(default_factory=list)  # (input row index, value)
+    record: Normalized | None = None
+
+
+FinishedRow = tuple[int, Any, Entry]  # (input row index, value as given, its lookup)
+
+
+class BatchRun:
+    """One batch: chunks of input in, finished rows and progress out (see the module).
+
+    Parameters
+    ----------
+    options
+        The batch's :class:`~rdaplab.LookupOptions` (``cache``, ``bootstrap`` and
+        ``progress`` are resolved by the caller into ``store``, ``bootstrap``, ``renderer``).
+    store, bootstrap
+        The open cache and the bootstrap registry.
+    total
+        Input rows, when known up front (progress and the batches table).
+    renderer
+        Where progress snapshots go (None: nowhere).
+    threaded_writes
+        Commit on a writer thread (faster) instead of the loop's (flatter memory).
+    streamed
+        Recorded in the summary: the batch's rows were handed over chunk by chunk.
+    """
+
+    def __init__(
+        self,
+        options: LookupOptions,
+        *,
+        store: Cache,
+        bootstrap: Bootstrap,
+        total: int | None = None,
+        renderer: Renderer | None = None,
+        threaded_writes: bool = True,
+        streamed: bool = False,
+    ) -> None:
+        self.options = options
+        self.rules = options.privacy_settings
+        self.store = store
+        self.bootstrap = bootstrap
+        self.total = total
+        self.streamed = streamed
+        self.batch_id = uuid.uuid4().hex
+        self.tracker = ProgressTracker(total or 0, renderer)
+        self.summary: dict[str, Any] | None = None
+        self.ready: list[FinishedRow] = []  # finished rows not yet taken
+        self.admitted = 0  # input rows admitted so far
+        self.completed = False  # the caller admitted everything and took every row
+        self._inflight: dict[str, Entry] = {}  # key -> its lookup while it runs
+        self._counts = SummaryBuilder()
+        self._writer = CacheWriter(store, threaded=threaded_writes)
+        self._wake = asyncio.Event()
+        self._client: RdapClient | None = None
+        self._scheduler: Scheduler | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._host_done: dict[str, list[int]] = {}  # registry host -> [done, errors]
+        self._host_of: dict[str, str] = {}  # registry URL -> host, computed once
+        self._t0 = time.monotonic()
+        self._fetch_t0: float | None = None
+        self._fetch_t1: float | None = None
+        self._started_at = datetime.now(timezone.utc)
+        self._cancelled = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def __aenter__(self) -> BatchRun:
+        self._begin(total=self.total or 0, unique=0)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # A consumer leaving a stream early (GeneratorExit) is a clean stop, summarized;
+        # a cancel or an error leaves the batch unfinished, as a killed process would.
+        failed = exc_type is not None and not issubclass(exc_type, GeneratorExit)
+        try:
+            await self._stop_fetching()
+        finally:
+            try:
+                self._writer.flush()  # whatever arrived is kept, even when interrupted
+            except Exception:
+                if not failed:
+                    raise
+                log.exception("rdaplab: could not save the last answers to the cache")
+            finally:
+                self._writer.close()
+                self.tracker.close()
+        if not failed and not self._cancelled:
+            self._end(stopped_early=not self.completed)
+
+    def cancel(self) -> None:
+        """Stop the batch: lookups in flight are dropped, what arrived is committed.
+
+        :meth:`wait` then raises ``asyncio.CancelledError``; no summary is recorded.
+        """
+        self._cancelled = True
+        self._wake.set()
+
+    # -- input ------------------------------------------------------------------------------
+    async def admit(
+        self, values: Sequence[Any], *, priorities: PriorityResolver | None = None
+    ) -> None:
+        """Take one chunk of input rows (they follow the rows admitted before)."""
+        first = self.admitted
+        self.admitted += len(values)
+        if self.total is None or self.admitted > self.total:
+            self.tracker.total = self.admitted
+        rows, results = plan_queries(values, self.options.kind)
+        classes = priorities(first, values, rows) if priorities is not None else {}
+        entries: dict[str, Entry] = {}
+        for offset, (value, key) in enumerate(rows):
+            entry = entries.get(key) or self._inflight.get(key)
+            if entry is None:
+                entry = entries[key] = Entry(results[key])
+            entry.rows.append((first + offset, value))
+        del rows
+        new = {k: results[k] for k in entries}
+        to_fetch = route_queries(new, self.bootstrap)
+        for key, entry in entries.items():
+            if key not in to_fetch:  # invalid, or no RDAP service: done, never a request
+                self._finish(entry, normalize_result(entry.result))
+        self._answer_from_cache(entries, to_fetch)
+        if to_fetch:
+            scheduler = await self._open_scheduler()
+            for key, url in to_fetch.items():
+                entry = entries[key]
+                entry.url = url
+                self._inflight[key] = entry
+                scheduler.submit(entry.result, url, priority=classes.get(key))
+
+    def _answer_from_cache(self, entries: dict[str, Entry], to_fetch: dict[str, str]) -> None:
+        max_age_s = self.options.max_age_s
+        if not to_fetch or max_age_s <= 0:
+            return
+        self._writer.flush()  # what finished earlier is committed: a repeat is a cache hit
+        results = {k: entries[k].result for k in to_fetch}
+        hits = cached_lookups(
+            self.store,
+            results,
+            list(to_fetch),
+            max_age_s=max_age_s,
+            nf_age_s=self.options.not_found_max_age_s,
+        )
+        hit_entries = [entries[key] for key in hits]
+        for entry in hit_entries:
+            fill_from_cache(entry.result, hits[entry.result.key].responses)
+            del to_fetch[entry.result.key]
+        del hits  # the results hold the bodies until they are normalized
+        # One batch call: it pauses the cyclic GC, which otherwise rescans the whole heap
+        # again and again while 10^5 records are built (measured: half the time).
+        records = normalize_results(e.result for e in hit_entries)
+        for entry in hit_entries:
+            entry.result.responses = []  # the cache has the bodies; keep the small record
+            entry.record = records[entry.result.key]
+        self._finish_many(hit_entries)
+
+    # -- output -----------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Lookups in flight."""
+        return len(self._inflight)
+
+    def take(self) -> list[FinishedRow]:
+        """The rows finished since the last call, in the order they finished."""
+        ready, self.ready = self.ready, []
+        return ready
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Return once more rows finish (or ``timeout`` seconds pass); raises what broke the
+        cache writer, and ``CancelledError`` after :meth:`cancel`."""
+        self._raise_if_stopped()
+        self._wake.clear()
+        waiter = asyncio.ensure_future(self._wake.wait())
+        pending: set[asyncio.Future[Any]] = {waiter}
+        if self._flusher is not None:
+            pending.add(self._flusher)
+        try:
+            await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        self._raise_if_stopped()
+
+    async def drain(self) -> None:
+        """Wait until no lookup is in flight."""
+        while self._inflight:
+            await self.wait()
+        self._raise_if_stopped()
+
+    def frames(self, rows: Sequence[FinishedRow]) -> Frames:
+        """Normalized frames of finished rows, in the order given (redacted/minimized as the
+        options say)."""
+        # Rows are keyed by their entry, not their query: two entries for one query (a
+        # cache hit and a fetch, from two chunks) keep their own from_cache and attempts.
+        tokens: dict[int, str] = {}
+        results: dict[str, NameResult] = {}
+        records: dict[str, Normalized] = {}
+        keyed: list[tuple[object, str]] = []
+        for _, value, entry in rows:
+            token = tokens.get(id(entry))
+            if token is None:
+                token = entry.result.key
+                if token in results:
+                    token = f"{token}\x00{len(tokens)}"
+                tokens[id(entry)] = token
+                results[token] = entry.result
+                assert entry.record is not None
+                records[token] = entry.record
+            keyed.append((value, token))
+        return self.rules.apply(build_frames(keyed, results, records))
+
+    # -- internals --------------------------------------------------------------------------
+    def _raise_if_stopped(self) -> None:
+        if self._cancelled:
+            raise asyncio.CancelledError
+        if self._flusher is not None and self._flusher.done():
+            self._flusher.result()  # the cache could not be written: stop the batch
+
+    def _finish(self, entry: Entry, record: Normalized) -> None:
+        entry.record = record
+        result = entry.result
+        n = len(entry.rows)
+        self._counts.add(
+            kind=result.query_kind,
+            outcome=record.outcome,
+            error_kind=record.error_kind,
+            registry_url=result.registry_url,
+            from_cache=result.from_cache,
+            valid=not result.key.startswith(INVALID_PREFIX),
+            rows=n,
+        )
+        self.ready.extend((row, value, entry) for row, value in entry.rows)
+        self.tracker.add_done(record.outcome, n, from_cache=result.from_cache)
+        entry.rows = []
+        self._wake.set()
+
+    def _finish_many(self, entries: list[Entry]) -> None:
+        """:meth:`_finish` for many normalized entries at once (10^5 cache hits): counted
+        per group of alike outcomes, not one by one."""
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        ready = self.ready
+        for entry in entries:
+            result, record = entry.result, entry.record
+            assert record is not None
+            group = (
+                result.query_kind,
+                record.outcome,
+                record.error_kind,
+                result.registry_url,
+                result.from_cache,
+                not result.key.startswith(INVALID_PREFIX),
+            )
+            counts = groups.get(group)
+            if counts is None:
+                counts = groups[group] = [0, 0]
+            counts[0] += len(entry.rows)
+            counts[1] += 1
+            ready.extend([(row, value, entry) for row, value in entry.rows])
+            entry.rows = []
+        for (kind, outcome, error_kind, url, from_cache, valid), (rows, n) in groups.items():
+            self._counts.add(
+                kind=kind,
+                outcome=outcome,
+                error_kind=error_kind,
+                registry_url=url,
+                from_cache=from_cache,
+                valid=valid,
+                rows=rows,
+                queries=n,
+            )
+            self.tracker.add_done(outcome, rows, from_cache=from_cache)
+        self._wake.set()
+
+    def _on_attempt(self, attempt: Attempt) -> None:
+        self.tracker.add_request(throttled=attempt.throttled)
+        self._writer.add_attempt(attempt)
+
+    def _on_done(self, result: NameResult) -> None:
+        entry = self._inflight.pop(result.key)
+        record = normalize_result(result)
+        if record.error_kind != "parse_error":
+            # An answer we cannot read is not cached: the next run asks again.
+            for resp in result.responses:
+                resp.document = None  # normalized already: only the body is kept
+            self.rules.prepare_for_cache(result.responses)  # strict: nothing personal
+            self._writer.add_responses(result.responses)
+        result.responses = []  # the writer holds the bodies until they are committed
+        if result.registry_url:
+            host = self._host_of.get(result.registry_url)
+            if host is None:
+                host = self._host_of[result.registry_url] = authority(result.registry_url)
+            counts = self._host_done.setdefault(host, [0, 0])
+            counts[0] += 1
+            counts[1] += record.outcome == "error"
+        if not self._inflight:
+            self._fetch_t1 = time.monotonic()
+        self._finish(entry, record)
+
+    async def _open_scheduler(self) -> Scheduler:
+        if self._scheduler is not None:
+            return self._scheduler
+        client = RdapClient(timeouts=self.options.timeouts, user_agent=self.options.user_agent)
+        await client.__aenter__()
+        self._client = client
+        store = self.store
+        self._scheduler = scheduler = Scheduler(
+            client,
+            batch_id=self.batch_id,
+            limits=self.options.limits,
+            retry=self.options.retry,
+            on_attempt=self._on_attempt,
+            on_done=self._on_done,
+            budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
+        )
+        self.tracker.hosts_source = self._host_progress
+        self._flusher = asyncio.create_task(self._writer.run_periodic())
+        self._fetch_t0 = time.monotonic()
+        return scheduler
+
+    async def _stop_fetching(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._scheduler is not None:
+            # Workers stop before the HTTP session closes under them.
+            await self._scheduler.aclose()
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+        if self._fetch_t0 is not None and self._fetch_t1 is None:
+            self._fetch_t1 = time.monotonic()
+
+    def _host_progress(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        if self._scheduler is None:
+            return out
+        for name, host in self._scheduler.hosts.items():
+            stats = host.limiter.statistics()
+            done, errors = self._host_done.get(name, (0, 0))
+            out[name] = {
+                "queued": float(host.queued),
+                "in_flight": float(stats.in_flight),
+                "requests": float(host.requests),
+                "throttled": float(host.throttled),
+                "rate_per_s": float(stats.rate_per_s or 0.0),
+                "done": float(done),
+                "errors": float(errors),
+            }
+        return out
+
+    def _begin(self, *, total: int, unique: int) -> None:
+        self.store.begin_batch(
+            self.batch_id,
+            started_at=self._started_at,
+            total=total,
+            unique=unique,
+            settings={**self.options.settings(), "rdaplab": __version__},
+        )
+
+    def _end(self, *, stopped_early: bool) -> None:
+        counts = self._counts
+        summary = counts.build(
+            batch_id=self.batch_id,
+            elapsed_s=time.monotonic() - self._t0,
+            cache=self.store,
+            attempts_of=self.batch_id,
+            streamed=self.streamed,
+            stopped_early=stopped_early,
+        )
+        fetch_s = (self._fetch_t1 or time.monotonic()) - self._fetch_t0 if self._fetch_t0 else 0.0
+        add_host_learning(summary, self._scheduler, fetch_s)
+        rules = self.rules
+        summary["started_at"] = self._started_at.isoformat()
+        summary["cache"] = str(self.store.path)
+        summary["privacy"] = {
+            "redact_pii": rules.redact_pii,
+            "privacy": rules.privacy,
+            "fields": list(rules.fields) if rules.fields is not None else None,
+            "retention_s": rules.retention_s,
+        }
+        self._begin(total=counts.rows, unique=counts.unique)  # the final row counts
+        finished_at = datetime.now(timezone.utc)
+        self.store.end_batch(self.batch_id, finished_at=finished_at, summary=summary)
+        rules.record(
+            self.store,
+            self.batch_id,
+            ran_at=self._started_at,
+            objects=counts.objects or {"domain": 0},
+            finished_at=finished_at,
+        )
+        self.summary = summary
