@@ -20,13 +20,8 @@ import pytest
 
 from rdaplab.errors import CacheError, CacheLockedError
 from rdaplab.models import Attempt, Response
-from rdaplab.store.cache import (
-    ATTEMPTS_DTYPES,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Cache,
-    default_cache_path,
-)
+from rdaplab.store import Cache, default_cache_path
+from rdaplab.store.schema import ATTEMPTS_DTYPES, MIGRATIONS, SCHEMA_VERSION
 
 UTC = timezone.utc
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
