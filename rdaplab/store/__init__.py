@@ -1,6 +1,13 @@
-"""The DuckDB cache: the source of truth for every answer and attempt (docs/cache.md)."""
+"""The DuckDB cache: the source of truth for every answer and attempt (docs/cache.md).
 
-from rdaplab.store.cache import Cache, default_cache_path
+Modules: ``connection`` (opening, locks), ``schema`` (migrations, columns), ``cache``
+(the :class:`Cache`: answers, attempts, batches), ``maintenance`` (purges, retention,
+compaction), ``audit`` (the audit trail), ``stats`` (aggregates of the attempts log, in
+DuckDB) and ``sql`` (DuckDB helpers).
+"""
+
+from rdaplab.store.cache import Cache
+from rdaplab.store.connection import default_cache_path
 from rdaplab.store.stats import attempt_stats
 
 __all__ = ["Cache", "attempt_stats", "default_cache_path"]

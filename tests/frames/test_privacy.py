@@ -27,7 +27,8 @@ from rdaplab.rdap.pii import (
     kinds_from_results,
     strip_pii_from_body,
 )
-from rdaplab.store.cache import AUDIT_SCHEMA, MIGRATIONS, SCHEMA_VERSION, Cache
+from rdaplab.store import Cache
+from rdaplab.store.schema import AUDIT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 ARIN_REV = "arin/domain-152.112.149.in-addr.arpa.json"

@@ -1,4 +1,4 @@
-"""Tests of rdaplab.cache against real DuckDB files (and ``:memory:``)."""
+"""Tests of rdaplab.store.cache against real DuckDB files (and ``:memory:``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,162 +16,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from rdaplab.errors import CacheError, CacheLockedError
-from rdaplab.models import Attempt, Response
-from rdaplab.store.cache import (
-    ATTEMPTS_DTYPES,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Cache,
-    default_cache_path,
-)
+from rdaplab.errors import CacheError
+from rdaplab.models import Attempt
+from rdaplab.store import Cache
+from rdaplab.store.schema import ATTEMPTS_DTYPES, SCHEMA_VERSION
+from tests.store.helpers import NOW, PYTHON, REPO, UTC, attempt, fresh, resp
 
-UTC = timezone.utc
-NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-REPO = Path(__file__).resolve().parents[2]
-VENV_PY = REPO / ".venv" / "bin" / "python"
-PYTHON = str(VENV_PY) if VENV_PY.exists() else sys.executable
-
-
-def resp(
-    query: str,
-    *,
-    status: int = 200,
-    age_s: float = 0.0,
-    depth: int = 0,
-    lookup_id: str = "",
-    body: bytes | None = None,
-    kind: str = "domain",
-    batch_id: str = "b1",
-    referral_status: str | None = None,
-) -> Response:
-    url = f"https://rdap.example/{kind}/{query}"
-    if depth:
-        url = f"https://registrar.example/{kind}/{query}"
-    return Response(
-        query_kind=kind,
-        query=query,
-        depth=depth,
-        url=url,
-        final_url=url,
-        status=status,
-        headers={"content-type": "application/rdap+json"},
-        body=body if body is not None else json.dumps({"ldhName": query}).encode(),
-        fetched_at=NOW - timedelta(seconds=age_s),
-        latency_ms=12.5,
-        batch_id=batch_id,
-        lookup_id=lookup_id,
-        referral_status=referral_status,
-    )
-
-
-def attempt(query: str, **kw: Any) -> Attempt:
-    fields: dict[str, Any] = {
-        "batch_id": "b1",
-        "host": "rdap.example:443",
-        "url": f"https://rdap.example/domain/{query}",
-        "query_kind": "domain",
-        "query": query,
-        "started_at": NOW,
-        "latency_ms": 20.0,
-        "status": 200,
-        "bytes": 1234,
-        "retry_after_s": None,
-        "error_kind": None,
-    }
-    fields.update(kw)
-    return Attempt(**fields)
-
-
-def run_child(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
-
-
-# -- opening, migrations --------------------------------------------------------------
-
-
-def test_migrations_applied_once_and_reopen_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "dir" / "c.duckdb"  # parent dirs are created
-    with Cache(path) as cache:
-        assert cache.schema_version == SCHEMA_VERSION
-        assert cache.path == str(path)
-    with Cache(path) as cache:
-        assert cache.schema_version == SCHEMA_VERSION
-    con = duckdb.connect(str(path))
-    try:
-        rows = con.execute("SELECT version, description FROM schema_migrations").fetchall()
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    finally:
-        con.close()
-    assert sorted(rows) == [(v, d) for v, d, _ in MIGRATIONS]
-    assert {"responses", "attempts", "batches", "schema_migrations"} <= tables
-
-
-def test_file_from_newer_rdaplab_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "c.duckdb"
-    Cache(path).close()
-    con = duckdb.connect(str(path))
-    con.execute("INSERT INTO schema_migrations VALUES (?, 'future', now())", [SCHEMA_VERSION + 1])
-    con.close()
-    with pytest.raises(CacheError, match="newer") as info:
-        Cache(path)
-    assert str(path) in str(info.value)
-
-
-def test_open_failures_are_cache_errors_naming_the_path(tmp_path: Path) -> None:
-    junk = tmp_path / "junk.duckdb"
-    junk.write_bytes(b"this is not a duckdb file" * 200)
-    with pytest.raises(CacheError) as info:
-        Cache(junk)
-    assert not isinstance(info.value, CacheLockedError)
-    assert str(junk) in str(info.value)
-    missing = tmp_path / "missing.duckdb"
-    with pytest.raises(CacheError, match="does not exist"):
-        Cache(missing, read_only=True)
-    assert not missing.exists()
-
-
-def test_read_only_reads_but_refuses_writes(tmp_path: Path) -> None:
-    path = tmp_path / "c.duckdb"
-    with Cache(path) as cache:
-        cache.store_responses([resp("a.com")])
-    with Cache(path, read_only=True) as ro:
-        got = ro.lookup_fresh("domain", ["a.com"], max_age_s=60, not_found_ttl_s=60, now=NOW)
-        assert list(got) == ["a.com"]
-        with pytest.raises(CacheError, match="read-only"):
-            ro.store_responses([resp("b.com")])
-        with pytest.raises(CacheError, match="read-only"):
-            ro.purge()
-
-
-def test_close_is_idempotent_and_closed_cache_raises() -> None:
-    cache = Cache(":memory:")
-    cache.close()
-    cache.close()
-    assert cache.closed
-    with pytest.raises(CacheError, match="closed"):
-        cache.info()
-
-
-def test_default_path_honours_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "nested" / "env.duckdb"
-    monkeypatch.setenv("RDAPLAB_CACHE", str(target))
-    assert default_cache_path() == target
-    with Cache() as cache:
-        assert cache.path == str(target)
-    assert target.exists()
-    monkeypatch.delenv("RDAPLAB_CACHE")
-    assert default_cache_path().name == "rdaplab.duckdb"
-    assert "rdaplab" in str(default_cache_path().parent)
-
-
-# -- round trips ----------------------------------------------------------------------
+# -- round trips ---------------------------------------------------------------------
 
 
 def test_responses_round_trip_values_and_timezones(tmp_path: Path) -> None:
@@ -262,13 +111,7 @@ def test_attempts_round_trip_dtypes_and_values(tmp_path: Path) -> None:
     assert (b["retry_after_s"], b["error_detail"], b["bytes"]) == (7.0, "read timed out", 0)
 
 
-# -- lookup_fresh ---------------------------------------------------------------------
-
-
-def fresh(cache: Cache, queries: list[str], **kw: Any) -> dict[str, Any]:
-    kw.setdefault("max_age_s", 3600)
-    kw.setdefault("not_found_ttl_s", 600)
-    return cache.lookup_fresh("domain", queries, now=NOW, **kw)
+# -- lookup_fresh --------------------------------------------------------------------
 
 
 def test_lookup_fresh_max_age_and_shorter_not_found_ttl() -> None:
@@ -375,7 +218,7 @@ def test_lookup_fresh_is_one_set_query_for_50k_names() -> None:
     assert elapsed < 10  # generous: correctness is the point, not a benchmark
 
 
-# -- batches, info, threads -----------------------------------------------------------
+# -- batches, info -------------------------------------------------------------------
 
 
 def test_batches_begin_resume_end(tmp_path: Path) -> None:
@@ -429,97 +272,7 @@ def test_info_numbers(tmp_path: Path) -> None:
     assert info["newest_fetched_at"] == NOW - timedelta(seconds=5)
 
 
-def test_usable_from_another_thread(tmp_path: Path) -> None:
-    errors: list[BaseException] = []
-    with Cache(tmp_path / "c.duckdb") as cache:
-
-        def work() -> None:
-            try:
-                cache.store_responses([resp("t.com")])
-                cache.store_attempts([attempt("t.com")])
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
-        assert cache.info()["responses"] == 4
-        assert "t.com" in fresh(cache, ["t.com"])
-
-
-# -- purge ------------------------------------------------------------------------------
-
-
-def test_purge_removes_old_rows_and_shrinks_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "c.duckdb"
-    big = b'{"padding": "' + os.urandom(1500).hex().encode() + b'"}'
-    with Cache(path) as cache:
-        cache.store_responses([resp(f"old{i}.com", age_s=90_000, body=big) for i in range(3000)])
-        cache.store_responses([resp(f"new{i}.com", age_s=10, body=big) for i in range(100)])
-        cache.store_attempts([attempt("old.com", started_at=NOW - timedelta(days=2))])
-        cache.store_attempts([attempt("new.com")])
-        cache.begin_batch(
-            "gone", started_at=NOW - timedelta(days=2), total=1, unique=1, settings={}
-        )
-        max_id = cache.responses()["response_id"].max()
-        report = cache.purge(older_than_s=86_400, now=NOW)
-        assert report["responses_removed"] == 3000
-        assert report["attempts_removed"] == 1
-        assert report["batches_removed"] == 1  # "gone": started before the cutoff, no rows
-        assert report["bytes_after"] < report["bytes_before"] / 3
-        assert path.stat().st_size == report["bytes_after"]
-        assert not path.with_name(path.name + ".compact").exists()
-        # still usable after the file swap; ids keep growing (sequence state copied)
-        assert len(fresh(cache, [f"new{i}.com" for i in range(100)], max_age_s=60)) == 100
-        cache.store_responses([resp("after.com")])
-        assert cache.responses().filter(pl.col("query") == "after.com")["response_id"][0] > max_id
-        assert cache.schema_version == SCHEMA_VERSION
-        everything = cache.purge()
-    assert everything["responses_removed"] == 101
-    with Cache(path) as cache:
-        info = cache.info()
-    assert (info["responses"], info["attempts"], info["batches"]) == (0, 0, 0)
-
-
-def test_purge_drops_batches_with_nothing_left() -> None:
-    with Cache(":memory:") as cache:
-        cache.begin_batch("old", started_at=NOW - timedelta(days=3), total=1, unique=1, settings={})
-        cache.begin_batch(
-            "kept", started_at=NOW - timedelta(days=3), total=1, unique=1, settings={}
-        )
-        cache.store_responses([resp("k.com", batch_id="kept")])
-        report = cache.purge(older_than_s=86_400, now=NOW)
-        assert report["batches_removed"] == 1
-        assert cache.info()["batches"] == 1
-
-
-# -- other processes --------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_second_process_gets_cache_locked_error(tmp_path: Path) -> None:
-    path = tmp_path / "c.duckdb"
-    with Cache(path):
-        child = run_child(
-            """
-            import json, sys
-            from rdaplab.store.cache import Cache
-            from rdaplab.errors import CacheLockedError
-            try:
-                Cache(sys.argv[1])
-            except CacheLockedError as exc:
-                print(json.dumps({"path": exc.path, "holder": exc.holder, "msg": str(exc)}))
-            """,
-            str(path),
-        )
-    assert child.returncode == 0, child.stderr
-    out = json.loads(child.stdout)
-    assert out["path"] == str(path)
-    assert f"PID {os.getpid()}" in out["holder"]
-    assert str(path) in out["msg"] and "Traceback" not in child.stderr
+# -- other processes -----------------------------------------------------------------
 
 
 @pytest.mark.slow
