@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -234,7 +233,13 @@ def takes_options(
         p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
         for p in inspect.signature(options).parameters.values()
     ]
-    options_doc = textwrap.dedent((options.__doc__ or "").partition("Parameters")[2])
+    # The "Parameters" of the options class and of the classes it extends, base first.
+    sections = [
+        inspect.cleandoc(cls.__doc__ or "").partition("Parameters\n----------\n")[2]
+        for cls in reversed(getattr(options, "__mro__", ()))
+        if cls is not object
+    ]
+    options_doc = "\n".join(section for section in sections if section)
 
     def decorate(fn: Callable[[Any, O], R]) -> Callable[Concatenate[Any, P], R]:
         @functools.wraps(fn)
@@ -248,9 +253,9 @@ def takes_options(
         )
         name = getattr(options, "__name__", "LookupOptions")
         call.__doc__ = (
-            f"{textwrap.dedent(fn.__doc__ or '').rstrip()}\n\n"
-            f"Options\n-------\nKeyword-only: the fields of :class:`rdaplab.{name}`."
-            f"{options_doc.removeprefix(chr(10) + '----------').rstrip()}\n"
+            f"{inspect.cleandoc(fn.__doc__ or '')}\n\n"
+            f"Options\n-------\nKeyword-only: the fields of :class:`rdaplab.{name}`.\n\n"
+            f"{options_doc.rstrip()}\n"
         )
         return call
 
