@@ -36,7 +36,8 @@ import rdaplab
 from rdaplab.frames import build_frames, normalize_result, normalize_results
 from rdaplab.models import NameResult, Response
 from rdaplab.rdap.bootstrap import Bootstrap
-from rdaplab.simulator import Simulator, _normalize
+from rdaplab.simulator import Simulator
+from rdaplab.simulator.syntax import normalize_name as _normalize
 from rdaplab.store.cache import Cache
 
 __all__ = ["normalize_throughput", "render_bodies", "warm_replay_100k"]
