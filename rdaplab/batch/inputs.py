@@ -62,12 +62,16 @@ def read_values(values: Any, *, column: str | None = None) -> list[Any]:
     )
 
 
-def read_file(path: Path, *, column: str | None = None) -> list[Any]:
-    """Read names from a CSV/TSV/Parquet file or a text file with one name per line."""
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"input file not found: {path}")
     if not path.is_file():
         raise InputError(f"input is not a file: {path}")
+
+
+def read_file(path: Path, *, column: str | None = None) -> list[Any]:
+    """Read names from a CSV/TSV/Parquet file or a text file with one name per line."""
+    _check_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
@@ -79,12 +83,7 @@ def read_file(path: Path, *, column: str | None = None) -> list[Any]:
         elif suffix in (".parquet", ".pq"):
             frame = pl.read_parquet(path)
         else:
-            text = path.read_text(encoding="utf-8-sig")
-            return [
-                line.strip()
-                for line in text.splitlines()
-                if line.strip() and not line.lstrip().startswith("#")
-            ]
+            return list(_text_lines(path))
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     name = _pick_column(frame.columns, column, str(path))
@@ -170,10 +169,7 @@ def open_source(values: Any, column: str | None, size: int) -> Source:
 
 
 def _open_file(path: Path, column: str | None, size: int) -> Source:
-    if not path.exists():
-        raise InputError(f"input file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"input is not a file: {path}")
+    _check_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
@@ -235,7 +231,7 @@ def _parquet_chunks(path: Path, name: str, size: int) -> Iterator[list[Any]]:
 
 
 def _text_lines(path: Path) -> Iterator[str]:
-    # Same rules as inputs.read_file: one name per line, blanks and # comments skipped.
+    # One name per line, blanks and # comments skipped.
     with path.open(encoding="utf-8-sig") as fh:
         for line in fh:
             text = line.strip()
