@@ -256,9 +256,8 @@ def throughput(
     --------
     >>> import polars as pl
     >>> from rdaplab.frames import ATTEMPTS_SCHEMA
-    >>> from rdaplab.notebook.charts import is_empty
-    >>> is_empty(throughput(pl.DataFrame(schema=ATTEMPTS_SCHEMA)))
-    True
+    >>> throughput(pl.DataFrame(schema=ATTEMPTS_SCHEMA)).to_dict()["description"]
+    'rdaplab:throughput:empty'
     """
     rates = throughput_data(data, bucket_s=bucket_s)
     title = title or "Throughput (completed requests per second)"
@@ -315,9 +314,8 @@ def host_rates(
     --------
     >>> import polars as pl
     >>> from rdaplab.frames import ATTEMPTS_SCHEMA
-    >>> from rdaplab.notebook.charts import is_empty
-    >>> is_empty(host_rates(pl.DataFrame(schema=ATTEMPTS_SCHEMA)))
-    True
+    >>> host_rates(pl.DataFrame(schema=ATTEMPTS_SCHEMA)).to_dict()["description"]
+    'rdaplab:host_rates:empty'
     """
     frame = host_rates_data(data, top=top, hosts=hosts, bucket_s=bucket_s)
     title = title or "Rate and concurrency per host"

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 import altair as alt
+import polars as pl
 
 from rdaplab.notebook.charts.inputs import Data
 from rdaplab.notebook.charts.marks import described, no_data
@@ -112,16 +113,7 @@ def registrar_share(
     title = title or "Registrar market share"
     if share.height == 0:
         return no_data("registrar_share", title, width, height or 120, "no registrar data")
-    base = alt.Chart(share).encode(
-        y=alt.Y("registrar:N", sort=alt.EncodingSortField("rank"), title=None),
-        x=alt.X("share:Q", title="share of domains", axis=alt.Axis(format="%")),
-        tooltip=["registrar:N", "domains:Q", alt.Tooltip("share:Q", format=".1%")],
-    )
-    chart = alt.layer(
-        base.mark_bar(),
-        base.mark_text(align="left", dx=3).encode(text=alt.Text("share:Q", format=".1%")),
-    ).properties(title=title, width=width, height=height or max(60, 22 * share.height))
-    return cast(alt.TopLevelMixin, described(chart, "registrar_share", empty=False))
+    return _share_bars(share, "registrar", "registrar_share", title, width, height)
 
 
 def expiry_calendar(
@@ -224,13 +216,29 @@ def nameserver_concentration(
     title = title or "Nameserver providers (share of domains)"
     if share.height == 0:
         return no_data("nameserver_concentration", title, width, height or 120)
+    return _share_bars(
+        share, "provider", "nameserver_concentration", title, width, height, color="#72b7b2"
+    )
+
+
+def _share_bars(
+    share: pl.DataFrame,
+    key: str,
+    name: str,
+    title: str,
+    width: int,
+    height: int | None,
+    **bar: Any,
+) -> alt.TopLevelMixin:
+    """Horizontal bars of ``share`` per ``key`` in ``rank`` order, each labelled with its
+    share (height defaults to 22 px per bar); ``bar`` styles the bars."""
     base = alt.Chart(share).encode(
-        y=alt.Y("provider:N", sort=alt.EncodingSortField("rank"), title=None),
+        y=alt.Y(f"{key}:N", sort=alt.EncodingSortField("rank"), title=None),
         x=alt.X("share:Q", title="share of domains", axis=alt.Axis(format="%")),
-        tooltip=["provider:N", "domains:Q", alt.Tooltip("share:Q", format=".1%")],
+        tooltip=[f"{key}:N", "domains:Q", alt.Tooltip("share:Q", format=".1%")],
     )
     chart = alt.layer(
-        base.mark_bar(color="#72b7b2"),
+        base.mark_bar(**bar),
         base.mark_text(align="left", dx=3).encode(text=alt.Text("share:Q", format=".1%")),
     ).properties(title=title, width=width, height=height or max(60, 22 * share.height))
-    return cast(alt.TopLevelMixin, described(chart, "nameserver_concentration", empty=False))
+    return cast(alt.TopLevelMixin, described(chart, name, empty=False))

@@ -54,25 +54,7 @@ def registrar_share_data(data: Data, *, top: int = 10) -> pl.DataFrame:
     Columns: ``registrar``, ``domains``, ``share`` (adds up to 1), ``rank``.
     """
     d = distinct_answered(data, "registrar").filter(pl.col("registrar").is_not_null())
-    counts = (
-        d.group_by("registrar")
-        .agg(domains=pl.len().cast(pl.Int64))
-        .sort(["domains", "registrar"], descending=[True, False])
-    )
-    total = int(counts["domains"].sum()) if counts.height else 0
-    head, rest = counts.head(top), counts.slice(top)
-    if rest.height:
-        other = pl.DataFrame(
-            {
-                "registrar": [f"Other ({rest.height} registrars)"],
-                "domains": [rest["domains"].sum()],
-            },
-            schema=head.schema,
-        )
-        head = pl.concat([head, other])
-    return head.with_columns(
-        share=pl.col("domains") / max(total, 1), rank=pl.int_range(1, pl.len() + 1)
-    )
+    return _top_shares(d.select("domain", "registrar"), "registrar", top, "registrars")
 
 
 def expiry_calendar_data(
@@ -170,19 +152,27 @@ def nameserver_concentration_data(data: Data, *, top: int = 10) -> pl.DataFrame:
         .select("domain", provider=provider_of(pl.col("nameserver")))
         .unique()
     )
+    return _top_shares(pairs, "provider", top, "providers")
+
+
+def _top_shares(pairs: pl.DataFrame, key: str, top: int, plural: str) -> pl.DataFrame:
+    """Distinct domains per ``key`` of (``domain``, ``key``) pairs: the ``top`` values,
+    then one ``Other (N plural)`` row (domains with any of the others, counted once).
+
+    Columns: ``key``, ``domains``, ``share`` (of the domains in ``pairs``), ``rank``.
+    """
     total = pairs["domain"].n_unique() if pairs.height else 0
     counts = (
-        pairs.group_by("provider")
+        pairs.group_by(key)
         .agg(domains=pl.len().cast(pl.Int64))
-        .sort(["domains", "provider"], descending=[True, False])
+        .sort(["domains", key], descending=[True, False])
     )
     head, rest = counts.head(top), counts.slice(top)
     if rest.height:
-        # Domains using any of the other providers, each counted once.
-        others = pairs.filter(pl.col("provider").is_in(rest["provider"].implode()))
+        others = pairs.filter(pl.col(key).is_in(rest[key].implode()))
         other = pl.DataFrame(
             {
-                "provider": [f"Other ({rest.height} providers)"],
+                key: [f"Other ({rest.height} {plural})"],
                 "domains": [others["domain"].n_unique()],
             },
             schema=head.schema,
