@@ -31,6 +31,7 @@ from rdaplab.frames import (
 from rdaplab.notebook import charts
 from rdaplab.notebook.charts import inputs
 from rdaplab.simulator import SimulatorThread
+from tests.notebook.scenario import MARKMONITOR, VERISIGN, nominet, registry, verisign
 
 # Small but varied: a thin registry referring to a registrar, a throttling registry
 # (429 + Retry-After), one injecting 5xx, a dead one, plus not-found, no-service and
@@ -38,43 +39,18 @@ from rdaplab.simulator import SimulatorThread
 SCENARIO = {
     "seed": 7,
     "registries": [
-        {
-            "name": "verisign",
-            "tlds": ["com"],
-            "template": "verisign/google.com-2024.json",
-            "refer_to": "markmonitor",
-            "not_found": "empty",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "nominet",
-            "tlds": ["uk"],
-            "template": "nominet/bbc.co.uk.json",
-            "rate_limit": {"rate_per_s": 15, "burst": 3},
-            "retry_after": "seconds",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "afnic",
-            "tlds": ["fr"],
-            "template": "afnic/afnic.fr.json",
-            "error_rate": 0.2,
-            "retry_after": "seconds",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "markmonitor",
-            "role": "registrar",
-            "tlds": [],
-            "template": "markmonitor/GOOGLE.COM-2024.json",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "dead-zip",
-            "tlds": ["zip"],
-            "template": "verisign/google.com-2024.json",
-            "dead": True,
-        },
+        verisign(("com",), latency=(5, 3)),
+        nominet(15, 3, latency=(5, 3)),
+        registry(
+            "afnic",
+            "afnic/afnic.fr.json",
+            ("fr",),
+            error_rate=0.2,
+            retry_after="seconds",
+            latency=(5, 3),
+        ),
+        registry("markmonitor", MARKMONITOR, role="registrar", latency=(5, 3)),
+        registry("dead-zip", VERISIGN, ("zip",), dead=True),
     ],
 }
 
