@@ -38,6 +38,30 @@ def test_import_rdaplab_loads_no_heavy_library_and_is_fast():
     assert best <= BUDGET_S, f"import rdaplab took {best:.3f} s (best of 3), budget {BUDGET_S} s"
 
 
+def test_the_notebook_layer_adds_little_to_the_import():
+    # What import rdaplab spends in the notebook modules themselves (the widget renderer
+    # and df.rdap registration), from -X importtime: cumulative microseconds per module.
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import rdaplab"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    spent = {}
+    for line in out.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = (part.strip() for part in line.split("|"))
+            if name.startswith("rdaplab.notebook"):
+                spent[name] = int(cumulative)
+    assert set(spent) == {
+        "rdaplab.notebook",
+        "rdaplab.notebook.accessor",
+        "rdaplab.notebook.widget",
+    }
+    assert sum(spent.values()) <= 50_000, spent  # 50 ms; a few ms on an idle machine
+
+
 def test_the_chart_module_is_what_loads_altair():
     # The check above means something: the charts do load Altair (lazily, on first use).
     run = _probe(
