@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import doctest
+import importlib
+import inspect
 import json
+import pkgutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,9 @@ from rdaplab.frames import (
     empty,
 )
 from rdaplab.notebook import charts
+from rdaplab.notebook.charts import inputs
 from rdaplab.simulator import SimulatorThread
+from tests.notebook.scenario import MARKMONITOR, VERISIGN, nominet, registry, verisign
 
 # Small but varied: a thin registry referring to a registrar, a throttling registry
 # (429 + Retry-After), one injecting 5xx, a dead one, plus not-found, no-service and
@@ -33,43 +39,18 @@ from rdaplab.simulator import SimulatorThread
 SCENARIO = {
     "seed": 7,
     "registries": [
-        {
-            "name": "verisign",
-            "tlds": ["com"],
-            "template": "verisign/google.com-2024.json",
-            "refer_to": "markmonitor",
-            "not_found": "empty",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "nominet",
-            "tlds": ["uk"],
-            "template": "nominet/bbc.co.uk.json",
-            "rate_limit": {"rate_per_s": 15, "burst": 3},
-            "retry_after": "seconds",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "afnic",
-            "tlds": ["fr"],
-            "template": "afnic/afnic.fr.json",
-            "error_rate": 0.2,
-            "retry_after": "seconds",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "markmonitor",
-            "role": "registrar",
-            "tlds": [],
-            "template": "markmonitor/GOOGLE.COM-2024.json",
-            "latency_ms": {"mean": 5, "jitter": 3},
-        },
-        {
-            "name": "dead-zip",
-            "tlds": ["zip"],
-            "template": "verisign/google.com-2024.json",
-            "dead": True,
-        },
+        verisign(("com",), latency=(5, 3)),
+        nominet(15, 3, latency=(5, 3)),
+        registry(
+            "afnic",
+            "afnic/afnic.fr.json",
+            ("fr",),
+            error_rate=0.2,
+            retry_after="seconds",
+            latency=(5, 3),
+        ),
+        registry("markmonitor", MARKMONITOR, role="registrar", latency=(5, 3)),
+        registry("dead-zip", VERISIGN, ("zip",), dead=True),
     ],
 }
 
@@ -345,7 +326,7 @@ def test_host_rates_follow_the_attempts_log(result):
 def _bucket_means(a: pl.DataFrame) -> list[float]:
     # A bucket's pacer rate is the mean of the rates in force: allow any such mean.
     frame = charts.host_rates_data(a, top=10)
-    width = charts._bucket_width(charts._num(frame["t_s"].max()), charts.HOST_BUCKETS)
+    width = inputs.bucket_width(inputs.as_float(frame["t_s"].max()), inputs.HOST_BUCKETS)
     start = a["started_at"].min()
     t = (a["started_at"] - start).dt.total_microseconds() / 1e6
     b = a.with_columns(t_s=((t / width).floor() * width).round(3))
@@ -542,6 +523,20 @@ def test_result_charts_bind_the_functions(result):
     assert list(bound.all()) == list(charts.report_charts(result))
 
 
+def test_result_chart_methods_show_the_keywords_and_the_docs():
+    # What dir(), help() and Jupyter's Shift-Tab show: every chart, its keywords, its doc.
+    bound = charts.ResultCharts(result=None)
+    for name, (function, _) in charts.CATALOG.items():
+        method = getattr(bound, name)
+        assert name in dir(bound) and method.__name__ == name
+        params = list(inspect.signature(function).parameters)
+        assert list(inspect.signature(method).parameters) == params[1:]
+        assert method.__doc__.startswith(function.__doc__.strip().splitlines()[0])
+        assert f"rdaplab.charts.{name}(result, ...)" in method.__doc__
+        assert ">>>" not in method.__doc__
+    assert [name for name, _ in charts.CHARTS] == list(charts.CATALOG)
+
+
 def test_theme_is_opt_in_and_reversible():
     before = alt.theme.active
     assert before != "rdaplab", "importing rdaplab.charts enables nothing"
@@ -567,9 +562,42 @@ def test_a_chart_renders_to_png(result, tmp_path: Path):
     (tmp_path / "host_rates.png").write_bytes(png)
 
 
+CHART_MODULES = [
+    importlib.import_module(f"rdaplab.notebook.charts.{m.name}")
+    for m in pkgutil.iter_modules(charts.__path__)
+]
+
+
 def test_docstring_examples():
-    failures, tried = doctest.testmod(charts, optionflags=doctest.ELLIPSIS)
+    failures = tried = 0
+    for module in CHART_MODULES:
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        failures, tried = failures + result.failed, tried + result.attempted
     assert tried > 10 and failures == 0
+
+
+DATA_MODULES = ("inputs", "batch_data", "research_data")
+
+
+def _imported(module: Any) -> set[str]:
+    tree = ast.parse(Path(inspect.getfile(module)).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_aggregations_are_polars_only():
+    # The *_data functions and their helpers never import Altair (nor a chart module):
+    # the aggregation stays apart from the drawing.
+    for name in DATA_MODULES:
+        for imported in _imported(getattr(charts, name)):
+            assert imported.split(".")[0] not in ("altair", "vl_convert"), (name, imported)
+            if imported.startswith("rdaplab.notebook"):
+                assert imported.rpartition(".")[2] in DATA_MODULES, (name, imported)
 
 
 def test_expiry_window_excludes_expired_and_far_names():

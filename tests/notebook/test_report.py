@@ -28,6 +28,7 @@ from rdaplab.engine.scheduler import Limits
 from rdaplab.errors import InputError
 from rdaplab.notebook.report import ReportFiles, chart_slugs, export_report, write_report
 from rdaplab.simulator import SimulatorThread
+from tests.notebook.scenario import MARKMONITOR, nominet, registry, verisign
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -38,37 +39,17 @@ ONE_DECIMAL = 0.051  # the tables show one decimal: half a unit, plus float nois
 SCENARIO = {
     "seed": 7,
     "registries": [
-        {
-            "name": "verisign",
-            "tlds": ["com", "net"],
-            "template": "verisign/google.com-2024.json",
-            "refer_to": "markmonitor",
-            "not_found": "empty",
-            "latency_ms": {"mean": 8, "jitter": 4},
-        },
-        {
-            "name": "pir",
-            "tlds": ["org"],
-            "template": "pir/wikipedia.org.json",
-            "latency_ms": {"mean": 10, "jitter": 4},
-        },
-        {
-            "name": "nominet",
-            "tlds": ["uk"],
-            "template": "nominet/bbc.co.uk.json",
-            "rate_limit": {"rate_per_s": 4, "burst": 2},
-            "retry_after": "seconds",
-            "latency_ms": {"mean": 10, "jitter": 4},
-        },
-        {
-            "name": "markmonitor",
-            "role": "registrar",
-            "tlds": [],
-            "template": "markmonitor/GOOGLE.COM-2024.json",
-            "registrar_name": "MarkMonitor Inc.",
-            "registrar_iana_id": "292",
-            "latency_ms": {"mean": 8, "jitter": 4},
-        },
+        verisign(("com", "net"), latency=(8, 4)),
+        registry("pir", "pir/wikipedia.org.json", ("org",), latency=(10, 4)),
+        nominet(4, 2, latency=(10, 4)),
+        registry(
+            "markmonitor",
+            MARKMONITOR,
+            role="registrar",
+            registrar_name="MarkMonitor Inc.",
+            registrar_iana_id="292",
+            latency=(8, 4),
+        ),
     ],
 }
 
