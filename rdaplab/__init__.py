@@ -24,7 +24,6 @@ import Altair, vl-convert and the simulator's server).
 
 from typing import Any
 
-from rdaplab import notebook as _notebook  # noqa: F401  (df.rdap, the widget, result.charts)
 from rdaplab._version import __version__
 from rdaplab.batch import (
     Batch,
@@ -88,6 +87,9 @@ __all__ = [
     "start",
     "stream",
 ]
+
+# Last: it registers df.rdap, the progress widget and result.charts on the layers above.
+from rdaplab import notebook as _notebook  # noqa: F401
 
 _LAZY = {
     "charts": "rdaplab.notebook.charts",

@@ -19,10 +19,11 @@ from rdaplab.rdap import Bootstrap
 
 FAST = Limits(per_host_rate_per_s=None, per_host_concurrency=16, max_concurrency=32)
 QUICK_RETRY = Retry(backoff_initial_s=0.01, backoff_max_s=0.05, retry_after_max_s=3.0)
+VERISIGN = "verisign/google.com-2024.json"
 SCENARIO = {
     "seed": 11,
     "registries": [
-        {"name": "thin", "tlds": ["test"], "template": "verisign/google.com-2024.json"},
+        {"name": "thin", "tlds": ["test"], "template": VERISIGN},
         {"name": "fat", "tlds": ["example"], "template": "pir/wikipedia.org.json"},
     ],
 }
@@ -45,7 +46,7 @@ def test_every_entry_point_lists_every_option() -> None:
         params = inspect.signature(fn).parameters
         kinds = {p.kind for name, p in params.items() if name != "values"}
         assert kinds == {inspect.Parameter.KEYWORD_ONLY}, fn.__name__  # no **kwargs
-        assert list(params)[0] == "values"
+        assert next(iter(params)) == "values"
         assert [n for n in params if n in options] == options, fn.__name__
         assert "Options" in (fn.__doc__ or "") and "max_age" in (fn.__doc__ or "")
     extra = set(inspect.signature(rdaplab.stream).parameters) - {"values", *options}
@@ -131,7 +132,13 @@ async def test_the_run_loop_driven_by_hand(simulator, tmp_path):
             run.completed = True
         assert sorted(row for row, _, _ in taken) == [0, 1, 2, 3, 4]
         frames = run.frames(sorted(taken))
-        assert frames.domains["query"].to_list() == ["a.test", "b.example", "a.test", "c.test", "bad..test"]
+        assert frames.domains["query"].to_list() == [
+            "a.test",
+            "b.example",
+            "a.test",
+            "c.test",
+            "bad..test",
+        ]
         assert run.summary is not None and run.summary["total"] == 5
         assert run.summary["unique"] == 3 and run.summary["requests"] == 3
         assert run.summary["stopped_early"] is False
@@ -140,8 +147,17 @@ async def test_the_run_loop_driven_by_hand(simulator, tmp_path):
 
 async def test_a_cancelled_run_keeps_its_answers_and_records_no_summary(simulator, tmp_path):
     sim = await simulator(
-        {"seed": 2, "registries": [{"name": "slow", "tlds": ["test"], "latency_ms": {"mean": 50},
-                                    "template": "verisign/google.com-2024.json"}]}  # fmt: skip
+        {
+            "seed": 2,
+            "registries": [
+                {
+                    "name": "slow",
+                    "tlds": ["test"],
+                    "latency_ms": {"mean": 50},
+                    "template": "verisign/google.com-2024.json",
+                }
+            ],
+        }  # fmt: skip
     )
     boot = Bootstrap.load(sim.write_bootstrap(tmp_path / "boot"))
     one = Limits(per_host_rate_per_s=None, per_host_concurrency=1, adaptive=False)

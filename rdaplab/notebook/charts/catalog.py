@@ -31,7 +31,7 @@ from rdaplab.notebook.charts.research_charts import (
 )
 
 if TYPE_CHECKING:
-    from rdaplab.batch.lookup import LookupResult
+    from rdaplab.batch import LookupResult
 
 __all__ = ["CATALOG", "CHARTS", "ResultCharts", "report_charts"]
 
