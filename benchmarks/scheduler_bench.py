@@ -45,7 +45,7 @@ import aiohttp
 
 import rdaplab
 from rdaplab._data import datasets_dir
-from rdaplab.rdap.normalize import related_links
+from rdaplab.rdap.decode import related_links
 from rdaplab.simulator import Scenario, Simulator
 
 SCENARIO_PATH = datasets_dir() / "scenarios" / "bench.json"

@@ -59,7 +59,7 @@ from rdaplab.engine.profiles import PROFILES, Profile, profile_for
 from rdaplab.engine.throttle import Signal, classify
 from rdaplab.errors import ErrorKind, FetchError
 from rdaplab.models import Attempt, NameResult, Response
-from rdaplab.rdap.normalize import ParseError, decode_json, error_detail, referral_links
+from rdaplab.rdap.decode import ParseError, decode_json, error_detail, referral_links
 
 log = logging.getLogger("rdaplab")
 

@@ -9,7 +9,7 @@ the ``domains`` rows out to the input rows (duplicates included, input order kep
 detail frames (``events``, ``entities``, ``nameservers``, ``redactions``) have rows per
 distinct domain, never repeated for duplicate inputs. Frames are built column-wise.
 
-Stored bodies are normalized on the typed fast path (:func:`rdaplab.normalize.parse_body`);
+Stored bodies are normalized on the typed fast path (:func:`rdaplab.rdap.fast.parse_body`);
 the tests hold it equal to the tolerant path on the whole corpus and on mutations of it.
 Big batches pause the cyclic GC (:func:`normalize_results`, :func:`build_frames`).
 """
@@ -27,18 +27,10 @@ from rdaplab.columns import build_frame
 from rdaplab.frames.objects import normalize_object_result, object_frames
 from rdaplab.frames.rows import outcome_row
 from rdaplab.models import NameResult, Normalized, Response
-from rdaplab.rdap.normalize import (
-    DomainRecord,
-    EntityRow,
-    EventRow,
-    NameserverRow,
-    ParseError,
-    RedactionRow,
-    decode_json,
-    merge_records,
-    normalize_domain,
-    parse_body,
-)
+from rdaplab.rdap.decode import ParseError, decode_json
+from rdaplab.rdap.domain import merge_records, parse_domain
+from rdaplab.rdap.fast import parse_body
+from rdaplab.rdap.records import DomainRecord, EntityRow, EventRow, NameserverRow, RedactionRow
 from rdaplab.schemas import (
     DOMAINS_SCHEMA,
     ENTITIES_SCHEMA,
@@ -135,7 +127,7 @@ def normalize_result(result: NameResult) -> Normalized:
             # the registry answer stands on its own; a broken referral body is dropped
             referral_status = "referral_failed"
     try:
-        record = normalize_domain(registry_doc, registrar_doc)
+        record = parse_domain(registry_doc, registrar_doc)
     except Exception as exc:  # a shape the tolerant parser missed: one row, not the batch
         detail = f"registry answer could not be normalized: {exc!r}"[:200]
         return Normalized(None, "error", "parse_error", detail, referral_status)
@@ -152,7 +144,7 @@ def _normalize_bodies(
     except ParseError as exc:
         detail = f"registry answer: {exc}"[:200]
         return Normalized(None, "error", "parse_error", detail, result.referral_status)
-    except Exception as exc:  # reported after the registrar body, as normalize_domain would
+    except Exception as exc:  # reported after the registrar body, as parse_domain would
         reg, failure = None, exc
     rar = None
     referral_status = result.referral_status

@@ -17,6 +17,14 @@ from typing import Any, Final
 import msgspec
 
 from rdaplab.models import NameResult
+from rdaplab.rdap.jcard import (
+    JSCONTACT_MEMBERS,
+    entity_kind,
+    has_card,
+    jscontact_card,
+    vcard_properties,
+    vcard_text,
+)
 
 __all__ = [
     "ORG_KINDS",
@@ -42,22 +50,8 @@ PERSONAL_VCARD_PROPERTIES: Final = frozenset(
 )
 # JSContact (draft-ietf-regext-rdap-jscontact) members removed likewise.
 _PERSONAL_JSCONTACT: Final = ("name", "nickNames", "emails", "phones", "addresses")
-# The entity member holding the JSContact card: "jscontact_card" in the current draft,
-# "jscard" and "contact" in earlier ones (rdaplab.normalize reads all three).
-_JSCONTACT_MEMBERS: Final = ("jscontact_card", "jscard", "contact")
-
-
-def _jscontact(node: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The entity's JSContact card, whichever member holds it."""
-    for member in _JSCONTACT_MEMBERS:
-        card = node.get(member)
-        if isinstance(card, dict):
-            return card
-    return None
-
-
-def _has_card(node: Mapping[str, Any]) -> bool:
-    return "vcardArray" in node or _jscontact(node) is not None
+# Contact cards (jCard and JSContact, whichever entity member holds the latter) are read by
+# rdaplab.rdap.jcard, as the normalized entity rows are.
 
 
 # Roles whose entity data is always kept: the registrar is a business, never personal
@@ -138,24 +132,6 @@ def is_individual(
     return not looks_like_org(name, organization)
 
 
-def _entity_kind(ent: Mapping[str, Any]) -> str | None:
-    vcard = ent.get("vcardArray")
-    if isinstance(vcard, list) and len(vcard) > 1 and isinstance(vcard[1], list):
-        for prop in vcard[1]:
-            if (
-                isinstance(prop, list)
-                and len(prop) >= 4
-                and isinstance(prop[0], str)
-                and prop[0].lower() == "kind"
-                and isinstance(prop[3], str)
-            ):
-                return prop[3].strip().lower() or None
-    card = _jscontact(ent)
-    if isinstance(card, dict) and isinstance(card.get("kind"), str):
-        return str(card["kind"]).strip().lower() or None
-    return None
-
-
 def entity_kinds(document: Any) -> dict[str, str]:
     """Entity handle -> jCard ``kind`` for every entity in a decoded RDAP document.
 
@@ -168,9 +144,9 @@ def entity_kinds(document: Any) -> dict[str, str]:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if _has_card(node):
+            if has_card(node):
                 handle = node.get("handle")
-                kind = _entity_kind(node)
+                kind = entity_kind(node)
                 if isinstance(handle, str) and kind:
                     out.setdefault(handle, kind)
             stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
@@ -207,29 +183,6 @@ def kinds_from_results(results: Iterable[NameResult]) -> dict[str, str]:
 # --------------------------------------------------------------------------- bodies
 
 
-def _vcard_props(ent: Mapping[str, Any]) -> list[Any] | None:
-    vcard = ent.get("vcardArray")
-    if isinstance(vcard, list) and len(vcard) > 1 and isinstance(vcard[1], list):
-        return vcard[1]
-    return None
-
-
-def _vcard_text(props: list[Any], wanted: str) -> str | None:
-    for prop in props:
-        if (
-            isinstance(prop, list)
-            and len(prop) >= 4
-            and isinstance(prop[0], str)
-            and prop[0].lower() == wanted
-        ):
-            value = prop[3]
-            if isinstance(value, str):
-                return value
-            if isinstance(value, list):
-                return ", ".join(v for v in value if isinstance(v, str)) or None
-    return None
-
-
 def _roles(ent: Mapping[str, Any]) -> list[str]:
     roles = ent.get("roles")
     if isinstance(roles, str):
@@ -240,16 +193,16 @@ def _roles(ent: Mapping[str, Any]) -> list[str]:
 
 
 def _personal_entity(ent: Mapping[str, Any], under_registrar: bool) -> bool:
-    props = _vcard_props(ent) or []
-    card = _jscontact(ent)
-    name = _vcard_text(props, "fn")
-    org = _vcard_text(props, "org")
+    props = vcard_properties(ent) or []
+    card = jscontact_card(ent)
+    name = vcard_text(props, "fn")
+    org = vcard_text(props, "org")
     if name is None and isinstance(card, dict):
         jname = card.get("name")
         if isinstance(jname, dict) and isinstance(jname.get("full"), str):
             name = jname["full"]
     return is_individual(
-        kind=_entity_kind(ent),
+        kind=entity_kind(ent),
         roles=_roles(ent),
         name=name,
         organization=org,
@@ -269,12 +222,12 @@ def _walk(node: Any, under_registrar: bool, strip: bool) -> bool:
         return found
     if not isinstance(node, dict):
         return False
-    is_entity = _has_card(node)
+    is_entity = has_card(node)
     child_under = under_registrar
     if is_entity:
         child_under = under_registrar or "registrar" in _roles(node)
         if _personal_entity(node, under_registrar):
-            props = _vcard_props(node)
+            props = vcard_properties(node)
             if props is not None:
                 kept = [
                     p
@@ -290,7 +243,7 @@ def _walk(node: Any, under_registrar: bool, strip: bool) -> bool:
                     found = True
                     if strip:
                         props[:] = kept
-            card = _jscontact(node)
+            card = jscontact_card(node)
             if isinstance(card, dict):
                 for member in _PERSONAL_JSCONTACT:
                     if member in card:
@@ -345,7 +298,7 @@ def strip_pii_from_body(body: str | bytes) -> str:
     """
     text, doc = _decode(body)
     if doc is _NOT_JSON or (
-        "vcardArray" not in text and not any(m in text for m in _JSCONTACT_MEMBERS)
+        "vcardArray" not in text and not any(m in text for m in JSCONTACT_MEMBERS)
     ):
         return text
     try:
@@ -365,7 +318,7 @@ def body_has_pii(body: str | bytes, document: Any = None) -> bool:
     data (it cannot be stripped, so retention must still find it). Never raises.
     """
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
-    if b"vcardArray" not in raw and not any(m.encode() in raw for m in _JSCONTACT_MEMBERS):
+    if b"vcardArray" not in raw and not any(m.encode() in raw for m in JSCONTACT_MEMBERS):
         return False
     if document is None:
         try:

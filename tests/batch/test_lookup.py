@@ -517,7 +517,7 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
         # ends, and the unreadable answer is not cached (the next run asks again).
         from rdaplab.frames import build as frames_module
 
-        real = frames_module.normalize_domain
+        real = frames_module.parse_domain
 
         def picky(doc: Any, registrar_doc: Any = None) -> Any:
             if doc.get("ldhName") == "bad.test":
@@ -531,7 +531,7 @@ async def test_odd_jcards_and_a_broken_progress_display_do_not_hang_the_batch(
                 raise TypeError("unhashable type: 'list'")
             return real_parse(body, source)
 
-        monkeypatch.setattr(frames_module, "normalize_domain", picky)
+        monkeypatch.setattr(frames_module, "parse_domain", picky)
         monkeypatch.setattr(frames_module, "parse_body", picky_body)
         kw["cache"] = tmp_path / "c2.duckdb"
         result = await asyncio.wait_for(

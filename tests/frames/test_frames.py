@@ -25,7 +25,7 @@ from rdaplab.frames import (
     normalize_results,
 )
 from rdaplab.models import Attempt, NameResult, Response
-from rdaplab.rdap.normalize import ParseError, decode_json
+from rdaplab.rdap.decode import ParseError, decode_json
 
 T0 = datetime(2024, 7, 29, 17, 30, tzinfo=timezone.utc)
 UTC_US = pl.Datetime("us", "UTC")

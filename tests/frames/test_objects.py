@@ -1,4 +1,5 @@
-"""Query kinds (rdaplab.kinds) and IP network / autnum normalization (rdaplab.objects)."""
+"""Query kinds (rdaplab.rdap.kinds), IP network / autnum parsing (rdaplab.rdap.objects) and
+their frames (rdaplab.frames.objects)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,11 @@ from rdaplab.frames.objects import (
     AUTNUMS_SCHEMA,
     NETWORK_OBJECT_COLUMNS,
     NETWORKS_SCHEMA,
-    RIRS,
     autnums_frame,
     networks_frame,
-    normalize_autnum,
-    normalize_network,
-    rir_from_host,
 )
 from rdaplab.rdap.kinds import Query, detect_kind, normalize_queries, normalize_query
+from rdaplab.rdap.objects import RIRS, parse_autnum, parse_network, rir_from_host
 
 UTC = timezone.utc
 RESPONSES = responses_dir()
@@ -274,7 +272,7 @@ def test_ip_files_present() -> None:
 @pytest.mark.parametrize("path", IP_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_real_network_normalizes(path: Path) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
-    row = normalize_network(doc, query="q")
+    row = parse_network(doc, query="q")
     assert list(row) == ["query", *NETWORK_OBJECT_COLUMNS]
     assert row["query"] == "q"
     assert row["handle"]
@@ -296,7 +294,7 @@ def test_every_real_network_normalizes(path: Path) -> None:
 
 
 def test_arin_network_exact() -> None:
-    row = normalize_network(load("arin/ip-13.64.0.0.json"), query="13.64.0.0")
+    row = parse_network(load("arin/ip-13.64.0.0.json"), query="13.64.0.0")
     assert row == {
         "query": "13.64.0.0",
         "handle": "NET-13-64-0-0-1",
@@ -319,10 +317,10 @@ def test_arin_network_exact() -> None:
 
 
 def test_arin_zero_padded_and_expanded_addresses() -> None:
-    row = normalize_network(load("arin/ip-74.125.225.229.json"))
+    row = parse_network(load("arin/ip-74.125.225.229.json"))
     assert (row["start_address"], row["end_address"]) == ("74.125.0.0", "74.125.255.255")
     assert row["cidrs"] == ["74.125.0.0/16"]  # computed: no cidr0 in this capture
-    row6 = normalize_network(load("arin/ip-2001_4860_4860__8888.json"))
+    row6 = parse_network(load("arin/ip-2001_4860_4860__8888.json"))
     assert row6["start_address"] == "2001:4860::"
     assert row6["end_address"] == "2001:4860:ffff:ffff:ffff:ffff:ffff:ffff"
     assert row6["cidrs"] == ["2001:4860::/32"]
@@ -331,17 +329,17 @@ def test_arin_zero_padded_and_expanded_addresses() -> None:
 
 
 def test_ripe_network_with_prefix_suffixed_addresses() -> None:
-    row = normalize_network(load("ripe/ip-62.239.237.1.json"))
+    row = parse_network(load("ripe/ip-62.239.237.1.json"))
     assert (row["start_address"], row["end_address"]) == ("62.239.237.0", "62.239.237.255")
     assert row["cidrs"] == ["62.239.237.0/24"]
     assert (row["country"], row["type"], row["rir"]) == ("GB", "ASSIGNED PA", "ripe")
     assert (row["abuse_handle"], row["abuse_email"]) == ("BTCR3-RIPE", "zzdnsr@bt.com")
-    v6 = normalize_network(load("ripe/ip-2a00_2381_ffff__1.json"))  # no objectClassName
+    v6 = parse_network(load("ripe/ip-2a00_2381_ffff__1.json"))  # no objectClassName
     assert v6["cidrs"] == ["2a00:2381:ffff::/64"] and v6["ip_version"] == 6
 
 
 def test_lacnic_network_exact() -> None:
-    row = normalize_network(load("lacnic/ip-200.3.14.10.json"))
+    row = parse_network(load("lacnic/ip-200.3.14.10.json"))
     assert row["handle"] == "200.3.12.0/22"
     assert (row["start_address"], row["end_address"]) == ("200.3.12.0", "200.3.15.255")
     assert row["cidrs"] == ["200.3.12.0/22"]
@@ -352,14 +350,14 @@ def test_lacnic_network_exact() -> None:
 
 
 def test_afrinic_network_exact() -> None:
-    row = normalize_network(load("afrinic/ip-196.216.2.1.json"))
+    row = parse_network(load("afrinic/ip-196.216.2.1.json"))
     assert row["handle"] == "196.216.2.0 - 196.216.3.255"
     assert row["cidrs"] == ["196.216.2.0/23"]
     assert (row["name"], row["type"], row["country"]) == ("ORG-AFNC1-AFRINIC", "ASSIGNED PI", "ZA")
     assert row["last_changed_date"] == datetime(2020, 8, 18, 12, 16, tzinfo=UTC)
     assert row["abuse_email"] is None and row["abuse_handle"] is None  # no abuse role served
     # older capture: range not a single prefix, entities without roles
-    old = normalize_network(load("afrinic/ip-196.11.240.215.json"))
+    old = parse_network(load("afrinic/ip-196.11.240.215.json"))
     assert old["cidrs"] == [
         "196.11.239.0/24",
         "196.11.240.0/22",
@@ -369,7 +367,7 @@ def test_afrinic_network_exact() -> None:
 
 
 def test_apnic_network_exact() -> None:
-    row = normalize_network(load("apnic/ip-1.1.1.1.json"), service_url="https://rdap.apnic.net/")
+    row = parse_network(load("apnic/ip-1.1.1.1.json"), service_url="https://rdap.apnic.net/")
     assert (row["handle"], row["name"], row["country"]) == (
         "1.1.1.0 - 1.1.1.255",
         "APNIC-LABS",
@@ -386,18 +384,18 @@ def test_apnic_network_exact() -> None:
 
 def test_cidr0_preferred_then_fallback() -> None:
     doc = {"startAddress": "10.0.0.0", "endAddress": "10.0.1.255", "ipVersion": "v4"}
-    assert normalize_network(doc)["cidrs"] == ["10.0.0.0/23"]
+    assert parse_network(doc)["cidrs"] == ["10.0.0.0/23"]
     doc["cidr0_cidrs"] = [
         {"v4prefix": "10.0.0.0", "length": 24},
         {"v4prefix": "10.0.1.0", "length": "24"},
     ]
-    assert normalize_network(doc)["cidrs"] == ["10.0.0.0/24", "10.0.1.0/24"]
+    assert parse_network(doc)["cidrs"] == ["10.0.0.0/24", "10.0.1.0/24"]
     # unusable cidr0 items are skipped; none usable -> computed from the range
     doc["cidr0_cidrs"] = [{"v4prefix": "x", "length": 24}, {"v6prefix": "::", "length": 99}, 5]
-    assert normalize_network(doc)["cidrs"] == ["10.0.0.0/23"]
+    assert parse_network(doc)["cidrs"] == ["10.0.0.0/23"]
     # reversed or mixed-family ranges give no CIDRs rather than an error
-    assert normalize_network({"startAddress": "10.0.1.0", "endAddress": "10.0.0.0"})["cidrs"] == []
-    assert normalize_network({"startAddress": "10.0.0.0", "endAddress": "::1"})["cidrs"] == []
+    assert parse_network({"startAddress": "10.0.1.0", "endAddress": "10.0.0.0"})["cidrs"] == []
+    assert parse_network({"startAddress": "10.0.0.0", "endAddress": "::1"})["cidrs"] == []
 
 
 def test_rir_sources() -> None:
@@ -411,7 +409,7 @@ def test_rir_sources() -> None:
     assert rir_from_host("http://[::1") is None  # unparseable URL
     # port43 first, then links, then the service that was asked
     assert (
-        normalize_network(
+        parse_network(
             {"port43": "whois.lacnic.net"}, service_url="https://rdap.arin.net/registry/"
         )["rir"]
         == "lacnic"
@@ -422,9 +420,9 @@ def test_rir_sources() -> None:
             {"rel": "self", "href": "https://rdap.db.ripe.net/ip/1"},
         ]
     }
-    assert normalize_network(doc)["rir"] == "ripe"
-    assert normalize_network({}, service_url="https://rdap.afrinic.net/rdap/")["rir"] == "afrinic"
-    assert normalize_network({})["rir"] is None
+    assert parse_network(doc)["rir"] == "ripe"
+    assert parse_network({}, service_url="https://rdap.afrinic.net/rdap/")["rir"] == "afrinic"
+    assert parse_network({})["rir"] is None
     assert set(DIR_RIR.values()) <= set(RIRS)
 
 
@@ -435,7 +433,7 @@ def test_rir_sources() -> None:
 def test_every_real_autnum_normalizes(path: Path) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     number = int(path.stem.split("-")[1])
-    row = normalize_autnum(doc, query=str(number))
+    row = parse_autnum(doc, query=str(number))
     assert list(row) == ["query", *AUTNUM_OBJECT_COLUMNS]
     assert row["start_autnum"] == row["end_autnum"] == number
     assert row["handle"] and row["name"]
@@ -445,7 +443,7 @@ def test_every_real_autnum_normalizes(path: Path) -> None:
 
 
 def test_ripe_autnum_exact() -> None:
-    row = normalize_autnum(load("ripe/autnum-205697.json"), query="205697")
+    row = parse_autnum(load("ripe/autnum-205697.json"), query="205697")
     assert row == {
         "query": "205697",
         "handle": "AS205697",
@@ -464,18 +462,18 @@ def test_ripe_autnum_exact() -> None:
 
 
 def test_other_autnums_exact() -> None:
-    apnic = normalize_autnum(load("apnic/autnum-9269.json"))
+    apnic = parse_autnum(load("apnic/autnum-9269.json"))
     assert (apnic["name"], apnic["country"], apnic["abuse_handle"]) == (
         "HKBN-AS-AP",
         "HK",
         "IRT-HKBN-HK",
     )
-    lacnic = normalize_autnum(load("lacnic/autnum-28000.json"))
+    lacnic = parse_autnum(load("lacnic/autnum-28000.json"))
     assert (lacnic["type"], lacnic["rir"]) == ("DIRECT ALLOCATION", "lacnic")
-    afrinic = normalize_autnum(load("afrinic/autnum-37271.json"))
+    afrinic = parse_autnum(load("afrinic/autnum-37271.json"))
     assert afrinic["registration_date"] == datetime(2010, 10, 25, 10, 14, tzinfo=UTC)
     assert afrinic["rir"] == "afrinic" and afrinic["name"] == "ORG-WCL1-AFRINIC"
-    br = normalize_autnum(load("registro-br/autnum-53170.json"))  # handle without "AS"
+    br = parse_autnum(load("registro-br/autnum-53170.json"))  # handle without "AS"
     assert (br["handle"], br["country"], br["rir"], br["rdap_status"]) == (
         "53170",
         "BR",
@@ -483,7 +481,7 @@ def test_other_autnums_exact() -> None:
         [],
     )
     assert (br["abuse_handle"], br["abuse_email"]) == ("BRI2", None)
-    arin = normalize_autnum(load("arin/autnum-13335.json"))
+    arin = parse_autnum(load("arin/autnum-13335.json"))
     assert arin["registration_date"] == datetime(2010, 7, 14, 22, 35, 57, tzinfo=UTC)  # -04:00
     assert arin["abuse_email"] == "abuse@cloudflare.com"
 
@@ -509,7 +507,7 @@ def test_other_autnums_exact() -> None:
     ],
 )
 def test_autnum_number_tolerance(served: object, number: int | None) -> None:
-    assert normalize_autnum({"startAutnum": served})["start_autnum"] == number
+    assert parse_autnum({"startAutnum": served})["start_autnum"] == number
 
 
 # --------------------------------------------------------------------------- frames & tolerance
@@ -520,16 +518,16 @@ def test_frames_exact_schema() -> None:
     assert autnums_frame([]).schema == AUTNUMS_SCHEMA
     assert networks_frame([]).height == 0
     # missing keys become nulls, extra keys are ignored, lists stay lists
-    f = networks_frame([{"handle": "H", "extra": 1}, normalize_network(None)])
+    f = networks_frame([{"handle": "H", "extra": 1}, parse_network(None)])
     assert f.schema == NETWORKS_SCHEMA
     assert f["handle"].to_list() == ["H", None]
     assert f["cidrs"].to_list() == [[], []]
-    rows = [normalize_network(json.loads(p.read_text(encoding="utf-8"))) for p in IP_FILES]
+    rows = [parse_network(json.loads(p.read_text(encoding="utf-8"))) for p in IP_FILES]
     frame = networks_frame(rows)
     assert frame.schema == NETWORKS_SCHEMA and frame.height == len(IP_FILES)
     assert frame["ip_version"].drop_nulls().unique().sort().to_list() == [4, 6]
     autnums = autnums_frame(
-        normalize_autnum(json.loads(p.read_text(encoding="utf-8"))) for p in AUTNUM_FILES
+        parse_autnum(json.loads(p.read_text(encoding="utf-8"))) for p in AUTNUM_FILES
     )
     assert autnums.schema == AUTNUMS_SCHEMA and autnums.height == len(AUTNUM_FILES)
     assert autnums["start_autnum"].dtype == pl.Int64
@@ -543,9 +541,9 @@ def test_non_object_documents_give_null_rows() -> None:
         5,
         {"startAddress": 5, "events": "x", "entities": {"roles": "abuse"}},
     ):
-        row = normalize_network(doc)
+        row = parse_network(doc)
         assert list(row) == ["query", *NETWORK_OBJECT_COLUMNS] and row["start_address"] is None
-        assert list(normalize_autnum(doc)) == ["query", *AUTNUM_OBJECT_COLUMNS]
+        assert list(parse_autnum(doc)) == ["query", *AUTNUM_OBJECT_COLUMNS]
 
 
 _ODD: list[Any] = [
@@ -590,16 +588,16 @@ def test_mutated_real_documents_never_raise() -> None:
             mutated = copy.deepcopy(doc)
             for _ in range(rng.randrange(1, 6)):
                 mutated = _mutate(mutated, rng)
-            net_rows.append(normalize_network(mutated))
-            aut_rows.append(normalize_autnum(mutated))
+            net_rows.append(parse_network(mutated))
+            aut_rows.append(parse_autnum(mutated))
     # every top-level member replaced by every odd value, one at a time
     for doc in docs:
         for key in doc:
             for odd in _ODD:
                 mutated = dict(doc)
                 mutated[key] = odd
-                net_rows.append(normalize_network(mutated))
-                aut_rows.append(normalize_autnum(mutated))
+                net_rows.append(parse_network(mutated))
+                aut_rows.append(parse_autnum(mutated))
     assert networks_frame(net_rows).schema == NETWORKS_SCHEMA
     assert autnums_frame(aut_rows).schema == AUTNUMS_SCHEMA
     for row in net_rows:
@@ -613,7 +611,7 @@ def test_mistyped_members_are_ignored_not_fatal() -> None:
     doc["events"] = [{"eventAction": "registration", "eventDate": "garbage"}, 3]
     doc["rdap_status"] = "active"  # string for array
     doc["ipVersion"] = 4
-    row = normalize_network(doc)
+    row = parse_network(doc)
     assert row["cidrs"] == ["13.64.0.0/11"]
     assert row["registration_date"] is None
     assert row["last_changed_date"] is None

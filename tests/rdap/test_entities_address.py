@@ -18,16 +18,12 @@ from rdaplab._data import responses_dir
 from rdaplab.frames import ENTITIES_SCHEMA, build_frames
 from rdaplab.frames.redact import PERSONAL_COLUMNS, redact_frames
 from rdaplab.models import NameResult, Response
-from rdaplab.rdap.normalize import (
-    DomainRecord,
-    EntityRow,
-    ParseError,
-    _parse_doc,
-    _redaction_target,
-    decode_json,
-    parse_body,
-)
+from rdaplab.rdap.decode import ParseError, decode_json
+from rdaplab.rdap.domain import parse_domain_doc
+from rdaplab.rdap.fast import parse_body
 from rdaplab.rdap.pii import strip_pii_from_body
+from rdaplab.rdap.records import DomainRecord, EntityRow
+from rdaplab.rdap.redactions import _redaction_target
 from rdaplab.simulator import SimulatorThread
 
 ALL_FILES = sorted(responses_dir().glob("*/*.json"))
@@ -38,7 +34,7 @@ def both_paths(body: bytes, source: str = "registry") -> DomainRecord:
     """The fast path's record, twice (the second may come from the memo), checked
     against the tolerant path."""
     fast = parse_body(body, source)
-    assert fast == _parse_doc(decode_json(body), source)
+    assert fast == parse_domain_doc(decode_json(body), source)
     assert parse_body(body, source) == fast
     return fast
 

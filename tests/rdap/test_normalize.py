@@ -16,27 +16,26 @@ import pytest
 from rdaplab._data import responses_dir
 from rdaplab.frames import normalize_result, normalize_results
 from rdaplab.models import NameResult, Response
-from rdaplab.rdap import normalize as normalize_module
-from rdaplab.rdap.normalize import (
-    _BUCKET_MAX,
-    _MEMO_MAX,
-    DomainRecord,
-    EventRow,
+from rdaplab.rdap import fast as fast_module
+from rdaplab.rdap.decode import (
     ParseError,
-    _entities_memo,
     _fix_iso,
-    _ns_memo,
-    _parse_doc,
-    _status_memo,
     decode_json,
     error_detail,
-    is_placeholder,
-    merge_records,
-    normalize_domain,
-    parse_body,
     parse_datetime,
     related_links,
 )
+from rdaplab.rdap.domain import merge_records, parse_domain, parse_domain_doc
+from rdaplab.rdap.fast import (
+    _BUCKET_MAX,
+    _MEMO_MAX,
+    _entities_memo,
+    _ns_memo,
+    _status_memo,
+    parse_body,
+)
+from rdaplab.rdap.records import DomainRecord, EventRow
+from rdaplab.rdap.redactions import is_placeholder
 
 ALL_FILES = sorted(responses_dir().glob("*/*.json"))
 
@@ -67,11 +66,11 @@ def test_dataset_is_present() -> None:
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_response_decodes_and_normalizes(path: Path) -> None:
     doc = decode_json(path.read_bytes())
-    rec = normalize_domain(doc)  # any object class: must never raise
+    rec = parse_domain(doc)  # any object class: must never raise
     assert isinstance(rec, DomainRecord)
     # also as the registrar half of a merge, and with itself
-    normalize_domain(None, doc)
-    normalize_domain(doc, doc)
+    parse_domain(None, doc)
+    parse_domain(doc, doc)
     related_links(doc)
     error_detail(doc, 200)
     for ev in rec.events:
@@ -376,7 +375,7 @@ EXPECTED = [
 @pytest.mark.parametrize("row", EXPECTED, ids=lambda r: r[0])
 def test_hand_checked_domain(row: tuple[Any, ...]) -> None:
     path, handle, ldh, registrar, iana, reg, exp, changed, status, ns, dnssec = row
-    rec = normalize_domain(load(path))
+    rec = parse_domain(load(path))
     assert rec.object_class == "domain"
     assert rec.handle == handle
     assert rec.ldh_name == ldh
@@ -391,7 +390,7 @@ def test_hand_checked_domain(row: tuple[Any, ...]) -> None:
 
 
 def test_markmonitor_contacts_redacted_by_remark() -> None:
-    rec = normalize_domain(load("markmonitor/GOOGLE.COM-2024.json"))
+    rec = parse_domain(load("markmonitor/GOOGLE.COM-2024.json"))
     registrant = entity(rec, "registrant")
     assert registrant.organization == "Google LLC"
     assert registrant.country == "US"
@@ -407,7 +406,7 @@ def test_markmonitor_contacts_redacted_by_remark() -> None:
 
 
 def test_identity_digital_registrant_contact() -> None:
-    rec = normalize_domain(load("identity-digital/google.ai.json"))
+    rec = parse_domain(load("identity-digital/google.ai.json"))
     registrant = entity(rec, "registrant")
     assert (registrant.name, registrant.organization) == ("Domain Administrator", "Google LLC")
     assert registrant.email == "dns-admin@google.com"
@@ -428,7 +427,7 @@ def test_identity_digital_registrant_contact() -> None:
 def test_merge_google_com_registry_and_registrar() -> None:
     registry = load("verisign/google.com-2024.json")
     registrar = load("markmonitor/GOOGLE.COM-2024.json")
-    rec = normalize_domain(registry, registrar)
+    rec = parse_domain(registry, registrar)
     # registry is authoritative (Verisign's dates differ from MarkMonitor's by hours)
     assert rec.handle == "2138514_DOMAIN_COM-VRSN"
     assert rec.expiration_date == utc(2028, 9, 14, 4)
@@ -456,39 +455,39 @@ def test_merge_google_com_registry_and_registrar() -> None:
 def test_merge_registrar_fills_missing_fields() -> None:
     registry = load("verisign/GOOGLE.COM-2021.json")  # lacks a "last changed" event
     registrar = load("markmonitor/google.com-2021.json")
-    rec = normalize_domain(registry, registrar)
+    rec = parse_domain(registry, registrar)
     assert rec.last_changed_date == utc(2019, 9, 9, 15, 39, 4)  # from the registrar
     assert rec.dnssec is True  # registry value wins over the registrar's False
 
 
 def test_registrar_answer_alone() -> None:
-    rec = normalize_domain(None, load("markmonitor/abc.xyz.json"))
+    rec = parse_domain(None, load("markmonitor/abc.xyz.json"))
     assert rec.ldh_name == "abc.xyz"
     assert {e.source for e in rec.entities} == {"registrar"}
-    assert normalize_domain(None, None) == DomainRecord()
+    assert parse_domain(None, None) == DomainRecord()
 
 
 # --------------------------------------------------------------------------- quirks
 
 
 def test_quirk_plus0000_offsets() -> None:
-    rec = normalize_domain(load("markmonitor/abc.xyz.json"))
+    rec = parse_domain(load("markmonitor/abc.xyz.json"))
     assert rec.expiration_date == utc(2025, 3, 20, 7)
     assert rec.last_changed_date == utc(2019, 11, 7, 17, 16, 24)
 
 
 def test_quirk_zone_less_dates_are_utc() -> None:
-    rec = normalize_domain(load("namecheap/deep.surf.json"))
+    rec = parse_domain(load("namecheap/deep.surf.json"))
     assert rec.registration_date == utc(2020, 7, 1, 14, 5, 58)
     assert rec.expiration_date == utc(2021, 7, 1, 14, 5, 58)
 
 
 def test_quirk_trailing_dot_ldh_names() -> None:
-    rec = normalize_domain(load("comlaude/amazon.ooo.json"))
+    rec = parse_domain(load("comlaude/amazon.ooo.json"))
     assert rec.ldh_name == "amazon.ooo"
     assert rec.unicode_name == "amazon.ooo"
     assert all(not n.endswith(".") for n in rec.nameservers)
-    bbc = normalize_domain(load("nominet/bbc.co.uk.json"))
+    bbc = parse_domain(load("nominet/bbc.co.uk.json"))
     assert bbc.nameserver_rows[0].nameserver == "ddns0.bbc.co.uk"
     assert bbc.nameserver_rows[0].ipv4 == ["148.163.199.1"]
     assert bbc.nameserver_rows[0].ipv6 == ["2607:f740:e04e::1"]
@@ -498,7 +497,7 @@ def test_quirk_null_jcard_value() -> None:
     # RIPE serves ["adr", {"label": ...}, "text", null]; embed that entity in a domain
     djvg = load("ripe/entity-DJVG.json")
     doc = {"objectClassName": "domain", "ldhName": "x.example", "entities": [djvg]}
-    rec = normalize_domain(doc)
+    rec = parse_domain(doc)
     row = rec.entities[0]
     assert row.handle == "DJVG"
     assert row.country is None and not row.country_redacted
@@ -507,18 +506,18 @@ def test_quirk_null_jcard_value() -> None:
 def test_quirk_secure_dns_casing() -> None:
     doc = load("afnic/afnic.fr.json")
     assert "secureDNS" not in doc and "secureDns" in doc
-    assert normalize_domain(doc).dnssec is True
+    assert parse_domain(doc).dnssec is True
 
 
 def test_quirk_missing_object_class_name() -> None:
     doc = load("ripe/ip-62.239.237.1.json")
     assert "objectClassName" not in doc
-    rec = normalize_domain(doc)
+    rec = parse_domain(doc)
     assert rec.object_class is None
     assert rec.handle == "62.239.237.0 - 62.239.237.255"
     dom = load("verisign/google.com-2024.json")
     del dom["objectClassName"]
-    assert normalize_domain(dom).handle == "2138514_DOMAIN_COM-VRSN"
+    assert parse_domain(dom).handle == "2138514_DOMAIN_COM-VRSN"
 
 
 def test_quirk_spaces_in_links() -> None:
@@ -555,7 +554,7 @@ def test_quirk_jcard_strings_where_arrays_expected() -> None:
         "status": "active",
         "nameservers": {"ldhName": "NS1.EXAMPLE.NO."},
     }
-    rec = normalize_domain(doc)
+    rec = parse_domain(doc)
     row = rec.entities[0]
     assert (row.role, row.name, row.country, row.phone) == (
         "registrant",
@@ -569,7 +568,7 @@ def test_quirk_jcard_strings_where_arrays_expected() -> None:
 
 
 def test_quirk_capitalised_roles_and_params() -> None:
-    rec = normalize_domain(load("namecheap/bitcoin.org.json"))
+    rec = parse_domain(load("namecheap/bitcoin.org.json"))
     registrant = entity(rec, "registrant")  # served as "Registrant"
     assert registrant.phone == "+507.8365503"  # {"Type": ["voice"]}
     assert registrant.name == "WhoisGuard Protected"
@@ -579,7 +578,7 @@ def test_quirk_capitalised_roles_and_params() -> None:
 
 
 def test_quirk_nested_entities() -> None:
-    rec = normalize_domain(load("verisign/HHGAMES.COM-2025.json"))
+    rec = parse_domain(load("verisign/HHGAMES.COM-2025.json"))
     abuse = entity(rec, "abuse")
     assert abuse.parent_handle == "411"
     assert abuse.email == "abuse@fabulous.com"
@@ -589,7 +588,7 @@ def test_quirk_nested_entities() -> None:
 
 
 def test_quirk_rfc9537_redacted_nominet() -> None:
-    rec = normalize_domain(load("nominet/bbc.co.uk.json"))
+    rec = parse_domain(load("nominet/bbc.co.uk.json"))
     assert len(rec.redactions) == 12
     first = rec.redactions[0]
     assert (first.name, first.method, first.reason) == (
@@ -612,7 +611,7 @@ def test_quirk_rfc9537_redacted_nominet() -> None:
 
 
 def test_quirk_rfc9537_redacted_handle_pir() -> None:
-    rec = normalize_domain(load("pir/wikipedia.org.json"))
+    rec = parse_domain(load("pir/wikipedia.org.json"))
     assert [(r.name, r.method, r.path) for r in rec.redactions] == [
         ("Registry Domain ID", "removal", "$.handle")
     ]
@@ -634,7 +633,7 @@ def test_quirk_redaction_by_path_only() -> None:
             }
         ],
     }
-    rec = normalize_domain(doc)
+    rec = parse_domain(doc)
     assert entity(rec, "technical").email_redacted
     assert not entity(rec, "registrant").email_redacted
 
@@ -666,7 +665,7 @@ def test_placeholders_detected(value: str) -> None:
             }
         ],
     }
-    row = normalize_domain(doc).entities[0]
+    row = parse_domain(doc).entities[0]
     assert row.name == value  # kept as served, flagged
     assert row.name_redacted and row.email_redacted
     assert not row.phone_redacted  # absent, and nothing says it was withheld
@@ -678,13 +677,13 @@ def test_real_values_are_not_placeholders(value: object) -> None:
 
 
 def test_removed_status_marks_absent_fields() -> None:
-    rec = normalize_domain(load("markmonitor/you.tube.json"))
+    rec = parse_domain(load("markmonitor/you.tube.json"))
     billing = entity(rec, "billing")
     assert billing.name is None and billing.name_redacted and billing.country_redacted
 
 
 def test_email_redacted_remark() -> None:
-    rec = normalize_domain(load("zdns/bitcoin.top.json"))
+    rec = parse_domain(load("zdns/bitcoin.top.json"))
     registrant = entity(rec, "registrant")
     assert registrant.organization == "Wang Shao Gang"
     assert registrant.country == "CN"
@@ -693,7 +692,7 @@ def test_email_redacted_remark() -> None:
 
 def test_status_camel_case_and_duplicates() -> None:
     doc = {"status": ["clientTransferProhibited", "client transfer prohibited", "ok", 5, None]}
-    assert normalize_domain(doc).rdap_status == ["client transfer prohibited", "ok", "5"]
+    assert parse_domain(doc).rdap_status == ["client transfer prohibited", "ok", "5"]
 
 
 def test_nameservers_deduplicated_in_order() -> None:
@@ -707,14 +706,14 @@ def test_nameservers_deduplicated_in_order() -> None:
             "junk",
         ]
     }
-    assert normalize_domain(doc).nameservers == ["ns2.x.com", "ns1.x.com", "ns3.x.com"]
+    assert parse_domain(doc).nameservers == ["ns2.x.com", "ns1.x.com", "ns3.x.com"]
 
 
 def test_dnssec_variants() -> None:
-    assert normalize_domain({"secureDNS": {"delegationSigned": "true"}}).dnssec is True
-    assert normalize_domain({"securedns": {"dsData": [{"keyTag": 1}]}}).dnssec is True
-    assert normalize_domain({"secureDNS": {"zoneSigned": False}}).dnssec is None
-    assert normalize_domain({"secureDNS": "yes"}).dnssec is None
+    assert parse_domain({"secureDNS": {"delegationSigned": "true"}}).dnssec is True
+    assert parse_domain({"securedns": {"dsData": [{"keyTag": 1}]}}).dnssec is True
+    assert parse_domain({"secureDNS": {"zoneSigned": False}}).dnssec is None
+    assert parse_domain({"secureDNS": "yes"}).dnssec is None
 
 
 def test_bad_shapes_never_raise() -> None:
@@ -723,7 +722,7 @@ def test_bad_shapes_never_raise() -> None:
         for junk in (None, 1, "x", [1, None, "y"], {"a": 1}):
             doc = copy.deepcopy(base)
             doc[key] = junk
-            rec = normalize_domain(doc)
+            rec = parse_domain(doc)
             assert rec.handle == "2138514_DOMAIN_COM-VRSN"
 
 
@@ -888,12 +887,12 @@ def test_fix_iso_gives_python310_shape(text: str) -> None:
 
 # --------------------------------------------------------------------------- typed fast path
 # parse_body decodes into typed structs and memoizes repeated members; it must give exactly
-# what the tolerant path gives (normalize_domain on the generic decode), on every real
+# what the tolerant path gives (parse_domain on the generic decode), on every real
 # quirk and on mutated documents, and raise ParseError exactly when decode_json does.
 
 
 def _tolerant(raw: bytes, source: str) -> DomainRecord:
-    return _parse_doc(decode_json(raw), source)
+    return parse_domain_doc(decode_json(raw), source)
 
 
 def _same_as_tolerant(raw: bytes, source: str = "registry") -> None:
@@ -964,13 +963,13 @@ def test_fast_path_is_taken_for_most_real_answers(monkeypatch: pytest.MonkeyPatc
     # Guards the speed: a struct change that sent everything to the tolerant path would
     # keep every equivalence test green.
     fast: list[str] = []
-    real = normalize_module._parse_typed
+    real = fast_module._parse_typed
 
     def counting(d: Any, sd: Any, source: str) -> DomainRecord:
         fast.append(str(d.ldhName))
         return real(d, sd, source)
 
-    monkeypatch.setattr(normalize_module, "_parse_typed", counting)
+    monkeypatch.setattr(fast_module, "_parse_typed", counting)
     taken = 0
     for path in ALL_FILES:
         before = len(fast)
@@ -1065,7 +1064,7 @@ def test_fast_path_records_do_not_share_lists() -> None:
 def test_parse_body_merge_equals_normalize_domain() -> None:
     registry = (responses_dir() / "verisign" / "google.com-2024.json").read_bytes()
     registrar = (responses_dir() / "markmonitor" / "GOOGLE.COM-2024.json").read_bytes()
-    want = normalize_domain(decode_json(registry), decode_json(registrar))
+    want = parse_domain(decode_json(registry), decode_json(registrar))
     got = merge_records(parse_body(registry), parse_body(registrar, "registrar"))
     assert repr(got) == repr(want)
     assert got.registrar == "MarkMonitor Inc."

@@ -9,16 +9,11 @@ from typing import Any
 import pytest
 
 from rdaplab._data import responses_dir
-from rdaplab.rdap.normalize import (
-    DomainRecord,
-    EntityRow,
-    ParseError,
-    _entities_memo,
-    _parse_doc,
-    decode_json,
-    parse_body,
-)
+from rdaplab.rdap.decode import ParseError, decode_json
+from rdaplab.rdap.domain import parse_domain_doc
+from rdaplab.rdap.fast import _entities_memo, parse_body
 from rdaplab.rdap.pii import entity_kinds
+from rdaplab.rdap.records import DomainRecord, EntityRow
 
 ALL_FILES = sorted(responses_dir().glob("*/*.json"))
 ARIN_REV = "arin/domain-152.112.149.in-addr.arpa.json"
@@ -27,7 +22,7 @@ ARIN_REV = "arin/domain-152.112.149.in-addr.arpa.json"
 def both_paths(body: bytes, source: str = "registry") -> DomainRecord:
     """The record of the fast path, after checking that the tolerant path agrees."""
     fast = parse_body(body, source)
-    assert fast == _parse_doc(decode_json(body), source)
+    assert fast == parse_domain_doc(decode_json(body), source)
     return fast
 
 
@@ -170,4 +165,4 @@ def test_the_fast_path_memo_keeps_kinds_apart() -> None:
         assert [e.kind for e in parse_body(ind).entities] == ["ind"]
     assert _entities_memo.size == 2  # both were memoized, side by side
     # memoized rows are shared between records: they still compare equal to fresh ones
-    assert parse_body(org) == _parse_doc(decode_json(org), "registry")
+    assert parse_body(org) == parse_domain_doc(decode_json(org), "registry")

@@ -43,14 +43,10 @@ from rdaplab.frames import (
     normalize_results,
 )
 from rdaplab.models import NameResult, Response
-from rdaplab.rdap.normalize import (
-    DomainRecord,
-    ParseError,
-    _parse_doc,
-    decode_json,
-    normalize_domain,
-    parse_body,
-)
+from rdaplab.rdap.decode import ParseError, decode_json
+from rdaplab.rdap.domain import parse_domain, parse_domain_doc
+from rdaplab.rdap.fast import parse_body
+from rdaplab.rdap.records import DomainRecord
 
 PROPS = settings(
     max_examples=250,
@@ -573,9 +569,9 @@ def is_json_object(raw: bytes) -> bool:
 
 
 def assert_same_as_tolerant(raw: bytes, source: str) -> DomainRecord | None:
-    """parse_body (fast) agrees with the generic decode + _parse_doc (tolerant)."""
+    """parse_body (fast) agrees with the generic decode + parse_domain_doc (tolerant)."""
     try:
-        want = _parse_doc(decode_json(raw), source)
+        want = parse_domain_doc(decode_json(raw), source)
     except ParseError as exc:
         with pytest.raises(ParseError) as got:
             parse_body(raw, source)
@@ -632,7 +628,7 @@ def test_frames_match_schemas(raws: list[bytes]) -> None:
     assert [k for k in results if outcomes[k] == "ok"] == parsed
     # the frames hold what the tolerant parser says, row for row
     want_events = sum(
-        len(normalize_domain(decode_json(raw)).events) for raw in raws if is_json_object(raw)
+        len(parse_domain(decode_json(raw)).events) for raw in raws if is_json_object(raw)
     )
     assert frames.events.height == want_events
 
@@ -669,7 +665,7 @@ def test_one_at_a_time_equals_together(pairs: list[tuple[bytes, bytes]], rnd: An
         alone = normalize_result(res)
         assert repr(together[res.key]) == repr(alone)
         if alone.record is not None:
-            assert repr(alone.record) == repr(normalize_domain(decode_json(res.responses[0].body)))
+            assert repr(alone.record) == repr(parse_domain(decode_json(res.responses[0].body)))
 
 
 @PROPS
@@ -680,7 +676,7 @@ def test_registry_and_registrar_merge_equals_tolerant_merge(reg: bytes, rar: byt
         assert norm.error_kind == "parse_error"
         return
     rar_doc = decode_json(rar) if is_json_object(rar) else None
-    assert repr(norm.record) == repr(normalize_domain(decode_json(reg), rar_doc))
+    assert repr(norm.record) == repr(parse_domain(decode_json(reg), rar_doc))
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 
 from rdaplab._data import datasets_dir
-from rdaplab.frames.objects import normalize_autnum, normalize_network
 from rdaplab.rdap.bootstrap import Bootstrap
+from rdaplab.rdap.objects import parse_autnum, parse_network
 from rdaplab.simulator import Scenario, Simulator, SimulatorThread
 
 RIRS_FILE = datasets_dir() / "scenarios" / "rirs.json"
@@ -60,7 +60,7 @@ async def test_every_ip_answer_normalizes_to_the_expected_network(simulator):
             status, _, body = await get(f"{base}ip/{addr}")
             exp = sim.expected_object("ip", addr)
             assert status == 200 == exp.status and exp.registry == name and exp.rir == name
-            row = normalize_network(json.loads(body), addr, base)
+            row = parse_network(json.loads(body), addr, base)
             assert row["handle"] == exp.handle
             assert (row["start_address"], row["end_address"]) == (
                 exp.start_address,
@@ -93,7 +93,7 @@ async def test_ip_answers_are_deterministic_and_shared_within_a_network(simulato
     # A prefix query names the network it asks for, or the simulated one inside it.
     status, _, body = await get(sim.base_url("arin") + "ip/13.0.0.0/8")
     doc = json.loads(body)
-    assert status == 200 and normalize_network(doc)["cidrs"] == ["13.0.0.0/8"]
+    assert status == 200 and parse_network(doc)["cidrs"] == ["13.0.0.0/8"]
     exp = sim.expected_object("ip", f"{net.network_address}/{net.prefixlen}")
     assert exp.cidrs == first.cidrs and exp.query == str(net)
 
@@ -139,7 +139,7 @@ async def test_autnum_answers(simulator):
         status, _, body = await get(f"{base}autnum/{number}")
         exp = sim.expected_object("autnum", f"AS{number}")
         assert status == 200 == exp.status and exp.registry == name
-        row = normalize_autnum(json.loads(body), str(number), base)
+        row = parse_autnum(json.loads(body), str(number), base)
         assert row["handle"] == exp.handle == f"AS{number}"
         assert row["start_autnum"] == row["end_autnum"] == exp.start_autnum == number
         assert row["name"] == exp.name and row["country"] == exp.country and row["rir"] == name
