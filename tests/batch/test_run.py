@@ -146,19 +146,8 @@ async def test_the_run_loop_driven_by_hand(simulator, tmp_path):
 
 
 async def test_a_cancelled_run_keeps_its_answers_and_records_no_summary(simulator, tmp_path):
-    sim = await simulator(
-        {
-            "seed": 2,
-            "registries": [
-                {
-                    "name": "slow",
-                    "tlds": ["test"],
-                    "latency_ms": {"mean": 50},
-                    "template": "verisign/google.com-2024.json",
-                }
-            ],
-        }  # fmt: skip
-    )
+    slow = {"name": "slow", "tlds": ["test"], "latency_ms": {"mean": 50}, "template": VERISIGN}
+    sim = await simulator({"seed": 2, "registries": [slow]})
     boot = Bootstrap.load(sim.write_bootstrap(tmp_path / "boot"))
     one = Limits(per_host_rate_per_s=None, per_host_concurrency=1, adaptive=False)
     options = LookupOptions(limits=one, retry=QUICK_RETRY, progress=False)
