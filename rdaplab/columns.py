@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from rdaplab.schemas import STR_LIST, UTC_US
 
@@ -27,6 +26,8 @@ def _list_series(name: str, values: list[Any]) -> pl.Series:
     from Polars Series (the C data interface) do not: the list array is assembled from
     them. 200k rows: 0.04 s (0.09 s via a group_by).
     """
+    import pyarrow as pa  # loads with the first frame built, not with rdaplab
+
     lens = [len(v) if v else 0 for v in values]
     flat = pl.Series(name, [x for v in values if v for x in v], dtype=pl.String)
     offsets = pl.Series("offsets", [0, *lens], dtype=pl.Int64).cum_sum()

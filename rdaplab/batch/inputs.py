@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from rdaplab.errors import InputError
 
@@ -169,6 +166,10 @@ def open_source(values: Any, column: str | None, size: int) -> Source:
 
 
 def _open_file(path: Path, column: str | None, size: int) -> Source:
+    # pyarrow (and numpy under it) loads with the first streamed file, not with rdaplab.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     _check_file(path)
     suffix = path.suffix.lower()
     try:
@@ -193,6 +194,9 @@ def _open_file(path: Path, column: str | None, size: int) -> Source:
 
 
 def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any]]:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     # Names stay strings ("1.1" must not become a float); an empty field is null, as in
     # Polars' read_csv used by lookup().
     convert = pa_csv.ConvertOptions(
@@ -225,6 +229,8 @@ def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any
 
 
 def _parquet_chunks(path: Path, name: str, size: int) -> Iterator[list[Any]]:
+    import pyarrow.parquet as pq
+
     with pq.ParquetFile(path) as pf:
         for batch in pf.iter_batches(batch_size=size, columns=[name]):
             yield batch.column(0).to_pylist()
