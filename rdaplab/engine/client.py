@@ -3,7 +3,7 @@
 The client performs a single GET (following a bounded number of redirects) and either
 returns an :class:`HttpResult` (any HTTP status) or raises :class:`~rdaplab.errors.FetchError`
 with a classified ``kind``. This module is the one boundary where aiohttp's exceptions are
-translated; retries, pacing and referrals live in :mod:`rdaplab.scheduler`.
+translated; retries, pacing and referrals live in :mod:`rdaplab.engine.scheduler`.
 
 Transport policy (RFC 7481 requires TLS for RDAP): plain ``http`` is accepted only for
 loopback hosts (the simulator, tests); everywhere else, including redirect targets and
@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from rdaplab._version import __version__
+from rdaplab.engine.config import Timeouts
 from rdaplab.errors import FetchError
 from rdaplab.rdap.bootstrap import is_loopback_url
 
@@ -50,14 +51,6 @@ KEPT_HEADERS = (
     "x-ratelimit-reset",
     "server",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Timeouts for one HTTP exchange, in seconds."""
-
-    connect_s: float = 10.0
-    total_s: float = 30.0
 
 
 @dataclass(slots=True)
