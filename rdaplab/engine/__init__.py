@@ -9,9 +9,9 @@ from rdaplab.engine.config import PRIORITIES, Limits, Retry, Timeouts, priority_
 from rdaplab.engine.controller import ControllerStatistics, HostController
 from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
 from rdaplab.engine.profiles import PROFILES, Profile
+from rdaplab.engine.refresh import IANA_BOOTSTRAP_URL, refresh_bootstrap
 from rdaplab.engine.scheduler import Scheduler
 from rdaplab.engine.throttle import Signal, classify
-from rdaplab.rdap.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap  # moves to engine
 
 __all__ = [
     "IANA_BOOTSTRAP_URL",
