@@ -376,8 +376,8 @@ def cmd_bootstrap_show(args: argparse.Namespace) -> int:
 def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
     import asyncio
 
-    from rdaplab.errors import BootstrapError
     from rdaplab.engine import IANA_BOOTSTRAP_URL, refresh_bootstrap
+    from rdaplab.errors import BootstrapError
 
     report = asyncio.run(
         refresh_bootstrap(args.dir, args.source or IANA_BOOTSTRAP_URL, timeout=args.timeout)
