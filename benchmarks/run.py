@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 import rdaplab
-from rdaplab.engine.scheduler import Limits
+from rdaplab.engine import Limits
 
 # Sibling modules; benchmarks/ is on sys.path when this file runs as a script, not when
 # a test imports it by path. memory.py imports this module, so it is imported lazily.

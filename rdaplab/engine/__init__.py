@@ -5,13 +5,14 @@ the frames. Engine internals are public here for those who tune or study the sch
 """
 
 from rdaplab.engine.budget import Budget, LocalBudget
-from rdaplab.engine.client import RdapClient, Timeouts, authority
+from rdaplab.engine.client import RdapClient, authority
+from rdaplab.engine.config import PRIORITIES, Limits, Retry, Timeouts, priority_index
 from rdaplab.engine.controller import ControllerStatistics, HostController
 from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
 from rdaplab.engine.profiles import PROFILES, Profile
-from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
+from rdaplab.engine.refresh import IANA_BOOTSTRAP_URL, refresh_bootstrap
+from rdaplab.engine.scheduler import Scheduler
 from rdaplab.engine.throttle import Signal, classify
-from rdaplab.rdap.bootstrap import IANA_BOOTSTRAP_URL, refresh_bootstrap  # moves to engine
 
 __all__ = [
     "IANA_BOOTSTRAP_URL",

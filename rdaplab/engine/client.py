@@ -3,7 +3,7 @@
 The client performs a single GET (following a bounded number of redirects) and either
 returns an :class:`HttpResult` (any HTTP status) or raises :class:`~rdaplab.errors.FetchError`
 with a classified ``kind``. This module is the one boundary where aiohttp's exceptions are
-translated; retries, pacing and referrals live in :mod:`rdaplab.scheduler`.
+translated; retries, pacing and referrals live in :mod:`rdaplab.engine.scheduler`.
 
 Transport policy (RFC 7481 requires TLS for RDAP): plain ``http`` is accepted only for
 loopback hosts (the simulator, tests); everywhere else, including redirect targets and
@@ -16,6 +16,7 @@ import asyncio
 import email.utils
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -24,8 +25,9 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from rdaplab._version import __version__
+from rdaplab.engine.config import Timeouts
 from rdaplab.errors import FetchError
-from rdaplab.rdap.bootstrap import is_loopback_url
+from rdaplab.rdap.bootstrap_urls import is_loopback_url
 
 RDAP_ACCEPT = "application/rdap+json, application/json;q=0.8"
 DEFAULT_USER_AGENT = f"rdaplab/{__version__} (+https://github.com/rdaplab/rdaplab; research)"
@@ -50,14 +52,6 @@ KEPT_HEADERS = (
     "x-ratelimit-reset",
     "server",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Timeouts for one HTTP exchange, in seconds."""
-
-    connect_s: float = 10.0
-    total_s: float = 30.0
 
 
 @dataclass(slots=True)
@@ -183,6 +177,30 @@ class RdapClient:
 
     async def get(self, url: str) -> HttpResult:
         """GET ``url``; return any HTTP answer, or raise a classified FetchError."""
+        return await self.fetch(url)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+        url_policy: Callable[[str], object] = check_url_policy,
+    ) -> HttpResult:
+        """GET ``url`` as :meth:`get` does, with request headers, a body cap, a URL policy.
+
+        Parameters
+        ----------
+        url
+            The URL; it and every redirect target must pass ``url_policy``.
+        headers
+            Sent with this request, over the session's (``Accept``, ``User-Agent``).
+        max_bytes
+            A larger body fails with ``FetchError("http_error")`` (default: no cap).
+        url_policy
+            Raises for a URL not to fetch (default :func:`check_url_policy`); what it
+            raises propagates.
+        """
         if self._session is None:
             raise RuntimeError("RdapClient is not open; use 'async with RdapClient()'")
         started_at = datetime.now(timezone.utc)
@@ -191,12 +209,14 @@ class RdapClient:
         try:
             # aiohttp's ClientTimeout bounds each hop; hops are bounded by max_redirects.
             for _hop in range(self.max_redirects + 1):
-                check_url_policy(current)
-                async with self._session.get(current, allow_redirects=False) as resp:
+                url_policy(current)
+                async with self._session.get(
+                    current, headers=headers, allow_redirects=False
+                ) as resp:
                     if resp.status in REDIRECT_STATUSES and "Location" in resp.headers:
                         current = urljoin(current, resp.headers["Location"])
                         continue
-                    body = await resp.read()
+                    body = await (resp.read() if max_bytes is None else _read(resp, max_bytes))
                     return HttpResult(
                         url=url,
                         final_url=current,
@@ -221,6 +241,16 @@ class RdapClient:
             raise FetchError("http_error", f"invalid URL {current!r}") from exc
         except aiohttp.ClientError as exc:
             raise FetchError("connection_error", _describe(exc)) from exc
+
+
+async def _read(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The body, or FetchError as soon as it grows past ``max_bytes``."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError("http_error", f"the body is larger than {max_bytes} bytes")
+    return bytes(body)
 
 
 def _kept_headers(headers: Any) -> dict[str, str]:

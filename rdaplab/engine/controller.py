@@ -1,6 +1,6 @@
 """Learning one host's limits from what it says, and running right at them.
 
-A :class:`HostController` owns the knobs of one :class:`~rdaplab.limiter.HostLimiter`
+A :class:`HostController` owns the knobs of one :class:`~rdaplab.engine.limiter.HostLimiter`
 (rate, concurrency, park) and turns feedback into settings:
 
 *Rate* is found by bracketing. ``lo`` is the highest rate proven clean (sustained, busy,
@@ -86,7 +86,7 @@ class HostController:
     limiter
         The limiter whose knobs this controller turns.
     profile
-        Starting point and ceilings (:mod:`rdaplab.profiles`).
+        Starting point and ceilings (:mod:`rdaplab.engine.profiles`).
     max_rate_per_s, max_concurrency
         The batch's ceilings for any host.
     """

@@ -1,21 +1,23 @@
 """Dispatching fetches to registry hosts: adaptive per-host pacing, retries, referrals.
 
-Each registry host (``host:port``) gets a :class:`~rdaplab.limiter.HostLimiter` driven by a
-:class:`~rdaplab.controller.HostController` (which learns the host's rate and concurrency
-limits from what it answers), a queue of jobs per priority class, a circuit breaker, and
-at most ``concurrency`` worker tasks, spawned on demand and ended when the queue is
-empty, so the number of tasks is bounded by hosts x per-host concurrency, never by the
-input size. A :class:`~rdaplab.limiter.FairShare` caps requests in flight over all hosts
-and hands freed slots to the host with the fewest in flight, so one slow, throttled or
-dead registry never delays the others: waiting for one host (a park, a slow pacer, an
-open breaker) holds nothing another host could use.
+Each registry host (``host:port``) gets a :class:`~rdaplab.engine.limiter.HostLimiter`
+driven by a :class:`~rdaplab.engine.controller.HostController` (which learns the host's
+rate and concurrency limits from what it answers), a queue of jobs per priority class, a
+circuit breaker (:mod:`rdaplab.engine.breaker`), and at most ``concurrency`` worker tasks,
+spawned on demand and ended when the queue is empty, so the number of tasks is bounded by
+hosts x per-host concurrency, never by the input size. A
+:class:`~rdaplab.engine.limiter.FairShare` caps requests in flight over all hosts and
+hands freed slots to the host with the fewest in flight, so one slow, throttled or dead
+registry never delays the others: waiting for one host (a park, a slow pacer, an open
+breaker) holds nothing another host could use. The settings (:class:`Limits`,
+:class:`Retry`) are in :mod:`rdaplab.engine.config`.
 
 One *lookup* (one distinct query) is a chain of jobs: the registry answer at depth 0 and,
 when it carries an RDAP ``related`` link (the thin-registry case), the registrar answer at
 depth 1 and so on up to ``max_referral_depth``. A referral job runs on the registrar's own
 host queue, with its lookup's priority.
 
-Per answer (throttle signals are recognised by :func:`rdaplab.throttle.classify`: 429,
+Per answer (throttle signals are recognised by :func:`rdaplab.engine.throttle.classify`: 429,
 503 + Retry-After, 403 HTML "queries exceeded", 422 "too fast", a 200 carrying only a
 "Rate Limit Notice"):
 
@@ -52,140 +54,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from rdaplab.engine.breaker import Breaker
 from rdaplab.engine.client import HttpResult, RdapClient, authority, check_url_policy
+from rdaplab.engine.config import PRIORITIES, Limits, Retry, priority_index
 from rdaplab.engine.controller import HostController
 from rdaplab.engine.limiter import FairShare, HostLimiter
-from rdaplab.engine.profiles import PROFILES, Profile, profile_for
 from rdaplab.engine.throttle import Signal, classify
 from rdaplab.errors import ErrorKind, FetchError
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.rdap.decode import ParseError, decode_json, error_detail, referral_links
 
 log = logging.getLogger("rdaplab")
-
-#: Priority classes, highest first; ``normal`` is the default.
-PRIORITIES: tuple[str, ...] = ("critical", "high", "normal", "low")
-_PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
-
-
-def priority_index(priority: str | int | None) -> int:
-    """Map a priority class name (or its index) to its index; ``None`` is ``normal``."""
-    if priority is None:
-        return _PRIORITY_INDEX["normal"]
-    if isinstance(priority, int) and not isinstance(priority, bool):
-        if 0 <= priority < len(PRIORITIES):
-            return priority
-    elif isinstance(priority, str) and priority.strip().lower() in _PRIORITY_INDEX:
-        return _PRIORITY_INDEX[priority.strip().lower()]
-    raise ValueError(f"unknown priority {priority!r}; use one of {', '.join(PRIORITIES)}")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Politeness limits. Per-host rates and concurrency are starting points, learned.
-
-    Parameters
-    ----------
-    max_concurrency
-        Requests in flight at once over all hosts (shared fairly between hosts).
-    per_host_concurrency
-        Starting requests in flight for a host without a profile.
-    per_host_rate_per_s
-        Starting request rate for a host without a profile; ``None``: unpaced (and then
-        not adaptive).
-    per_host_burst
-        Requests that may go back to back at a pinned (non-adaptive) host.
-    per_host_max_rate_per_s, per_host_max_concurrency
-        Ceilings the adaptive controller never exceeds at any host.
-    adaptive
-        Learn each host's limits from its answers (``False``: keep the starting values).
-    hosts
-        Per-host settings over the profile: ``{"rdap.example.net": {"rate_per_s": 1,
-        "concurrency": 2}}``; keys are host names or ``host:port``; keys are those of
-        :class:`~rdaplab.profiles.Profile` (a ``rate_per_s`` alone pins the host).
-    profiles
-        The registry profile table (default :data:`rdaplab.profiles.PROFILES`).
-    """
-
-    max_concurrency: int = 64
-    per_host_concurrency: int = 2
-    per_host_rate_per_s: float | None = 2.0
-    per_host_burst: int = 2
-    per_host_max_rate_per_s: float = 100.0
-    per_host_max_concurrency: int = 16
-    adaptive: bool = True
-    hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    profiles: Mapping[str, Profile] | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_concurrency < 1 or self.per_host_concurrency < 1:
-            raise ValueError("max_concurrency and per_host_concurrency must be >= 1")
-        if self.per_host_rate_per_s is not None and not self.per_host_rate_per_s > 0:
-            raise ValueError(
-                f"per_host_rate_per_s must be > 0 (or None: unpaced), "
-                f"not {self.per_host_rate_per_s!r}"
-            )
-        if not self.per_host_max_rate_per_s > 0 or self.per_host_max_concurrency < 1:
-            raise ValueError("per_host_max_rate_per_s must be > 0, per_host_max_concurrency >= 1")
-        if self.per_host_burst < 1:
-            raise ValueError(f"per_host_burst must be >= 1, not {self.per_host_burst!r}")
-
-    def profile_for(self, host: str) -> Profile:
-        """The effective profile of ``host`` (``host:port``): table, defaults, overrides."""
-        default = Profile(
-            rate_per_s=self.per_host_rate_per_s,
-            concurrency=self.per_host_concurrency,
-            burst=self.per_host_burst,
-            adaptive=self.adaptive and self.per_host_rate_per_s is not None,
-            source="rdaplab defaults (Limits): learned during the batch",
-        )
-        table = PROFILES if self.profiles is None else self.profiles
-        profile = profile_for(host, table, default)
-        if profile is not default and not self.adaptive:
-            profile = Profile(**{**_profile_dict(profile), "adaptive": False})
-        hosts = {k.lower(): v for k, v in self.hosts.items()}
-        key = host.lower()
-        conf = hosts.get(key) or hosts.get(key.rsplit(":", 1)[0])
-        return profile.merged(conf) if conf else profile
-
-    def controller_for(self, host: str) -> HostController:
-        profile = self.profile_for(host)
-        limiter = HostLimiter(host, rate_per_s=None, burst=max(1, profile.burst))
-        return HostController(
-            limiter,
-            profile,
-            max_rate_per_s=self.per_host_max_rate_per_s,
-            max_concurrency=self.per_host_max_concurrency,
-        )
-
-    def limiter_for(self, host: str) -> HostLimiter:
-        """A limiter set to ``host``'s starting values (what the controller starts from)."""
-        return self.controller_for(host).limiter
-
-
-def _profile_dict(profile: Profile) -> dict[str, Any]:
-    return {name: getattr(profile, name) for name in Profile.__slots__}
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """Retry and circuit-breaker settings (units in the names)."""
-
-    max_attempts: int = 4
-    max_throttled: int = 8
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    retry_after_default_s: float = 5.0
-    retry_after_max_s: float = 300.0
-    dead_host_after: int = 5
-    breaker_cooldown_s: float = 30.0
-    breaker_max_cooldown_s: float = 600.0
-    max_referral_depth: int = 2
-
-    def backoff_s(self, failures: int, rng: random.Random) -> float:
-        """Full-jitter exponential backoff before retry number ``failures``."""
-        cap = min(self.backoff_max_s, self.backoff_initial_s * (2 ** (failures - 1)))
-        return rng.uniform(0.0, cap)
 
 
 @dataclass(slots=True)
@@ -210,21 +89,13 @@ class _Job:
 class _Host:
     authority: str
     controller: HostController
+    breaker: Breaker
     queues: tuple[deque[_Job], ...] = field(
         default_factory=lambda: tuple(deque() for _ in PRIORITIES)
     )
     workers: int = 0
     busy: int = 0  # workers running a job
-    probe_owner: Any = None  # the job whose request is the half-open probe
     active: int = 0  # requests on the wire now
-    # Circuit breaker: "closed", "open" (until breaker_until), "half_open" (one probe).
-    breaker: str = "closed"
-    breaker_until: float = 0.0
-    breaker_cooldown_s: float = 0.0
-    breaker_reason: str | None = None
-    breaker_kind: ErrorKind = "connection_error"
-    probe_done: asyncio.Event = field(default_factory=asyncio.Event)
-    consecutive_failures: int = 0
     # Quota, block or daily budget: the rest of the host's rows end as rate_limited.
     exhausted: str | None = None
     budget_left: int | None = None
@@ -247,7 +118,7 @@ class _Host:
         """Why the host fails its rows now (open breaker or exhausted), else None."""
         if self.exhausted is not None:
             return self.exhausted
-        return self.breaker_reason if self.breaker == "open" else None
+        return self.breaker.reason if self.breaker.state == "open" else None
 
     def pop(self) -> _Job | None:
         for queue in self.queues:
@@ -362,7 +233,7 @@ class Scheduler:
                     "concurrency_ceiling": st.concurrency_ceiling,
                     "base_latency_ms": _r(st.base_latency_ms),
                     "throttle_events": st.throttle_events,
-                    "breaker": host.breaker,
+                    "breaker": host.breaker.state,
                     "exhausted": host.exhausted,
                     "requests": host.requests,
                     "answered": host.answered,
@@ -377,7 +248,7 @@ class Scheduler:
         host = self._hosts.get(key)
         if host is None:
             controller = self.limits.controller_for(key)
-            host = self._hosts[key] = _Host(key, controller)
+            host = self._hosts[key] = _Host(key, controller, Breaker(key, self.retry))
             budget = controller.profile.daily_budget
             if budget is not None:
                 used = self._budget_used(key) if self._budget_used is not None else 0
@@ -410,8 +281,9 @@ class Scheduler:
         if host.exhausted is not None:
             self._job_failed(job, FetchError("rate_limited", host.exhausted))
             return True
-        if host.breaker == "open" and _now() < host.breaker_until:
-            self._job_failed(job, FetchError(host.breaker_kind, host.breaker_reason or ""))
+        refusal = host.breaker.refusal()
+        if refusal is not None:
+            self._job_failed(job, refusal)
             return True
         return False
 
@@ -433,53 +305,38 @@ class Scheduler:
                     with contextlib.suppress(Exception):  # nor a broken log stream
                         log.exception("rdaplab: unexpected error for %s", job.url)
                     err = FetchError("http_error", f"unexpected: {exc!r}")
-                    if host.breaker == "half_open":  # the probe's verdict must not hang others
-                        self._open_breaker(host, "http_error", err, again=True)
+                    if host.breaker.state == "half_open":  # its verdict must not hang others
+                        self._drain(host, host.breaker.open("http_error", err, again=True))
                     self._job_failed(job, err)
                 finally:
                     host.busy -= 1
-                    if host.breaker == "half_open" and host.probe_owner is job:
-                        # The probe ended without a verdict (a quota, a spent budget):
-                        # let the waiters re-check rather than wait forever.
-                        host.breaker = "open" if host.exhausted is None else host.breaker
-                        host.probe_owner = None
-                        host.probe_done.set()
+                    host.breaker.job_ended(job, exhausted=host.exhausted is not None)
                 self._spawn(host)  # the controller may have raised the concurrency
         finally:
             host.workers -= 1
-
-    async def _breaker_gate(self, host: _Host, job: _Job) -> bool:
-        """Wait while a half-open probe is out; True when this request may be sent."""
-        while True:
-            if host.exhausted is not None:
-                return False
-            if host.breaker == "closed" or host.probe_owner is job:
-                return True  # the probe's own retries (after a timeout) go on probing
-            if host.breaker == "open":
-                if _now() < host.breaker_until:
-                    return False
-                host.breaker = "half_open"  # cool-down over: this request is the probe
-                host.probe_done.clear()
-                return True
-            await host.probe_done.wait()  # half-open: wait for the probe's verdict
 
     # -- one job -----------------------------------------------------------------------------
     async def _run_job(self, host: _Host, job: _Job) -> None:
         failures = 0
         throttled = 0
         ctl = host.controller
+        breaker = host.breaker
+
+        def exhausted() -> bool:
+            return host.exhausted is not None
+
         while True:
             if self._fail_fast(host, job):
                 return
-            probe = host.breaker != "closed"
-            was_half_open = host.breaker == "half_open"
-            if not await self._breaker_gate(host, job):
+            probe = breaker.state != "closed"
+            was_half_open = breaker.state == "half_open"
+            if not await breaker.gate(job, exhausted):
                 if not self._fail_fast(host, job):
                     self._job_failed(job, FetchError("rate_limited", host.exhausted or ""))
                 return
-            if host.breaker == "half_open" and not was_half_open:
-                host.probe_owner = job
-            probe = probe or host.breaker == "half_open"
+            if breaker.state == "half_open" and not was_half_open:
+                breaker.probe_owner = job
+            probe = probe or breaker.state == "half_open"
             res: HttpResult | None = None
             err: FetchError | None = None
             async with host.limiter.slot(), self._global.slot(host.authority):
@@ -538,7 +395,7 @@ class Scheduler:
                     if job.lookup.kind != "domain":
                         links = []  # referrals are a domain thing (thin registries)
                 except ParseError as exc:
-                    self._breaker_ok(host, probe)
+                    host.breaker.ok(probe)
                     perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
                     decision = ctl.on_answer(
                         sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued > 0
@@ -551,7 +408,7 @@ class Scheduler:
                     await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                     continue
             if signal is not None:
-                self._breaker_ok(host, probe)  # the host is up; it is just saying no
+                host.breaker.ok(probe)  # the host is up; it is just saying no
                 throttled += 1
                 host.throttled += 1
                 if signal.kind != "throttle":
@@ -597,7 +454,7 @@ class Scheduler:
                     return
                 await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
                 continue
-            self._breaker_ok(host, probe)
+            host.breaker.ok(probe)
             decision = ctl.on_answer(
                 sent_at=sent_at,
                 now=now,
@@ -623,41 +480,11 @@ class Scheduler:
         self, host: _Host, kind: ErrorKind, err: FetchError, probe: bool
     ) -> str | None:
         """A connection failure or 5xx: maybe open the breaker; returns the decision."""
-        host.consecutive_failures += 1
-        if probe and host.breaker == "half_open":
-            self._open_breaker(host, kind, err, again=True)
-            return "breaker_open"
-        if host.breaker == "closed" and host.consecutive_failures >= self.retry.dead_host_after:
-            self._open_breaker(host, kind, err, again=False)
-            return "breaker_open"
-        return None
-
-    def _breaker_ok(self, host: _Host, probe: bool) -> None:
-        host.consecutive_failures = 0
-        if host.breaker != "closed" and (probe or host.breaker == "half_open"):
-            log.info("rdaplab: %s answers again; circuit closed", host.authority)
-            host.breaker = "closed"
-            host.breaker_reason = None
-            host.breaker_cooldown_s = 0.0
-            host.probe_done.set()
-
-    def _open_breaker(self, host: _Host, kind: ErrorKind, err: FetchError, *, again: bool) -> None:
-        cooldown = (
-            min(self.retry.breaker_max_cooldown_s, max(host.breaker_cooldown_s, 1e-9) * 2)
-            if again and host.breaker_cooldown_s
-            else self.retry.breaker_cooldown_s
-        )
-        host.breaker = "open"
-        host.breaker_cooldown_s = cooldown
-        host.breaker_until = _now() + cooldown
-        host.breaker_kind = kind if kind in ("connection_error", "timeout") else "http_error"
-        host.breaker_reason = (
-            f"circuit open for {host.authority} after {host.consecutive_failures} consecutive "
-            f"failures ({err.detail}); next probe in {cooldown:.0f} s"
-        )
-        log.warning("rdaplab: %s; failing its queued rows", host.breaker_reason)
-        host.probe_done.set()  # waiters re-check: the breaker is open, they fail fast
-        self._drain(host, FetchError(host.breaker_kind, host.breaker_reason))
+        opened = host.breaker.failure(kind, err, probe)
+        if opened is None:
+            return None
+        self._drain(host, opened)
+        return "breaker_open"
 
     def _exhaust(self, host: _Host, signal: Signal) -> None:
         if host.exhausted is not None:
@@ -665,7 +492,7 @@ class Scheduler:
         what = "blocked us" if signal.kind == "block" else "says its quota is used up"
         when = f"; retry after {signal.retry_after_s:.0f} s" if signal.retry_after_s else ""
         host.exhausted = f"{host.authority} {what} ({signal.reason}){when}"
-        host.probe_done.set()  # anyone waiting on a probe: the host is done
+        host.breaker.probe_done.set()  # anyone waiting on a probe: the host is done
         log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
         self._drain(host, FetchError("rate_limited", host.exhausted))
 
@@ -675,7 +502,7 @@ class Scheduler:
             f"daily budget of {budget} requests for {host.authority} used up "
             "(configured; counted over the last 24 hours)"
         )
-        host.probe_done.set()
+        host.breaker.probe_done.set()
         log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
         self._drain(host, FetchError("rate_limited", host.exhausted))
 

@@ -10,8 +10,8 @@ from rdaplab.rdap.bootstrap import (
     Bootstrap,
     BootstrapOverrideWarning,
     BootstrapStaleWarning,
-    ServiceMatch,
 )
+from rdaplab.rdap.bootstrap_files import ServiceMatch
 from rdaplab.rdap.kinds import KINDS, detect_kind, normalize_queries, normalize_query
 from rdaplab.rdap.names import normalize_domains
 from rdaplab.rdap.pii import body_has_pii, strip_pii_from_body

@@ -1,17 +1,15 @@
 """RFC 9224 bootstrap: which RDAP server answers for a domain, IP, AS number or entity.
 
-IANA publishes five JSON files (``dns.json``, ``ipv4.json``, ``ipv6.json``, ``asn.json``,
-``object-tags.json``), each a list of *services*: ``[[entries...], [urls...]]`` (the
-object-tags file has an extra leading list of contacts). rdaplab ships a snapshot
-(:func:`rdaplab._data.bootstrap_dir`) and fetches newer copies only when asked
-(:func:`refresh_bootstrap`, ``rdaplab bootstrap refresh``), so a batch is reproducible: the
-publication date of every file is in :attr:`Bootstrap.publications` and where the files
-came from in :attr:`Bootstrap.source`.
+IANA publishes five JSON files (read and checked by :mod:`rdaplab.rdap.bootstrap_files`).
+rdaplab ships a snapshot (:func:`rdaplab._data.bootstrap_dir`) and fetches newer copies
+only when asked (:func:`rdaplab.engine.refresh_bootstrap`, ``rdaplab bootstrap refresh``),
+so a batch is reproducible: the publication date of every file is in
+:attr:`Bootstrap.publications` and where the files came from in :attr:`Bootstrap.source`.
 
 Which files a lookup uses (:meth:`Bootstrap.load` with ``None``): the refreshed copy in
-:func:`user_bootstrap_dir` when it is complete and valid, else the bundled snapshot. A
-bootstrap older than :data:`STALE_AFTER_DAYS` days emits one :class:`BootstrapStaleWarning`
-per process and directory.
+:func:`~rdaplab.rdap.bootstrap_files.user_bootstrap_dir` when it is complete and valid,
+else the bundled snapshot. A bootstrap older than :data:`STALE_AFTER_DAYS` days emits one
+:class:`BootstrapStaleWarning` per process and directory.
 
 Matching follows RFC 9224:
 
@@ -20,68 +18,55 @@ Matching follows RFC 9224:
 - AS numbers: the range containing the number;
 - entities: the tag after the last ``-`` of the handle (RFC 8521), case-insensitively.
 
-Transport policy: RFC 7481 §3 requires TLS for RDAP, and rdaplab fetches plain ``http``
-only from loopback hosts (the simulator, tests). So the URL used for an entry is its
-first ``https`` URL; else a loopback ``http`` URL; else an ``http`` URL rewritten to
-``https`` (IANA still lists a few http-only servers; trying TLS is the only compliant
-option, and if the server has no TLS the request fails visibly as a connection error).
+Which of an entry's URLs is used is the transport policy of
+:mod:`rdaplab.rdap.bootstrap_urls` (https; plain http only on loopback).
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import ipaddress
-import itertools
-import json
 import logging
 import os
-import re
-import shutil
 import sys
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import idna
-import platformdirs
 
 from rdaplab._data import bootstrap_dir
-from rdaplab.errors import BootstrapError, InputError, RdapLabError
+from rdaplab.errors import BootstrapError, InputError
+from rdaplab.rdap.bootstrap_files import (
+    BOOTSTRAP_FILES,
+    DNS_FILE,
+    OPTIONAL_FILES,
+    Entry,
+    IPNet,
+    ServiceMatch,
+    make_entry,
+    parse_time,
+    read_asn,
+    read_dns,
+    read_ip,
+    read_meta,
+    read_tags,
+    suffix_key,
+    user_bootstrap_dir,
+)
 
 __all__ = [
-    "BOOTSTRAP_FILES",
-    "IANA_BOOTSTRAP_URL",
     "STALE_AFTER_DAYS",
     "Bootstrap",
     "BootstrapOverrideWarning",
     "BootstrapStaleWarning",
-    "FileRefresh",
-    "RefreshReport",
-    "ServiceMatch",
-    "choose_base_url",
-    "is_loopback_url",
-    "refresh_bootstrap",
-    "user_bootstrap_dir",
+    "forget_stale_warnings",
 ]
 
 log = logging.getLogger("rdaplab.bootstrap")
 
-DNS_FILE = "dns.json"
-OPTIONAL_FILES = ("ipv4.json", "ipv6.json", "asn.json", "object-tags.json")
-BOOTSTRAP_FILES = (DNS_FILE, *OPTIONAL_FILES)
-IANA_BOOTSTRAP_URL = "https://data.iana.org/rdap/"
 STALE_AFTER_DAYS = 30
-BOOTSTRAP_DIR_ENV = "RDAPLAB_BOOTSTRAP_DIR"
 
 Overrides = Mapping[str, str | Sequence[str]]
-_IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
-_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class BootstrapOverrideWarning(UserWarning):
@@ -92,243 +77,14 @@ class BootstrapStaleWarning(UserWarning):
     """The bootstrap in use is older than :data:`STALE_AFTER_DAYS` days."""
 
 
-def user_bootstrap_dir() -> Path:
-    """Where ``rdaplab bootstrap refresh`` keeps its copy, and lookups look for it.
-
-    ``$RDAPLAB_BOOTSTRAP_DIR`` when set (tests, shared installs), else
-    ``platformdirs.user_data_dir("rdaplab") / "bootstrap"``.
-
-    Returns
-    -------
-    Path
-        The directory (it may not exist yet).
-    """
-    env = os.environ.get(BOOTSTRAP_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir("rdaplab")) / "bootstrap"
-
-
-def _meta_name(file: str) -> str:
-    """``dns.json`` -> ``dns.meta.json``: the refresh metadata beside each file."""
-    return file.removesuffix(".json") + ".meta.json"
-
-
-def _parse_time(text: object) -> datetime | None:
-    """An aware UTC datetime from an IANA ``publication`` or our ``fetched_at``."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    raw = text.strip()
-    if raw.endswith(("Z", "z")):  # fromisoformat accepts "Z" only from Python 3.11
-        raw = raw[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
-def _now_text() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # Directories already warned about: one BootstrapStaleWarning per process and directory.
 _stale_warned: set[str] = set()
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceMatch:
-    """The bootstrap entry that answers one query.
-
-    Attributes
-    ----------
-    kind
-        ``"domain"``, ``"ip"``, ``"asn"`` or ``"entity"``.
-    key
-        The matched entry as listed: a suffix (``"com"``), a prefix (``"1.0.0.0/8"``),
-        an AS range (``"13312-15359"``) or an object tag (``"ARIN"``).
-    urls
-        The service URLs as listed (or as given in an override).
-    base_url
-        The URL the client uses (see :func:`choose_base_url`), always ending in ``/``.
-    source
-        ``"iana"`` (a bootstrap file) or ``"override"`` (given by the user).
-    publication
-        The ``publication`` timestamp of the file the entry came from (``None`` for
-        overrides and files without one).
-    """
-
-    kind: str
-    key: str
-    urls: tuple[str, ...]
-    base_url: str
-    source: str
-    publication: str | None
-
-
-# --------------------------------------------------------------------------- URLs
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url``'s host is a loopback address (127.0.0.0/8, ::1) or ``localhost``.
-
-    Used for the transport policy: plain ``http`` is only ever allowed to such hosts.
-    Malformed URLs are not loopback.
-
-    Parameters
-    ----------
-    url
-        An absolute URL.
-
-    Returns
-    -------
-    bool
-    """
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    if not host:
-        return False
-    # Only the exact name: "x.localhost" may be resolved by DNS to anything.
-    if host == "localhost":
-        return True
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped.is_loopback
-    return addr.is_loopback
-
-
-def choose_base_url(urls: Sequence[str]) -> tuple[str, str] | None:
-    """Pick the URL rdaplab will use among a service's URLs, and say why.
-
-    Preference: the first ``https`` URL; else the first ``http`` URL on a loopback host;
-    else the first ``http`` URL upgraded to ``https`` (RFC 7481 requires TLS). A missing
-    trailing ``/`` is added (RFC 9224 §3 says the URLs end with one; some do not).
-
-    Parameters
-    ----------
-    urls
-        Service URLs in the order listed.
-
-    Returns
-    -------
-    tuple[str, str] or None
-        ``(base_url, reason)``, or ``None`` when no URL is ``http``/``https`` with a host.
-    """
-    https: list[str] = []
-    http: list[str] = []
-    for url in urls:
-        try:
-            parts = urlsplit(url.strip())
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            continue
-        if not parts.hostname:
-            continue
-        if parts.scheme.lower() == "https":
-            https.append(url.strip())
-        elif parts.scheme.lower() == "http":
-            http.append(url.strip())
-    if https:
-        chosen, reason = https[0], "first https URL listed"
-    else:
-        loopback = [u for u in http if is_loopback_url(u)]
-        if loopback:
-            chosen, reason = loopback[0], "plain http allowed because the host is loopback"
-        elif http:
-            chosen = _upgrade_to_https(http[0])
-            reason = (
-                f"only http listed ({http[0]}); upgraded to https because RFC 7481 requires "
-                "TLS and rdaplab uses plain http only on loopback"
-            )
-        else:
-            return None
-    if not chosen.endswith("/"):
-        chosen += "/"
-        reason += "; trailing '/' added (RFC 9224 base URLs end with '/')"
-    return chosen, reason
-
-
-def _upgrade_to_https(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.port == 80:  # the http default port means "default", i.e. 443 under https
-        netloc = netloc.rsplit(":", 1)[0]
-    return urlunsplit(("https", netloc, parts.path, parts.query, parts.fragment))
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    """Read one bootstrap file and check its IANA shape; BootstrapError names the file."""
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise BootstrapError(f"bootstrap file {path} is missing") from None
-    except OSError as exc:
-        raise BootstrapError(f"bootstrap file {path} cannot be read: {exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BootstrapError(f"bootstrap file {path} is not valid JSON: {exc}") from exc
-    width = 3 if path.name == "object-tags.json" else 2
-    services = data.get("services") if isinstance(data, dict) else None
-    if not isinstance(services, list):
-        raise BootstrapError(
-            f"bootstrap file {path} is not an IANA RFC 9224 file: no 'services' list"
-        )
-    for i, service in enumerate(services):
-        if not (
-            isinstance(service, list)
-            and len(service) == width
-            and all(
-                isinstance(part, list) and all(isinstance(x, str) for x in part) for part in service
-            )
-        ):
-            shape = "[[contacts], [tags], [urls]]" if width == 3 else "[[entries], [urls]]"
-            raise BootstrapError(
-                f"bootstrap file {path}: service #{i} is not {shape} of strings: "
-                f"{json.dumps(service)[:120]}"
-            )
-    publication = data.get("publication")
-    data["publication"] = publication if isinstance(publication, str) else None
-    return data
-
-
-def _suffix_key(suffix: str) -> str:
-    """Normalize a dns.json entry or override key: lowercase A-labels, no outer dots."""
-    text = suffix.strip().strip(".")
-    if not text:
-        raise ValueError("empty suffix")
-    if not text.isascii():
-        text = idna.encode(text, uts46=True, std3_rules=True).decode("ascii")
-    text = text.lower()
-    for label in text.split("."):
-        if not _LDH_LABEL.fullmatch(label):
-            raise ValueError(f"label {label!r} is not letters, digits and inner hyphens")
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    match: ServiceMatch
-    reason: str  # why base_url was chosen, for explain()
-    file: str  # file name, or "overrides"
-
-
-def _entry(
-    kind: str, key: str, urls: Sequence[str], source: str, pub: str | None, file: str
-) -> _Entry | None:
-    chosen = choose_base_url(urls)
-    if chosen is None:
-        return None
-    match = ServiceMatch(kind, key, tuple(urls), chosen[0], source, pub)
-    return _Entry(match, chosen[1], file)
+def forget_stale_warnings(directory: Path) -> None:
+    """Let a bootstrap read from ``directory`` warn again (it was just refreshed)."""
+    _stale_warned.discard(f"refreshed:{directory.resolve()}")
+    _stale_warned.discard(f"custom:{directory.resolve()}")
 
 
 def _external_stacklevel() -> int:
@@ -376,16 +132,16 @@ class Bootstrap:
         self.directory = Path()
         self.source = "custom"
         self.fetched = {}
-        self._domains: dict[str, _Entry] = {}
+        self._domains: dict[str, Entry] = {}
         self._max_suffix_labels = 1
         self._unusable: dict[str, tuple[str, ...]] = {}  # dns entries without http(s) URL
-        self._shadowed: dict[str, _Entry] = {}  # IANA entries replaced by overrides
+        self._shadowed: dict[str, Entry] = {}  # IANA entries replaced by overrides
         # family -> prefix lengths (longest first) and (prefixlen, network int) -> entry
         self._ip_lengths: dict[int, list[int]] = {4: [], 6: []}
-        self._ip: dict[tuple[int, int, int], _Entry] = {}
+        self._ip: dict[tuple[int, int, int], Entry] = {}
         self._asn_starts: list[int] = []
-        self._asn_ranges: list[tuple[int, int, _Entry]] = []
-        self._tags: dict[str, _Entry] = {}
+        self._asn_ranges: list[tuple[int, int, Entry]] = []
+        self._tags: dict[str, Entry] = {}
 
     # ------------------------------------------------------------------ construction
 
@@ -430,17 +186,21 @@ class Bootstrap:
             )
         self = cls()
         self.directory = directory
-        self._load_dns(directory / DNS_FILE)
+        dns = read_dns(directory / DNS_FILE)
+        self.publications[DNS_FILE], self._domains, self._unusable, self._max_suffix_labels = dns
         for name in OPTIONAL_FILES:
             file = directory / name
             if not file.exists():
                 continue
             if name == "asn.json":
-                self._load_asn(file)
+                self.publications[name], self._asn_ranges = read_asn(file)
+                self._asn_starts = [r[0] for r in self._asn_ranges]
             elif name == "object-tags.json":
-                self._load_tags(file)
+                self.publications[name], self._tags = read_tags(file)
             else:
-                self._load_ip(file, 4 if name == "ipv4.json" else 6)
+                family = 4 if name == "ipv4.json" else 6
+                self.publications[name], prefixes, self._ip_lengths[family] = read_ip(file, family)
+                self._ip.update(prefixes)
         self._read_fetch_meta()
         return self._with_overrides(overrides) if overrides else self
 
@@ -502,12 +262,9 @@ class Bootstrap:
     def _read_fetch_meta(self) -> None:
         """Read the ``*.meta.json`` files ``bootstrap refresh`` writes, when present."""
         for name in self.publications:
-            try:
-                meta = json.loads((self.directory / _meta_name(name)).read_bytes())
-            except (OSError, ValueError):
-                continue  # no metadata: not a refreshed directory, age from publications
-            fetched = meta.get("fetched_at") if isinstance(meta, dict) else None
-            if _parse_time(fetched) is not None:
+            # No metadata: not a refreshed directory, age from publications.
+            fetched = read_meta(self.directory, name).get("fetched_at")
+            if parse_time(fetched) is not None:
                 self.fetched[name] = str(fetched)
 
     # ------------------------------------------------------------------ freshness
@@ -515,7 +272,7 @@ class Bootstrap:
     @property
     def publication(self) -> str | None:
         """The oldest ``publication`` among the loaded files (``None`` if none has one)."""
-        dated = [(t, p) for p in self.publications.values() if (t := _parse_time(p))]
+        dated = [(t, p) for p in self.publications.values() if (t := parse_time(p))]
         return min(dated)[1] if dated else None
 
     @property
@@ -528,10 +285,10 @@ class Bootstrap:
         yesterday). Otherwise the newest ``publication``: a snapshot is at least that
         recent, and no more is known about it.
         """
-        fetched = [t for name in self.publications if (t := _parse_time(self.fetched.get(name)))]
+        fetched = [t for name in self.publications if (t := parse_time(self.fetched.get(name)))]
         if fetched and len(fetched) == len(self.publications):
             return min(fetched)
-        published = [t for p in self.publications.values() if (t := _parse_time(p))]
+        published = [t for p in self.publications.values() if (t := parse_time(p))]
         return max(published) if published else None
 
     def age_days(self, now: datetime | None = None) -> float | None:
@@ -601,94 +358,8 @@ class Bootstrap:
         return True
 
     def _newest_publication(self) -> str:
-        dated = [(t, p) for p in self.publications.values() if (t := _parse_time(p))]
+        dated = [(t, p) for p in self.publications.values() if (t := parse_time(p))]
         return (max(dated)[1] if dated else None) or "unknown"
-
-    def _load_dns(self, path: Path) -> None:
-        data = _read_file(path)
-        pub = data["publication"]
-        self.publications[path.name] = pub
-        for entries, urls in data["services"]:
-            for raw_key in entries:
-                try:
-                    key = _suffix_key(raw_key)
-                except (ValueError, UnicodeError) as exc:
-                    raise BootstrapError(
-                        f"bootstrap file {path}: bad entry {raw_key!r}: {exc}"
-                    ) from None
-                if key in self._domains or key in self._unusable:
-                    raise BootstrapError(
-                        f"bootstrap file {path}: {key!r} is listed in two services"
-                    )
-                entry = _entry("domain", key, urls, "iana", pub, path.name)
-                if entry is None:
-                    self._unusable[key] = tuple(urls)
-                    continue
-                self._domains[key] = entry
-                self._max_suffix_labels = max(self._max_suffix_labels, key.count(".") + 1)
-
-    def _load_ip(self, path: Path, family: int) -> None:
-        data = _read_file(path)
-        pub = data["publication"]
-        self.publications[path.name] = pub
-        lengths: set[int] = set()
-        for entries, urls in data["services"]:
-            for raw in entries:
-                try:
-                    net: _IPNet = ipaddress.ip_network(raw.strip(), strict=False)
-                except ValueError as exc:
-                    raise BootstrapError(
-                        f"bootstrap file {path}: bad prefix {raw!r}: {exc}"
-                    ) from None
-                if net.version != family:
-                    raise BootstrapError(f"bootstrap file {path}: {raw!r} is not IPv{family}")
-                slot = (family, net.prefixlen, int(net.network_address))
-                if slot in self._ip:
-                    raise BootstrapError(f"bootstrap file {path}: {raw!r} is listed twice")
-                entry = _entry("ip", raw.strip(), urls, "iana", pub, path.name)
-                if entry is not None:
-                    self._ip[slot] = entry
-                    lengths.add(net.prefixlen)
-        self._ip_lengths[family] = sorted(lengths, reverse=True)
-
-    def _load_asn(self, path: Path) -> None:
-        data = _read_file(path)
-        pub = data["publication"]
-        self.publications[path.name] = pub
-        ranges: list[tuple[int, int, _Entry]] = []
-        for entries, urls in data["services"]:
-            for raw in entries:
-                first, _, last = raw.strip().partition("-")
-                try:
-                    lo, hi = int(first), int(last or first)
-                except ValueError:
-                    raise BootstrapError(f"bootstrap file {path}: bad AS range {raw!r}") from None
-                if lo > hi:
-                    raise BootstrapError(f"bootstrap file {path}: empty AS range {raw!r}")
-                entry = _entry("asn", raw.strip(), urls, "iana", pub, path.name)
-                if entry is not None:
-                    ranges.append((lo, hi, entry))
-        ranges.sort(key=lambda r: r[0])
-        for (_, prev_hi, prev), (lo, _, cur) in itertools.pairwise(ranges):
-            if lo <= prev_hi:
-                raise BootstrapError(
-                    f"bootstrap file {path}: AS ranges {prev.match.key} and {cur.match.key} overlap"
-                )
-        self._asn_ranges = ranges
-        self._asn_starts = [r[0] for r in ranges]
-
-    def _load_tags(self, path: Path) -> None:
-        data = _read_file(path)
-        pub = data["publication"]
-        self.publications[path.name] = pub
-        for _contacts, tags, urls in data["services"]:
-            for tag in tags:
-                key = tag.strip().upper()
-                if key in self._tags:
-                    raise BootstrapError(f"bootstrap file {path}: tag {tag!r} is listed twice")
-                entry = _entry("entity", tag.strip(), urls, "iana", pub, path.name)
-                if entry is not None:
-                    self._tags[key] = entry
 
     def _with_overrides(self, overrides: Overrides) -> Bootstrap:
         """A copy with ``overrides`` merged on top of the domain entries."""
@@ -714,7 +385,7 @@ class Bootstrap:
             if not isinstance(raw_key, str):
                 raise InputError(f"override key {raw_key!r} is not a string")
             try:
-                key = _suffix_key(raw_key)
+                key = suffix_key(raw_key)
             except (ValueError, UnicodeError) as exc:
                 raise InputError(
                     f"override key {raw_key!r} is not a domain suffix: {exc}"
@@ -722,7 +393,7 @@ class Bootstrap:
             urls = (value,) if isinstance(value, str) else tuple(value)
             if not urls or not all(isinstance(u, str) for u in urls):
                 raise InputError(f"override for {raw_key!r} must be a URL or a list of URLs")
-            entry = _entry("domain", key, urls, "override", None, "overrides")
+            entry = make_entry("domain", key, urls, "override", None, "overrides")
             if entry is None:
                 raise InputError(
                     f"override for {raw_key!r} has no http(s) URL with a host: {list(urls)}"
@@ -758,7 +429,7 @@ class Bootstrap:
         Parameters
         ----------
         name
-            A normalized name (A-labels, see :func:`rdaplab.names.normalize_domain`);
+            A normalized name (A-labels, see :func:`rdaplab.rdap.names.normalize_domain`);
             case and one trailing dot are tolerated.
 
         Returns
@@ -776,10 +447,10 @@ class Bootstrap:
                 return entry.match
         return None
 
-    def _ip_entry(self, value: str) -> _Entry | None:
+    def _ip_entry(self, value: str) -> Entry | None:
         text = value.strip()
         try:
-            net: _IPNet = (
+            net: IPNet = (
                 ipaddress.ip_network(text, strict=False)
                 if "/" in text
                 else ipaddress.ip_network(ipaddress.ip_address(text))
@@ -887,7 +558,7 @@ class Bootstrap:
             return "\n".join(lines + self._explain_asn(int(digits)))
         return "\n".join(lines + self._explain_domain(text))
 
-    def _describe(self, entry: _Entry, why: str) -> list[str]:
+    def _describe(self, entry: Entry, why: str) -> list[str]:
         m = entry.match
         if m.source == "override":
             origin = "user override"
@@ -953,7 +624,7 @@ class Bootstrap:
         )
         return lines
 
-    def _explain_ip(self, text: str, net: _IPNet) -> list[str]:
+    def _explain_ip(self, text: str, net: IPNet) -> list[str]:
         file = f"ipv{net.version}.json"
         lines = [f"kind: IPv{net.version} {'prefix' if '/' in text else 'address'} ({net})"]
         if file not in self.publications:
@@ -980,349 +651,3 @@ class Bootstrap:
             f"{len(self._tags)} object tags, dns.json publication "
             f"{self.publications.get(DNS_FILE)})"
         )
-
-
-# --------------------------------------------------------------------------- refresh
-
-MAX_FILE_BYTES = 32 * 1024 * 1024  # IANA's largest file (dns.json) is ~100 kB
-_MAX_REDIRECTS = 5
-_CACHE_HEADERS = {
-    "etag": "ETag",
-    "last_modified": "Last-Modified",
-    "cache_control": "Cache-Control",
-    "expires": "Expires",
-}
-_LOADERS = {
-    "dns.json": lambda b, p: b._load_dns(p),
-    "ipv4.json": lambda b, p: b._load_ip(p, 4),
-    "ipv6.json": lambda b, p: b._load_ip(p, 6),
-    "asn.json": lambda b, p: b._load_asn(p),
-    "object-tags.json": lambda b, p: b._load_tags(p),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class FileRefresh:
-    """What ``bootstrap refresh`` did with one file.
-
-    Attributes
-    ----------
-    name
-        The file name (``"dns.json"``...).
-    status
-        ``"updated"`` (a new copy downloaded and valid), ``"not_modified"`` (the server
-        answered 304 to the conditional request) or ``"failed"`` (download or validation
-        failed; ``detail`` says why).
-    detail
-        The reason for ``"failed"``; the HTTP status otherwise.
-    publication
-        The ``publication`` of the downloaded (or unchanged) file.
-    """
-
-    name: str
-    status: str
-    detail: str
-    publication: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshReport:
-    """The outcome of :func:`refresh_bootstrap`.
-
-    Attributes
-    ----------
-    directory
-        Where the refreshed copy lives.
-    source
-        The base URL the files were downloaded from.
-    files
-        One :class:`FileRefresh` per file, in :data:`BOOTSTRAP_FILES` order.
-    replaced
-        Whether the stored copy was replaced (all five files valid). The five files are
-        replaced together or not at all.
-    previous
-        ``publication`` of each file of the copy stored before the refresh, keyed by file
-        name; empty when there was no usable copy.
-    """
-
-    directory: Path
-    source: str
-    files: tuple[FileRefresh, ...]
-    replaced: bool
-    previous: dict[str, str | None] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """Every file was updated or confirmed unchanged."""
-        return self.replaced
-
-    @property
-    def kept_last_good(self) -> bool:
-        """The refresh failed but a usable copy from an earlier refresh remains."""
-        return not self.replaced and bool(self.previous)
-
-    def lines(self) -> list[str]:
-        """One human-readable line per file (what ``rdaplab bootstrap refresh`` prints)."""
-        failed = [f.name for f in self.files if f.status == "failed"]
-        out = []
-        for f in self.files:
-            if self.replaced:
-                what = "updated" if f.status == "updated" else "not modified (304)"
-                out.append(f"{f.name}: {what}, publication {f.publication or 'unknown'}")
-                continue
-            why = (
-                f.detail
-                if f.status == "failed"
-                else f"{', '.join(failed)} failed (the five files are replaced together)"
-            )
-            if self.previous:
-                pub = self.previous.get(f.name) or "unknown"
-                out.append(f"{f.name}: kept last good copy (publication {pub}) because {why}")
-            else:
-                out.append(f"{f.name}: not stored because {why}")
-        return out
-
-
-def _check_source(source: str) -> str:
-    """The base URL, ending in ``/``; https only, plain http only on loopback."""
-    try:
-        parts = urlsplit(source.strip())
-    except ValueError as exc:
-        raise InputError(f"bootstrap source {source!r} is not a URL: {exc}") from None
-    scheme = parts.scheme.lower()
-    if not parts.hostname or scheme not in ("http", "https"):
-        raise InputError(f"bootstrap source {source!r} is not an http(s) URL with a host")
-    if scheme == "http" and not is_loopback_url(source):
-        raise InputError(
-            f"refusing plain http bootstrap source {source!r}: https is required off "
-            "loopback (the bootstrap decides where every query and its answer go)"
-        )
-    base = source.strip()
-    return base if base.endswith("/") else base + "/"
-
-
-def _read_meta(directory: Path, name: str) -> dict[str, Any]:
-    try:
-        meta = json.loads((directory / _meta_name(name)).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _usable_copy(directory: Path) -> dict[str, str | None]:
-    """Publications of a complete, valid stored copy in ``directory``; {} otherwise."""
-    if not all((directory / name).is_file() for name in BOOTSTRAP_FILES):
-        return {}
-    try:
-        return dict(Bootstrap.from_dir(directory).publications)
-    except BootstrapError:
-        return {}
-
-
-def _validate(staging: Path, name: str, url: str) -> str:
-    """Check a downloaded file like a load would, plus IANA's version and publication."""
-    path = staging / name
-    try:
-        _LOADERS[name](Bootstrap(), path)
-        data = json.loads(path.read_bytes())
-    except BootstrapError as exc:
-        raise BootstrapError(str(exc).replace(f"bootstrap file {path}", "it")) from None
-    for member in ("version", "publication"):
-        if not isinstance(data.get(member), str):
-            raise BootstrapError(f"it has no '{member}' string (RFC 9224 §3)")
-    return str(data["publication"])
-
-
-async def _download(
-    session: Any, url: str, meta: dict[str, Any]
-) -> tuple[int, bytes, dict[str, str]]:
-    """GET one file (conditionally when ``meta`` has validators): status, body, headers."""
-    from yarl import URL  # aiohttp's URL type
-
-    headers = {"Accept": "application/json"}
-    if meta.get("etag"):
-        headers["If-None-Match"] = str(meta["etag"])
-    if meta.get("last_modified"):
-        headers["If-Modified-Since"] = str(meta["last_modified"])
-    for _ in range(_MAX_REDIRECTS + 1):
-        # Redirects are followed by hand so each target obeys the https-only policy.
-        async with session.get(url, headers=headers, allow_redirects=False) as resp:
-            if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
-                url = str(resp.url.join(URL(resp.headers["Location"])))
-                _check_source(url)
-                continue
-            cache = {k: resp.headers[h] for k, h in _CACHE_HEADERS.items() if h in resp.headers}
-            if resp.status != 200:
-                return resp.status, b"", cache
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                body += chunk
-                if len(body) > MAX_FILE_BYTES:
-                    raise BootstrapError(f"it is larger than {MAX_FILE_BYTES} bytes")
-            return 200, bytes(body), cache
-    raise BootstrapError(f"more than {_MAX_REDIRECTS} redirects")
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with two renames (never a half-written copy)."""
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _check_target(target: Path) -> None:
-    """Refuse to swap out a directory holding anything but bootstrap files."""
-    if target.exists() and not target.is_dir():
-        raise InputError(f"bootstrap directory {target} exists and is not a directory")
-    ours = set(BOOTSTRAP_FILES) | {_meta_name(n) for n in BOOTSTRAP_FILES}
-    others = (
-        sorted(p.name for p in target.iterdir() if p.name not in ours) if target.exists() else []
-    )
-    if others:
-        raise InputError(
-            f"bootstrap directory {target} holds other files ({', '.join(others[:3])}); "
-            "refresh replaces the whole directory, so give it one of its own"
-        )
-
-
-async def refresh_bootstrap(
-    directory: str | Path | None = None,
-    source: str = IANA_BOOTSTRAP_URL,
-    *,
-    timeout: float = 30.0,
-) -> RefreshReport:
-    """Download the five IANA bootstrap files and keep them if all five are valid.
-
-    Each file is fetched from ``source + name`` with ``If-None-Match`` /
-    ``If-Modified-Since`` from the last refresh (a 304 keeps the file and updates its
-    ``fetched_at``), validated like :meth:`Bootstrap.from_dir` would read it (plus IANA's
-    ``version`` and ``publication`` members), and only when all five are valid is the
-    directory replaced, with two renames. Beside each file, ``<stem>.meta.json`` records
-    ``url``, ``publication``, ``fetched_at`` and the HTTP cache headers (``etag``,
-    ``last_modified``, ``cache_control``, ``expires``). On any failure the previous copy
-    is left exactly as it was.
-
-    Parameters
-    ----------
-    directory
-        Where to keep the copy (default: :func:`user_bootstrap_dir`). It must hold
-        nothing but bootstrap files: it is replaced as a whole.
-    source
-        Base URL of the files (default IANA's). ``https`` only; plain ``http`` only on
-        loopback (tests).
-    timeout
-        Seconds allowed for each file's download.
-
-    Returns
-    -------
-    RefreshReport
-        Per-file outcome; check :attr:`RefreshReport.ok`.
-
-    Raises
-    ------
-    InputError
-        For a non-https ``source`` off loopback, or an unsuitable ``directory``.
-    OSError
-        When the directory cannot be written.
-    """
-    import aiohttp
-
-    base, target, previous, metas = _prepare(directory, source)
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
-    async with aiohttp.ClientSession(timeout=client_timeout) as session:
-
-        async def one(name: str) -> tuple[int, bytes, dict[str, str]] | BaseException:
-            try:
-                return await _download(session, base + name, metas[name])
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, RdapLabError) as exc:
-                return exc  # reported per file; the other downloads go on
-
-        fetched = await asyncio.gather(*(one(n) for n in BOOTSTRAP_FILES))
-    # A few small files: storing them inline is cheaper than a thread hop.
-    return _store(base, target, previous, metas, fetched)
-
-
-def _prepare(
-    directory: str | Path | None, source: str
-) -> tuple[str, Path, dict[str, str | None], dict[str, dict[str, Any]]]:
-    base = _check_source(source)
-    target = Path(directory).expanduser() if directory is not None else user_bootstrap_dir()
-    _check_target(target)
-    previous = _usable_copy(target)
-    # Validators only for a copy we can fall back on: a 304 for a broken copy is useless.
-    metas = {n: _read_meta(target, n) if previous else {} for n in BOOTSTRAP_FILES}
-    return base, target, previous, metas
-
-
-def _store(
-    base: str,
-    target: Path,
-    previous: dict[str, str | None],
-    metas: dict[str, dict[str, Any]],
-    fetched: Sequence[tuple[int, bytes, dict[str, str]] | BaseException],
-) -> RefreshReport:
-    """Assemble the new copy in a staging directory; swap it in if all five are good."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.new-{uuid.uuid4().hex[:8]}")
-    staging.mkdir()
-    try:
-        now = _now_text()
-        results: list[FileRefresh] = []
-        new_metas: dict[str, dict[str, Any]] = {}
-        for name, outcome in zip(BOOTSTRAP_FILES, fetched, strict=True):
-            result, meta = _settle(name, base + name, outcome, target, staging, metas[name], now)
-            results.append(result)
-            new_metas[name] = meta
-        replaced = all(r.status != "failed" for r in results)
-        if replaced:
-            for name, meta in new_metas.items():
-                (staging / _meta_name(name)).write_text(
-                    json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-                )
-            _swap_in(staging, target)
-            _stale_warned.discard(f"refreshed:{target.resolve()}")
-            _stale_warned.discard(f"custom:{target.resolve()}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return RefreshReport(target, base, tuple(results), replaced, previous)
-
-
-def _settle(
-    name: str,
-    url: str,
-    outcome: tuple[int, bytes, dict[str, str]] | BaseException,
-    target: Path,
-    staging: Path,
-    old_meta: dict[str, Any],
-    now: str,
-) -> tuple[FileRefresh, dict[str, Any]]:
-    """Put one file into ``staging`` (new body, or the stored one on 304) and check it."""
-    if isinstance(outcome, BaseException):
-        reason = str(outcome) or type(outcome).__name__
-        if not isinstance(outcome, RdapLabError):
-            reason = f"the download failed: {type(outcome).__name__}: {reason}"
-        return FileRefresh(name, "failed", reason), {}
-    status, body, cache = outcome
-    if status == 304:
-        if not old_meta:  # we sent no validators: a 304 cannot be honoured
-            return FileRefresh(name, "failed", "HTTP 304 to an unconditional request"), {}
-        shutil.copyfile(target / name, staging / name)
-        meta = {**old_meta, **cache, "fetched_at": now, "status": 304}
-        return FileRefresh(name, "not_modified", "HTTP 304", old_meta.get("publication")), meta
-    if status != 200:
-        return FileRefresh(name, "failed", f"the server answered HTTP {status}"), {}
-    (staging / name).write_bytes(body)
-    try:
-        publication = _validate(staging, name, url)
-    except BootstrapError as exc:
-        return FileRefresh(name, "failed", f"the download is not a valid bootstrap: {exc}"), {}
-    meta = {"url": url, "publication": publication, "fetched_at": now, "status": 200}
-    meta.update({k: cache.get(k) for k in _CACHE_HEADERS})
-    return FileRefresh(name, "updated", "HTTP 200", publication), meta

@@ -11,7 +11,7 @@ import pytest
 
 import rdaplab
 from rdaplab.cli import main
-from rdaplab.engine.scheduler import Limits
+from rdaplab.engine import Limits
 from rdaplab.notebook.report import chart_slugs
 from rdaplab.simulator import SimulatorThread
 

@@ -11,14 +11,10 @@ import pytest
 from aiohttp import web
 
 from rdaplab._version import __version__
-from rdaplab.engine.client import (
-    RdapClient,
-    Timeouts,
-    authority,
-    check_url_policy,
-    parse_retry_after,
-)
+from rdaplab.engine.client import RdapClient, authority, check_url_policy, parse_retry_after
+from rdaplab.engine.config import Timeouts
 from rdaplab.errors import FetchError
+from tests.engine.loopback import serving_app
 
 
 @pytest.fixture
@@ -59,13 +55,8 @@ async def server():
     app.router.add_get("/downgrade", to_plain_http)
     app.router.add_get("/slow", slow)
     app.router.add_get("/truncated", truncated)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with serving_app(app) as base:
+        yield base, seen
 
 
 async def test_sends_rdap_accept_and_identifying_user_agent(server):
@@ -97,6 +88,29 @@ async def test_refuses_redirect_to_plain_http_off_loopback(server):
         with pytest.raises(FetchError) as info:
             await client.get(f"{base}/downgrade")
     assert info.value.kind == "http_error" and "https" in info.value.detail
+
+
+async def test_fetch_sends_headers_caps_the_body_and_applies_the_url_policy(server):
+    base, seen = server
+    refused: list[str] = []
+
+    def policy(url: str) -> None:
+        if url.endswith("/redirect/0"):
+            refused.append(url)
+            raise ValueError(f"not {url}")
+
+    async with RdapClient() as client:
+        res = await client.fetch(f"{base}/echo", headers={"Accept": "application/json"})
+        assert res.status == 200 and seen[-1]["Accept"] == "application/json"
+        assert seen[-1]["User-Agent"].startswith(f"rdaplab/{__version__}")
+        small = await client.fetch(f"{base}/echo", max_bytes=len(res.body))
+        assert small.body == res.body
+        with pytest.raises(FetchError) as info:
+            await client.fetch(f"{base}/echo", max_bytes=len(res.body) - 1)
+        assert info.value.kind == "http_error" and "larger than" in info.value.detail
+        with pytest.raises(ValueError, match="not "):  # the policy's own error, redirects too
+            await client.fetch(f"{base}/redirect/1", url_policy=policy)
+    assert refused == [f"{base}/redirect/0"]
 
 
 async def test_timeout_is_classified(server):

@@ -11,10 +11,10 @@ import itertools
 import pytest
 
 from rdaplab.engine import controller as C
+from rdaplab.engine.config import Limits
 from rdaplab.engine.controller import HostController
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import PROFILES, Profile
-from rdaplab.engine.scheduler import Limits
 
 
 def make(

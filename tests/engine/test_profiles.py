@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rdaplab.engine.config import Limits
 from rdaplab.engine.profiles import PROFILES, UNKNOWN, Profile, profile_for
-from rdaplab.engine.scheduler import Limits
 
 
 def test_every_profile_cites_a_source_and_is_sane():

@@ -1,28 +1,29 @@
 """The adaptive scheduler end to end on loopback servers, and the FairShare global cap.
 
 Each test runs real aiohttp servers written here (the exact answer shapes matter more than
-the simulator's realism) and drives :class:`~rdaplab.scheduler.Scheduler` with a real
-:class:`~rdaplab.client.RdapClient`.
+the simulator's realism) and drives :class:`~rdaplab.engine.scheduler.Scheduler` with a real
+:class:`~rdaplab.engine.client.RdapClient`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from rdaplab.engine.client import RdapClient, Timeouts
+from rdaplab.engine.client import RdapClient
+from rdaplab.engine.config import PRIORITIES, Limits, Retry, Timeouts, priority_index
 from rdaplab.engine.limiter import FairShare
-from rdaplab.engine.scheduler import PRIORITIES, Limits, Retry, Scheduler, priority_index
+from rdaplab.engine.scheduler import Scheduler
 from rdaplab.models import Attempt, NameResult
+from tests.engine.loopback import closed_port, serving_app
 
 RDAP_JSON = "application/rdap+json"
 TIMEOUTS = Timeouts(connect_s=1.0, total_s=3.0)
@@ -72,30 +73,13 @@ class Server:
 
 @asynccontextmanager
 async def serving(*servers: Server) -> AsyncIterator[None]:
-    runners = []
-    try:
+    async with AsyncExitStack() as stack:
         for server in servers:
             app = web.Application()
             app.router.add_get("/domain/{name}", server._serve)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            runners.append(runner)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            server.base = f"http://127.0.0.1:{port}"
-            server.authority = f"127.0.0.1:{port}"
+            server.base = await stack.enter_async_context(serving_app(app))
+            server.authority = server.base.removeprefix("http://")
         yield
-    finally:
-        for runner in runners:
-            await runner.cleanup()
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -236,6 +220,20 @@ async def test_a_probe_that_times_out_retries_itself_without_hanging_the_host():
     assert scheduler.host_statistics()[0]["breaker"] == "closed"
 
 
+ONE_AT_A_TIME = Limits(per_host_rate_per_s=None, per_host_concurrency=1)
+
+
+def quick_breaker(max_attempts: int, dead_host_after: int) -> Retry:
+    """Quick retries; the breaker opens after ``dead_host_after`` failures for 0.3 s."""
+    return Retry(
+        max_attempts=max_attempts,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.02,
+        dead_host_after=dead_host_after,
+        breaker_cooldown_s=0.3,
+    )
+
+
 async def test_breaker_opens_on_5xx_and_a_probe_after_cooldown_closes_it():
     failing_first = 3
 
@@ -245,15 +243,7 @@ async def test_breaker_opens_on_5xx_and_a_probe_after_cooldown_closes_it():
         return domain(name)
 
     server = Server(flaky)
-    retry = Retry(
-        max_attempts=4,
-        backoff_initial_s=0.01,
-        backoff_max_s=0.02,
-        dead_host_after=failing_first,
-        breaker_cooldown_s=0.3,
-    )
-    limits = Limits(per_host_rate_per_s=None, per_host_concurrency=1)
-    async with serving(server), batch(limits, retry) as b:
+    async with serving(server), batch(ONE_AT_A_TIME, quick_breaker(4, failing_first)) as b:
         first = names("a", 4)
         b.submit(server.base, first)
         await b.join()
@@ -283,15 +273,7 @@ async def test_a_failed_probe_reopens_the_breaker_for_twice_as_long():
         return domain(name)
 
     server = Server(flaky)
-    retry = Retry(
-        max_attempts=2,
-        backoff_initial_s=0.01,
-        backoff_max_s=0.02,
-        dead_host_after=2,
-        breaker_cooldown_s=0.3,
-    )
-    limits = Limits(per_host_rate_per_s=None, per_host_concurrency=1)
-    async with serving(server), batch(limits, retry) as b:
+    async with serving(server), batch(ONE_AT_A_TIME, quick_breaker(2, 2)) as b:
         b.submit(server.base, ["one.test"])
         await b.join()
         assert server.requests == 2 and b.host(server)["breaker"] == "open"

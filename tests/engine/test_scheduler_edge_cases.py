@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ from aiohttp import web
 
 from rdaplab import Cache, Limits, Retry
 from rdaplab.batch import stream
-from rdaplab.engine.client import RdapClient, Timeouts
+from rdaplab.engine.client import RdapClient
+from rdaplab.engine.config import Timeouts
 from rdaplab.engine.scheduler import Scheduler
 from rdaplab.models import Attempt, NameResult
+from tests.engine.loopback import serving_app
 
 RDAP_JSON = "application/rdap+json"
 Handler = Callable[["Srv", str], Awaitable[web.StreamResponse]]
@@ -44,16 +47,13 @@ class Srv:
     async def __aenter__(self) -> Srv:
         app = web.Application()
         app.router.add_get("/domain/{name}", self._serve)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base, self.authority = f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"
+        self.stack = AsyncExitStack()
+        self.base = await self.stack.enter_async_context(serving_app(app))
+        self.authority = self.base.removeprefix("http://")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.runner.cleanup()
+        await self.stack.aclose()
 
 
 class Run:
@@ -180,10 +180,12 @@ async def test_empty_object_200_is_not_ok() -> None:
 # -- 5. Retry-After garbage ---------------------------------------------------------------
 
 
-async def test_retry_after_inf_is_garbage_not_a_quota() -> None:
+async def throttled_once(retry_after: str) -> Run:
+    """Two rows at a host whose first answer is a 429 with ``retry_after``: both end ok."""
+
     async def once(srv: Srv, name: str) -> web.StreamResponse:
         if srv.n == 1:
-            return web.Response(status=429, headers={"Retry-After": "inf"})
+            return web.Response(status=429, headers={"Retry-After": retry_after})
         return domain(name)
 
     retry = Retry(retry_after_default_s=0.05, backoff_initial_s=0.01)
@@ -191,23 +193,18 @@ async def test_retry_after_inf_is_garbage_not_a_quota() -> None:
         run.submit(srv, "a.test", "b.test")
         assert await run.join(5.0)
         assert {r.outcome for r in run.results.values()} == {"ok"}
+    return run
+
+
+async def test_retry_after_inf_is_garbage_not_a_quota() -> None:
+    await throttled_once("inf")
 
 
 @pytest.mark.parametrize("value", ["-5", "0", "garbage", "Wed, 21 Oct 2015 07:28:00 GMT"])
 async def test_odd_retry_after_values_still_finish(value: str) -> None:
     """Negative, zero, unparseable and past-date Retry-After: parked briefly, rows finish."""
-
-    async def once(srv: Srv, name: str) -> web.StreamResponse:
-        if srv.n == 1:
-            return web.Response(status=429, headers={"Retry-After": value})
-        return domain(name)
-
-    retry = Retry(retry_after_default_s=0.05, backoff_initial_s=0.01)
-    async with Srv(once) as srv, client_run(retry=retry) as run:
-        run.submit(srv, "a.test", "b.test")
-        assert await run.join(5.0)
-        assert {r.outcome for r in run.results.values()} == {"ok"}
-        assert [a.throttled for a in run.attempts].count(True) == 1
+    run = await throttled_once(value)
+    assert [a.throttled for a in run.attempts].count(True) == 1
 
 
 # -- 6. stream: daily budgets are not counted across runs -----------------------------------

@@ -24,7 +24,7 @@ import polars as pl
 import pytest
 
 import rdaplab
-from rdaplab.engine.scheduler import Limits
+from rdaplab.engine import Limits
 from rdaplab.errors import InputError
 from rdaplab.notebook.report import ReportFiles, chart_slugs, export_report, write_report
 from rdaplab.simulator import SimulatorThread

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from rdaplab._data import bootstrap_dir
 from rdaplab.errors import BootstrapError, InputError
-from rdaplab.rdap.bootstrap import (
-    Bootstrap,
-    BootstrapOverrideWarning,
-    ServiceMatch,
-    choose_base_url,
-    is_loopback_url,
-)
+from rdaplab.rdap import Bootstrap, BootstrapOverrideWarning, BootstrapStaleWarning, ServiceMatch
+from rdaplab.rdap.bootstrap_files import BOOTSTRAP_FILES
 
 VERISIGN_COM = "https://rdap.verisign.com/com/v1/"
 ARIN = "https://rdap.arin.net/registry/"
@@ -164,51 +161,6 @@ def test_http_only_entry_is_upgraded(bundled: Bootstrap) -> None:
 def test_https_preferred_even_when_listed_second(bundled: Bootstrap) -> None:
     boot = Bootstrap.load(bundled, {"example": ["http://a.test/r/", "https://b.test/r/"]})
     assert boot.domain("x.example").base_url == "https://b.test/r/"  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize(
-    ("urls", "expected"),
-    [
-        (["http://127.0.0.1:8080/rdap"], "http://127.0.0.1:8080/rdap/"),
-        (["http://localhost:9/"], "http://localhost:9/"),
-        (["http://[::1]:9/x/"], "http://[::1]:9/x/"),
-        (["http://127.0.0.1/", "https://127.0.0.1/"], "https://127.0.0.1/"),
-        (["http://example.net/rdap/"], "https://example.net/rdap/"),
-        (["http://example.net:80/rdap/"], "https://example.net/rdap/"),
-        (["http://example.net:8080/rdap"], "https://example.net:8080/rdap/"),
-        (["mailto:x@example.net", "https://example.net/"], "https://example.net/"),
-        (["ftp://example.net/"], None),
-        (["https:///nohost/"], None),
-        ([], None),
-    ],
-)
-def test_choose_base_url(urls: list[str], expected: str | None) -> None:
-    chosen = choose_base_url(urls)
-    assert (chosen[0] if chosen else None) == expected
-
-
-@pytest.mark.parametrize(
-    ("url", "loopback"),
-    [
-        ("http://127.0.0.1:8080/rdap/", True),
-        ("http://127.255.0.9/", True),
-        ("http://[::1]:8080/", True),
-        ("http://[::ffff:127.0.0.1]/", True),
-        ("http://localhost/", True),
-        ("http://LOCALHOST:80/", True),
-        ("http://128.0.0.1/", False),
-        ("http://10.0.0.1/", False),
-        ("http://example.com/", False),
-        ("http://localhost.example.com/", False),
-        ("http://x.localhost/", False),
-        ("http://127.0.0.1.nip.io/", False),
-        ("http://[::1/", False),  # malformed
-        ("not a url", False),
-        ("", False),
-    ],
-)
-def test_is_loopback_url(url: str, loopback: bool) -> None:
-    assert is_loopback_url(url) is loopback
 
 
 # ------------------------------------------------------------------ IP, ASN, entity
@@ -446,3 +398,71 @@ def test_explain_ip_asn_entity(bundled: Bootstrap) -> None:
     text = bundled.explain("XXXX-ARIN")
     assert "entity handle" in text and "matched entry: 'ARIN'" in text
     assert "no prefix in ipv4.json" in bundled.explain("10.0.0.1")
+
+
+# ------------------------------------------------------------------ which copy, staleness
+
+
+@pytest.fixture
+def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the refreshed copy would be: never the real user data directory."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("RDAPLAB_BOOTSTRAP_DIR", str(store))
+    return store
+
+
+def test_unusable_refreshed_copy_falls_back_to_bundled(isolated_store: Path):
+    isolated_store.mkdir()
+    for name in BOOTSTRAP_FILES:
+        (isolated_store / name).write_bytes((bootstrap_dir() / name).read_bytes())
+    (isolated_store / "ipv6.json").write_text('{"services": "nope"}')
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("rdaplab.bootstrap")
+    logger.addHandler(handler)
+    try:
+        boot = Bootstrap.load(None)
+    finally:
+        logger.removeHandler(handler)
+    assert boot.source == "bundled" and boot.directory == bootstrap_dir()
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+    assert "ipv6.json" in records[0].getMessage() and "bundled" in records[0].getMessage()
+
+
+def write_dir(directory: Path, publication: str) -> Path:
+    directory.mkdir()
+    for name in BOOTSTRAP_FILES:
+        data = json.loads((bootstrap_dir() / name).read_text())
+        data["publication"] = publication
+        (directory / name).write_text(json.dumps(data))
+    return directory
+
+
+def _iso(delta: timedelta) -> str:
+    return (datetime.now(timezone.utc) - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_stale_warning_once_for_old_publication(tmp_path: Path):
+    old = write_dir(tmp_path / "old", _iso(timedelta(days=45)))
+    with pytest.warns(BootstrapStaleWarning) as rec:
+        boot = Bootstrap.load(old)
+    stale = [w for w in rec if issubclass(w.category, BootstrapStaleWarning)]
+    assert len(stale) == 1
+    message = str(stale[0].message)
+    assert "45 days old" in message and "rdaplab bootstrap refresh" in message
+    assert str(old) in message and stale[0].filename == __file__
+    assert boot.source == "custom" and boot.warn_if_stale()  # still stale...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BootstrapStaleWarning)
+        Bootstrap.load(old)  # ...but said once per process and directory
+        Bootstrap.load(str(old))
+
+
+def test_no_stale_warning_for_a_fresh_bootstrap(tmp_path: Path):
+    fresh = write_dir(tmp_path / "fresh", _iso(timedelta(days=29)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BootstrapStaleWarning)
+        boot = Bootstrap.load(fresh)
+    assert not boot.warn_if_stale()
+    assert 28.9 < boot.age_days() < 29.1  # type: ignore[operator]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
-import socket
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,14 +22,11 @@ from aiohttp import web
 
 from rdaplab._data import bootstrap_dir
 from rdaplab.cli import main
+from rdaplab.engine import refresh_bootstrap
 from rdaplab.errors import InputError
-from rdaplab.rdap.bootstrap import (
-    BOOTSTRAP_FILES,
-    Bootstrap,
-    BootstrapStaleWarning,
-    refresh_bootstrap,
-    user_bootstrap_dir,
-)
+from rdaplab.rdap import Bootstrap, BootstrapStaleWarning
+from rdaplab.rdap.bootstrap_files import BOOTSTRAP_FILES, user_bootstrap_dir
+from tests.engine.loopback import closed_port, serving_app
 
 LAST_MODIFIED = "Thu, 13 Nov 2025 00:00:00 GMT"
 
@@ -81,22 +76,14 @@ async def iana() -> AsyncIterator[FakeIana]:
 
     app = web.Application()
     app.router.add_get("/rdap/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.base = f"http://127.0.0.1:{port}/rdap/"
-    yield state
-    await runner.cleanup()
+    async with serving_app(app) as base:
+        state.base = f"{base}/rdap/"
+        yield state
 
 
 def closed_port_url() -> str:
     """A loopback URL nobody listens on: the server is down."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/rdap/"
+    return f"http://127.0.0.1:{closed_port()}/rdap/"
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -275,64 +262,11 @@ async def test_load_prefers_the_refreshed_copy(iana: FakeIana, isolated_store: P
     assert with_override.source == "refreshed"
 
 
-def test_unusable_refreshed_copy_falls_back_to_bundled(isolated_store: Path):
-    isolated_store.mkdir()
-    for name in BOOTSTRAP_FILES:
-        (isolated_store / name).write_bytes((bootstrap_dir() / name).read_bytes())
-    (isolated_store / "ipv6.json").write_text('{"services": "nope"}')
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("rdaplab.bootstrap")
-    logger.addHandler(handler)
-    try:
-        boot = Bootstrap.load(None)
-    finally:
-        logger.removeHandler(handler)
-    assert boot.source == "bundled" and boot.directory == bootstrap_dir()
-    assert len(records) == 1 and records[0].levelno == logging.WARNING
-    assert "ipv6.json" in records[0].getMessage() and "bundled" in records[0].getMessage()
-
-
 # --------------------------------------------------------------------------- staleness
-
-
-def write_dir(directory: Path, publication: str) -> Path:
-    directory.mkdir()
-    for name in BOOTSTRAP_FILES:
-        data = json.loads((bootstrap_dir() / name).read_text())
-        data["publication"] = publication
-        (directory / name).write_text(json.dumps(data))
-    return directory
 
 
 def _iso(delta: timedelta) -> str:
     return (datetime.now(timezone.utc) - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def test_stale_warning_once_for_old_publication(tmp_path: Path):
-    old = write_dir(tmp_path / "old", _iso(timedelta(days=45)))
-    with pytest.warns(BootstrapStaleWarning) as rec:
-        boot = Bootstrap.load(old)
-    stale = [w for w in rec if issubclass(w.category, BootstrapStaleWarning)]
-    assert len(stale) == 1
-    message = str(stale[0].message)
-    assert "45 days old" in message and "rdaplab bootstrap refresh" in message
-    assert str(old) in message and stale[0].filename == __file__
-    assert boot.source == "custom" and boot.warn_if_stale()  # still stale...
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", BootstrapStaleWarning)
-        Bootstrap.load(old)  # ...but said once per process and directory
-        Bootstrap.load(str(old))
-
-
-def test_no_stale_warning_for_a_fresh_bootstrap(tmp_path: Path):
-    fresh = write_dir(tmp_path / "fresh", _iso(timedelta(days=29)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", BootstrapStaleWarning)
-        boot = Bootstrap.load(fresh)
-    assert not boot.warn_if_stale()
-    assert 28.9 < boot.age_days() < 29.1  # type: ignore[operator]
 
 
 def age_metadata(store: Path, days: int) -> None:
