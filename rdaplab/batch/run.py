@@ -382,6 +382,7 @@ class BatchRun:
             on_attempt=self._on_attempt,
             on_done=self._on_done,
             budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
+            budget=self.options.budget,
         )
         self.tracker.hosts_source = self._host_progress
         self._flusher = asyncio.create_task(self._writer.run_periodic())

@@ -55,6 +55,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rdaplab.engine.breaker import Breaker
+from rdaplab.engine.budget import Budget
 from rdaplab.engine.client import HttpResult, RdapClient, authority, check_url_policy
 from rdaplab.engine.config import PRIORITIES, Limits, Retry, priority_index
 from rdaplab.engine.controller import HostController
@@ -143,6 +144,10 @@ class Scheduler:
     budget_used
         ``host -> requests sent to it in the last 24 hours`` (from the cache), for hosts
         with a ``daily_budget``.
+    budget
+        A :class:`~rdaplab.engine.Budget` shared with other processes: each request also
+        waits for its slot there, and every answer is reported to it. ``None``: this
+        process alone (nothing more to wait for).
     seed
         Seed of the backoff jitter.
     """
@@ -157,6 +162,7 @@ class Scheduler:
         on_attempt: Callable[[Attempt], None] | None = None,
         on_done: Callable[[NameResult], None] | None = None,
         budget_used: Callable[[str], int] | None = None,
+        budget: Budget | None = None,
         seed: int | None = None,
     ) -> None:
         self.client = client
@@ -166,6 +172,7 @@ class Scheduler:
         self._on_attempt = on_attempt or (lambda a: None)
         self._on_done = on_done or (lambda r: None)
         self._budget_used = budget_used
+        self._budget = budget
         self._rng = random.Random(seed)
         self._global = FairShare(self.limits.max_concurrency)
         self._hosts: dict[str, _Host] = {}
@@ -340,6 +347,8 @@ class Scheduler:
             res: HttpResult | None = None
             err: FetchError | None = None
             async with host.limiter.slot(), self._global.slot(host.authority):
+                if self._budget is not None:  # the shared slot, after our own host's
+                    await self._budget.acquire(host.authority)
                 if host.exhausted is not None:  # decided while we waited
                     self._job_failed(job, FetchError("rate_limited", host.exhausted))
                     return
@@ -388,6 +397,12 @@ class Scheduler:
             links: list[str] = []
             # Throttle first: a notice-only 200 is a throttle, not an unreadable answer.
             signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
+            if self._budget is not None:
+                self._budget.report(
+                    host.authority,
+                    throttled=signal is not None,
+                    retry_after_s=None if signal is None else signal.retry_after_s,
+                )
             if 200 <= status < 300 and signal is None:
                 try:
                     # Validity and onward links only: the body is normalized once, later.
