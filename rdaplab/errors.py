@@ -55,9 +55,6 @@ ERROR_KINDS: Final = (
     "parse_error",
 )
 
-# Kinds worth retrying on a later run (the cache never stores them as answers).
-TRANSIENT_KINDS: Final = frozenset({"rate_limited", "timeout", "connection_error", "http_error"})
-
 
 class RdapLabError(Exception):
     """Base class of every exception rdaplab raises on purpose."""

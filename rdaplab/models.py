@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
-
-QueryKind = Literal["domain", "ip", "asn", "entity", "nameserver"]
-ReferralStatus = Literal["followed", "referral_failed"]
+from typing import Any
 
 
 @dataclass(slots=True)

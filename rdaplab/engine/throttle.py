@@ -60,7 +60,7 @@ _BLOCK_RE = re.compile(
 QUOTA_RETRY_AFTER_S = 900.0
 _MAX_SCAN_BYTES = 4096  # error pages are small; never scan a whole large answer
 
-__all__ = ["QUOTA_RETRY_AFTER_S", "Signal", "SignalKind", "classify", "classify_throttle"]
+__all__ = ["QUOTA_RETRY_AFTER_S", "Signal", "SignalKind", "classify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +192,3 @@ def _short(text: str, limit: int = 80) -> str:
 
 def _reason(status: int, text: str) -> str:
     return f"HTTP {status}: {_short(text)}" if text.strip() else f"HTTP {status}"
-
-
-#: The name :func:`classify` is exported under at the package level.
-classify_throttle = classify

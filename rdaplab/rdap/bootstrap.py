@@ -89,7 +89,7 @@ def forget_stale_warnings(directory: Path) -> None:
 
 def _external_stacklevel() -> int:
     """A warnings stacklevel pointing at the first frame outside the rdaplab package."""
-    package_dir = str(Path(__file__).resolve().parent) + os.sep
+    package_dir = str(Path(__file__).resolve().parents[1]) + os.sep  # rdaplab/, every layer
     frame = sys._getframe(1)
     level = 1
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
