@@ -26,6 +26,7 @@ Usage::
     python benchmarks/generated.py --seeds 7,12 --keep /tmp/gen   # keep caches to inspect
     python benchmarks/generated.py --quick                        # 3 tiny scenarios
     python benchmarks/generated.py --show 7                       # print a scenario
+    python benchmarks/generated.py --from-json gen.json --chart docs/img/generated.png
 """
 
 from __future__ import annotations
@@ -120,81 +121,13 @@ REGISTRAR_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("comlaude", "comlaude/amazon.cyou.json"),
 )
 TLD_POOL = [
-    "com",
-    "net",
-    "org",
-    "top",
-    "wang",
-    "dev",
-    "app",
-    "uk",
-    "ai",
-    "io",
-    "wales",
-    "cymru",
-    "xyz",
-    "fr",
-    "ngo",
-    "ong",
-    "no",
-    "cz",
-    "ren",
-    "moscow",
-    "click",
-    "cc",
-    "tv",
-    "tatar",
-    "live",
-    "club",
-    "online",
-    "site",
-    "re",
-    "pm",
-    "sj",
-    "bv",
-    "page",
-    "how",
-    "shop",
-    "tech",
-    "blog",
-    "store",
-    "art",
-    "fun",
-    "space",
-    "website",
-    "cloud",
-    "info",
-    "biz",
-    "mobi",
-    "pro",
-    "name",
-    "asia",
-    "eu",
-    "de",
-    "nl",
-    "be",
-    "at",
-    "ch",
-    "se",
-    "dk",
-    "fi",
-    "pl",
-    "pt",
-    "es",
-    "it",
-    "ie",
-    "is",
-    "lu",
-    "ee",
-    "lv",
-    "lt",
-    "sk",
-    "si",
-    "hr",
-    "ro",
-    "bg",
-    "gr",
-]
+    "com", "net", "org", "top", "wang", "dev", "app", "uk", "ai", "io", "wales", "cymru",
+    "xyz", "fr", "ngo", "ong", "no", "cz", "ren", "moscow", "click", "cc", "tv", "tatar",
+    "live", "club", "online", "site", "re", "pm", "sj", "bv", "page", "how", "shop", "tech",
+    "blog", "store", "art", "fun", "space", "website", "cloud", "info", "biz", "mobi", "pro",
+    "name", "asia", "eu", "de", "nl", "be", "at", "ch", "se", "dk", "fi", "pl", "pt", "es",
+    "it", "ie", "is", "lu", "ee", "lv", "lt", "sk", "si", "hr", "ro", "bg", "gr",
+]  # fmt: skip
 
 _SYLLABLES = sb._SYLLABLES
 
@@ -717,6 +650,60 @@ def report(runs: Sequence[Mapping[str, Any]], dist: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def chart(runs: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """A PNG (Altair + vl-convert) of makespan ÷ bound per scenario, targets as rules."""
+    import altair as alt
+    import polars as pl
+
+    df = pl.DataFrame(
+        {
+            "seed": [str(r["seed"]) for r in runs],
+            "ratio": [r["ratio"] for r in runs],
+            "bound_s": [r["bound_s"] for r in runs],
+            "throttled": [r["throttled_share"] for r in runs],
+            "blocked": ["blocked" if r["blocks"] else "no block" for r in runs],
+        }
+    ).filter(pl.col("ratio").is_not_null())
+    order = df.sort("ratio")["seed"].to_list()
+    bars = (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("seed:N", sort=order, title="scenario seed (sorted by ratio)"),
+            y=alt.Y("ratio:Q", title="makespan ÷ lower bound"),
+            color=alt.Color(
+                "blocked:N",
+                scale=alt.Scale(domain=["no block", "blocked"], range=["#4c78a8", "#e45756"]),
+                title=None,
+            ),
+        )
+    )
+    rules = pl.DataFrame(
+        {
+            "y": [1.0, TARGET_MEDIAN, TARGET_P90],
+            "what": ["", "median target 1.2", "p90 target 1.4"],
+            "dy": [10, 10, -6],
+        }
+    )
+    lines = alt.Chart(rules).mark_rule(strokeDash=[4, 3]).encode(y="y:Q", color=alt.value("#555"))
+    labels = alt.layer(
+        *(
+            alt.Chart(rules.filter(pl.col("dy") == dy))
+            .mark_text(align="right", dy=dy, color="#555")
+            .encode(y="y:Q", x=alt.value(636), text="what:N")
+            for dy in (10, -6)
+        )
+    )
+    out = (bars + lines + labels).properties(
+        width=640,
+        height=280,
+        title=f"rdaplab on {df.height} generated scenarios (default settings)",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.save(str(path), scale_factor=2)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--scenarios", type=int, help=f"how many (default {DEFAULT_SCENARIOS})")
@@ -726,7 +713,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write every number here")
     p.add_argument("--keep", type=Path, help="keep each scenario's files (cache) here")
     p.add_argument("--show", type=int, metavar="SEED", help="print that scenario and exit")
+    p.add_argument("--from-json", type=Path, help="report a saved --json run (no new run)")
+    p.add_argument("--chart", type=Path, help="also draw makespan ÷ bound to this PNG")
     args = p.parse_args(argv)
+    if args.from_json:
+        runs = json.loads(args.from_json.read_text(encoding="utf-8"))["runs"]
+        print(report(runs, summarize(runs)))
+        if args.chart:
+            print(f"chart: {chart(runs, args.chart)}")
+        return 0
     if args.show is not None:
         scenario, names = generate(args.show, quick=args.quick)
         bound = Simulator(Scenario.load(scenario)).lower_bound(names)
@@ -744,6 +739,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = run_suite(seeds, Path(tmp), quick=args.quick, keep=args.keep)
     dist = summarize(runs)
     print(report(runs, dist))
+    if args.chart:
+        print(f"chart: {chart(runs, args.chart)}")
     if args.json:
         args.json.write_text(
             json.dumps({"summary": dist, "runs": runs}, indent=2, default=str) + "\n",
