@@ -400,6 +400,20 @@ def _attempt_signals(cache_path: Path, hosts: Mapping[str, str]) -> dict[str, di
     return out
 
 
+def referrals_needed(bound: Mapping[str, Any]) -> int:
+    """Registrar answers a complete run must get: the bound's requests to registrars."""
+    return sum(int(h["requests"]) for h in bound["hosts"].values() if h["role"] == "registrar")
+
+
+def referrals_answered(cache_path: Path) -> int:
+    """Distinct names with a registrar (depth >= 1) answer of status 200 in the cache."""
+    import polars as pl
+
+    with rdaplab.Cache(cache_path) as cache:
+        df = cache.responses("domain")
+    return int(df.filter((pl.col("depth") >= 1) & (pl.col("status") == 200))["query"].n_unique())
+
+
 async def run_one(
     seed: int, work: Path, *, quick: bool = False, timeout_s: float | None = None
 ) -> dict[str, Any]:
@@ -409,11 +423,13 @@ async def run_one(
     -------
     dict
         ``seed, hosts, registries, registrars, dead, names, live_names, nx_names,
-        bound_s, binding (registries within 5 % of the bound), makespan_s, ratio,
+        bound_s, near_bound (registries within 5 % of the bound), makespan_s, ratio,
         requests, throttled, throttled_share, blocks (registries that started a block),
         ok, not_found, errors, error_kinds, valid, invalid_reason, run_s, per_host``.
-        ``ratio`` is None when the run is invalid (not every live name answered, or the
-        time limit hit).
+        ``ratio`` is None when the run is invalid: not every live name answered, a
+        referred name without its registrar's answer (``referrals_needed`` vs
+        ``referrals_answered``: a name counts ``ok`` on its registry's answer, so a
+        blocked registrar would otherwise shorten the makespan), or the time limit hit.
     """
     started = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (before anything runs)
@@ -473,8 +489,12 @@ async def run_one(
             "errors": int(summary["error"]),
             "error_kinds": summary["error_kinds"],
         }
+        res["referrals_needed"] = need = referrals_needed(bound)
+        res["referrals_answered"] = got = referrals_answered(cache_path)
         if ok != live - nx or nf != nx:
             reason = f"answered ok={ok} not_found={nf} of {live} live names ({nx} nx)"
+        elif got < need:  # a name is "ok" without its registrar's answer: skipped work
+            reason = f"registrar answers for {got} of {need} referred names"
     else:
         server_thr = res["server_throttled"]
         res |= {
