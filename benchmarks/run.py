@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""rdaplab benchmarks (``make bench``): the four scenarios of the scheduler issue.
+"""rdaplab benchmarks (``make bench``): the scenarios of the scheduler issues.
 
 1. scheduler: 22 simulated registries with hidden limits, 5,000 names; rdaplab's makespan
    over the lower bound and throttled share, next to the classic chunked baseline
    (``scheduler_bench.py``; ~2 min for rdaplab, ~15 min for the baseline);
+1b. generated: 30 seeded random scenarios (``generated.py``, issue 11): the distribution
+   of makespan over the lower bound, the throttled share of each, blocks (~25 min);
 2. client: rdaplab end to end vs a bare aiohttp GET loop, zero-latency registry (< 1 min);
 3. warm: 100,000 cached names replayed to frames, and normalization docs/s (``warm.py``);
 4. memory: streaming 100,000 and 1,000,000 names, peak RSS of each (``memory.py``;
@@ -14,7 +16,8 @@ client. Comparisons are made within one run: the machine is noisy, read the rati
 
 Usage::
 
-    python benchmarks/run.py                      # the full suite (~40 minutes)
+    python benchmarks/run.py                      # the full suite (~65 minutes)
+    python benchmarks/run.py --only generated --scenarios 10 --seed-base 100
     python benchmarks/run.py --quick              # tiny sizes, targets not enforced (~1 min)
     python benchmarks/run.py --only client,warm   # some scenarios
     python benchmarks/run.py --no-baseline        # skip the chunked baseline (~15 min)
@@ -63,12 +66,13 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+import generated as gen  # noqa: E402
 import scheduler_bench as sb  # noqa: E402
 import warm as wm  # noqa: E402
 
 T = TypeVar("T")
 
-SCENARIOS = ("scheduler", "client", "warm", "memory")
+SCENARIOS = ("scheduler", "generated", "client", "warm", "memory")
 
 # Targets from the scheduler issue.
 TARGET_MAKESPAN_RATIO = 1.15  # rdaplab makespan <= 1.15 x the lower bound
@@ -102,6 +106,7 @@ class Sizes:
     warm_n: int  # warm: names replayed from the cache
     docs_n: int  # warm: documents for the normalization throughput
     memory_sizes: tuple[int, ...]  # memory: names per streaming run (smallest first)
+    gen_scenarios: int = gen.DEFAULT_SCENARIOS  # generated: how many seeded scenarios
 
 
 DEFAULT_SIZES = Sizes(
@@ -123,6 +128,7 @@ QUICK_SIZES = Sizes(
     warm_n=3_000,
     docs_n=2_000,
     memory_sizes=(5_000, 15_000),  # what memory.streaming_memory(quick=True) runs
+    gen_scenarios=gen.QUICK_SCENARIOS,  # tiny ones (generate(seed, quick=True))
 )
 
 
@@ -380,6 +386,20 @@ async def warm(sizes: Sizes, tmp: Path) -> dict[str, Any]:
     return {"replay": replay, "normalize": norm}
 
 
+def generated(sizes: Sizes, tmp: Path, *, quick: bool, seed_base: int) -> dict[str, Any]:
+    """``generated.run_suite`` over seeds ``seed_base ..``, and the distribution.
+
+    A scenario whose live names were not all answered (or that hit its time limit) is
+    invalid: it has no ratio and fails the "every scenario valid" target, but the others
+    still count (one bad draw must not void thirty numbers).
+    """
+    seeds = list(range(seed_base, seed_base + sizes.gen_scenarios))
+    runs = gen.run_suite(seeds, tmp, quick=quick, log=lambda line: print(line, flush=True))
+    if not runs:
+        raise BenchError("generated: no scenario ran")
+    return {"quick": quick, "seeds": seeds, "summary": gen.summarize(runs), "runs": runs}
+
+
 def memory(sizes: Sizes, tmp: Path, *, quick: bool) -> dict[str, Any]:
     """``memory.streaming_memory``: each size streamed in its own child process."""
     import memory as mem  # here, not at the top: memory.py imports this module
@@ -473,6 +493,17 @@ def report_scheduler(res: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def report_generated(res: dict[str, Any]) -> str:
+    d = res["summary"]
+    out = [
+        f"\n## 1b. Generated scenarios: {d['scenarios']} seeded random scenarios "
+        f"(seeds {res['seeds'][0]}..{res['seeds'][-1]}{', quick' if res['quick'] else ''}), "
+        "rdaplab with default settings vs each lower bound\n"
+    ]
+    out.append(gen.report(res["runs"], d))
+    return "\n".join(out)
+
+
 def report_client(co: dict[str, Any]) -> str:
     out = [
         f"\n## 2. Client overhead: {co['n']:,} names, concurrency {co['concurrency']}, "
@@ -554,6 +585,7 @@ def report_memory(res: dict[str, Any]) -> str:
 
 REPORTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "scheduler": report_scheduler,
+    "generated": report_generated,
     "client": report_client,
     "warm": report_warm,
     "memory": report_memory,
@@ -589,6 +621,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{r['ok'] + r['not_found']:,} of {s['live_names']:,}",
             bool(r["complete"]),
         )
+    if "generated" in results:
+        _generated_targets(results["generated"]["summary"], add)
     if "client" in results:
         co = results["client"]
         add(
@@ -631,6 +665,57 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _generated_targets(d: dict[str, Any], add: Callable[[str, str, str, bool], None]) -> None:
+    """Issue 11's targets over the generated scenarios (ratios of valid runs only)."""
+    n, valid = d["scenarios"], d["valid"]
+
+    def ratio(key: str) -> str:
+        return "n/a" if d[key] is None else f"{d[key]:.2f} ×"
+
+    add(
+        "generated",
+        f"median makespan ≤ {gen.TARGET_MEDIAN} × lower bound",
+        ratio("median"),
+        d["median"] is not None and d["median"] <= gen.TARGET_MEDIAN,
+    )
+    add(
+        "generated",
+        f"90th percentile ≤ {gen.TARGET_P90} × lower bound",
+        ratio("p90"),
+        d["p90"] is not None and d["p90"] <= gen.TARGET_P90,
+    )
+    excess = d["worst_excess_s"]
+    add(
+        "generated",
+        f"worst ≤ {gen.TARGET_WORST_RATIO} × bound + {gen.TARGET_WORST_SLACK_S:.0f} s",
+        f"{ratio('worst')} (seed {d['worst_seed']}); largest excess "
+        + ("n/a" if excess is None else f"{excess:+.1f} s (seed {d['worst_excess_seed']})"),
+        bool(d["worst_allowance_met"]),
+    )
+    share = d["throttled_max"]
+    add(
+        "generated",
+        f"throttled ≤ {gen.TARGET_THROTTLED_SHARE:.0%} of requests in every scenario",
+        ("n/a" if share is None else f"max {share:.2%} (seed {d['throttled_max_seed']}); ")
+        + f"{len(d['throttled_over_target'])} of {n} over",
+        not d["throttled_over_target"],
+    )
+    add(
+        "generated",
+        "no host escalates to a block",
+        f"{d['blocks']} block(s)"
+        + (f" (seeds {d['blocked_seeds']})" if d["blocked_seeds"] else ""),
+        d["blocks"] == 0,
+    )
+    add(
+        "generated",
+        "every scenario valid (all live names answered within its time limit)",
+        f"{valid} of {n}"
+        + (f" (invalid seeds {d['invalid_seeds']})" if d["invalid_seeds"] else ""),
+        valid == n,
+    )
+
+
 def result_line(scenario: str, res: dict[str, Any] | None, met: bool | None) -> str:
     """``RESULT <scenario> key=value ...``: one machine-readable line (no spaces in values)."""
     if res is None:
@@ -650,6 +735,23 @@ def result_line(scenario: str, res: dict[str, Any] | None, met: bool | None) -> 
                 f"{side}_requests": s["requests"],
                 f"{side}_ok": s["ok"],
             }
+    elif scenario == "generated":
+        d = res["summary"]
+        kv |= {
+            "scenarios": d["scenarios"],
+            "valid": d["valid"],
+            "seed_base": res["seeds"][0],
+            "median": d["median"],
+            "p90": d["p90"],
+            "worst": d["worst"],
+            "worst_seed": d["worst_seed"],
+            "min": d["min"],
+            "worst_excess_s": d["worst_excess_s"],
+            "throttled_max": d["throttled_max"],
+            "throttled_max_seed": d["throttled_max_seed"],
+            "blocks": d["blocks"],
+            "run_s": d["run_s_total"],
+        }
     elif scenario == "client":
         kv |= {
             "n": res["n"],
@@ -707,6 +809,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--report-only", action="store_true", help="exit 0 when a target is missed")
     p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # the default now
     p.add_argument("--seed", type=int, default=sb.DEFAULT_SEED, help="scheduler name seed")
+    p.add_argument(
+        "--scenarios",
+        dest="gen_scenarios",
+        type=int,
+        metavar="N",
+        help=f"generated: how many seeded scenarios (default {gen.DEFAULT_SCENARIOS}, "
+        f"quick {gen.QUICK_SCENARIOS})",
+    )
+    p.add_argument(
+        "--seed-base",
+        type=int,
+        default=gen.DEFAULT_SEED_BASE,
+        help="generated: the first seed (seeds S .. S+N-1)",
+    )
     p.add_argument("--n", type=int, help="client overhead: names per run (default 5,000)")
     p.add_argument("--concurrency", type=int, help="client overhead concurrency (default 16)")
     p.add_argument("--repeats", type=int, help="client overhead runs per side (default 3)")
@@ -725,6 +841,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                 "n": args.n or base.n,
                 "concurrency": args.concurrency or base.concurrency,
                 "repeats": args.repeats or base.repeats,
+                "gen_scenarios": args.gen_scenarios or base.gen_scenarios,
             }
         )
     )
@@ -741,6 +858,8 @@ def run_scenario(
         return asyncio.run(
             scheduler(sizes, work, quick=args.quick, baseline=not args.no_baseline, seed=args.seed)
         )
+    if name == "generated":
+        return generated(sizes, work, quick=args.quick, seed_base=args.seed_base)
     if name == "client":
         return asyncio.run(client_overhead(sizes, work, profile_dir))
     if name == "warm":
@@ -755,6 +874,10 @@ def _expected(name: str, args: argparse.Namespace) -> str:
         if args.no_baseline:
             return f"{s.sched_n:,} names, rdaplab only" + (" (~2 min)" if full else "")
         return f"{s.sched_n:,} names, rdaplab + baseline" + (" (~2 + ~15 min)" if full else "")
+    if name == "generated":
+        return f"{s.gen_scenarios} seeded scenarios from seed {args.seed_base}" + (
+            " (~25 min)" if full else " (tiny)"
+        )
     if name == "client":
         return f"{s.n:,} names x {s.repeats} per side" + (" (< 1 min)" if full else "")
     if name == "warm":
@@ -780,6 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": args.scenarios,
         "baseline": not args.no_baseline,
         "seed": args.seed,
+        "seed_base": args.seed_base,
         "sizes": asdict(args.sizes),
     }
     print(

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "run.py"
-SCENARIOS = {"scheduler", "client", "warm", "memory"}
+SCENARIOS = {"scheduler", "generated", "client", "warm", "memory"}
 
 
 def _load_run() -> ModuleType:
@@ -95,13 +95,14 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
     )
     # A quick run never enforces targets: anything but 0 is a broken harness (2 = invalid).
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     stdout = proc.stdout
     for heading in (
         "## 1. Scheduler efficiency",
+        "## 1b. Generated scenarios",
         "## 2. Client overhead",
         "## 3. Warm cache",
         "## 4. Streaming memory",
@@ -162,5 +163,6 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     for n, res in data["memory"]["sizes"].items():
         assert res["rows"] == res["ok"] == res["done"] == int(n)
     targets = data["targets"]
-    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 8
+    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 14
+    assert data["generated"]["summary"]["valid"] == 3  # tests/benchmarks/test_generated.py
     assert all(isinstance(t["met"], bool) for t in targets)
