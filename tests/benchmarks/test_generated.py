@@ -1,6 +1,6 @@
 """The scenario generator of issue 11 (``benchmarks/generated.py``) and its place in run.py.
 
-Fast: determinism per seed, the targets and exit logic over synthetic runs. Slow: 200
+Fast: determinism per seed, the targets and exit logic over synthetic runs. Slow: 60
 seeds stay within the documented ranges and load in the simulator, and ``run.py --quick
 --only generated`` runs three tiny scenarios against real simulator processes.
 """
@@ -64,10 +64,11 @@ def _check_ranges(seed: int, scenario: dict[str, Any], names: list[str], quick: 
 
 
 @pytest.mark.slow
-def test_two_hundred_seeds_stay_in_range_and_cover_every_shape():
+def test_sixty_seeds_stay_in_range_and_cover_every_shape():
+    # 60 seeds (~1,000 hosts) draw every shape; 200 took 86 s of the suite's ten minutes.
     seen: Counter[str] = Counter()
     bounds = []
-    for seed in range(1, 201):
+    for seed in range(1, 61):
         scenario, names = gen.generate(seed)
         bounds.append(_check_ranges(seed, scenario, names, quick=False))
         regs = scenario["registries"]
