@@ -8,6 +8,7 @@ from rdaplab.engine.budget import Budget, LocalBudget
 from rdaplab.engine.client import RdapClient, authority
 from rdaplab.engine.config import PRIORITIES, Limits, Retry, Timeouts, priority_index
 from rdaplab.engine.controller import ControllerStatistics, HostController
+from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import FairShare, HostLimiter, LimiterStatistics
 from rdaplab.engine.profiles import PROFILES, Profile
 from rdaplab.engine.refresh import IANA_BOOTSTRAP_URL, refresh_bootstrap
@@ -23,6 +24,7 @@ __all__ = [
     "FairShare",
     "HostController",
     "HostLimiter",
+    "LearnedLimits",
     "LimiterStatistics",
     "Limits",
     "LocalBudget",

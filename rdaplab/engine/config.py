@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rdaplab.engine.controller import HostController
+from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import PROFILES, Profile, profile_for
 
@@ -103,7 +104,8 @@ class Limits:
         conf = hosts.get(key) or hosts.get(key.rsplit(":", 1)[0])
         return profile.merged(conf) if conf else profile
 
-    def controller_for(self, host: str) -> HostController:
+    def controller_for(self, host: str, *, learned: LearnedLimits | None = None) -> HostController:
+        """A controller for ``host``; ``learned`` (an earlier batch's) sets where it starts."""
         profile = self.profile_for(host)
         limiter = HostLimiter(host, rate_per_s=None, burst=max(1, profile.burst))
         return HostController(
@@ -111,6 +113,7 @@ class Limits:
             profile,
             max_rate_per_s=self.per_host_max_rate_per_s,
             max_concurrency=self.per_host_max_concurrency,
+            learned=learned,
         )
 
     def limiter_for(self, host: str) -> HostLimiter:

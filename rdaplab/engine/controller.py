@@ -32,6 +32,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import Profile
 
@@ -89,6 +90,10 @@ class HostController:
         Starting point and ceilings (:mod:`rdaplab.engine.profiles`).
     max_rate_per_s, max_concurrency
         The batch's ceilings for any host.
+    learned
+        What an earlier batch learned about this host (:mod:`rdaplab.engine.learned`):
+        an adaptive controller starts from its aged rate, with its throttled rate as
+        the ceiling to search under, instead of slow-starting from the profile.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class HostController:
         *,
         max_rate_per_s: float = 100.0,
         max_concurrency: int = 16,
+        learned: LearnedLimits | None = None,
     ) -> None:
         self.limiter = limiter
         self.profile = profile
@@ -143,11 +149,31 @@ class HostController:
         # that do not stop when the rate drops are not about the rate.
         self.floor_rate = max(MIN_RATE_PER_S, self.rate * FLOOR_SHARE)
         self._cuts_unproven = 0  # cuts since a rate was last proven clean
+        self.learned_from: LearnedLimits | None = None
+        if self.adaptive and learned is not None and learned.usable:
+            self._start_from(learned)
+            self._apply()  # rate x (unknown) latency: enough workers for the known rate
+            return
         start_concurrency = self.concurrency
         self._apply()
         # Start at the profile's concurrency; rate x latency takes over after a window.
         self.concurrency = start_concurrency
         self.limiter.set_concurrency(start_concurrency)
+
+    def _start_from(self, learned: LearnedLimits) -> None:
+        """Start near what an earlier batch learned (aged), not from the profile."""
+        start = learned.start_rate_per_s()
+        assert start is not None
+        self.learned_from = learned
+        self.rate = min(self.max_rate, max(MIN_RATE_PER_S, start))
+        self.floor_rate = max(MIN_RATE_PER_S, self.rate * FLOOR_SHARE)
+        if learned.throttled_at_per_s is not None and learned.throttled_at_per_s > self.rate:
+            # Its ceiling then: search under it (a raised limit shows as clean above it).
+            self.hi = learned.throttled_at_per_s
+            self.phase = "search"
+        if learned.concurrency_ceiling is not None:
+            self.conc_ceiling = max(1, min(self.conc_max, learned.concurrency_ceiling))
+            self._conc_from_limit = True
 
     # -- feedback -------------------------------------------------------------------------
     def on_answer(

@@ -59,6 +59,7 @@ from rdaplab.engine.budget import Budget
 from rdaplab.engine.client import HttpResult, RdapClient, authority, check_url_policy
 from rdaplab.engine.config import PRIORITIES, Limits, Retry, priority_index
 from rdaplab.engine.controller import HostController
+from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import FairShare, HostLimiter
 from rdaplab.engine.throttle import Signal, classify
 from rdaplab.errors import ErrorKind, FetchError
@@ -144,6 +145,9 @@ class Scheduler:
     budget_used
         ``host -> requests sent to it in the last 24 hours`` (from the cache), for hosts
         with a ``daily_budget``.
+    learned
+        ``host -> LearnedLimits or None``: what an earlier batch learned about a host
+        (from the cache); its controller starts from there instead of slow-starting.
     budget
         A :class:`~rdaplab.engine.Budget` shared with other processes: each request also
         waits for its slot there, and every answer is reported to it. ``None``: this
@@ -163,6 +167,7 @@ class Scheduler:
         on_done: Callable[[NameResult], None] | None = None,
         budget_used: Callable[[str], int] | None = None,
         budget: Budget | None = None,
+        learned: Callable[[str], LearnedLimits | None] | None = None,
         seed: int | None = None,
     ) -> None:
         self.client = client
@@ -173,6 +178,7 @@ class Scheduler:
         self._on_done = on_done or (lambda r: None)
         self._budget_used = budget_used
         self._budget = budget
+        self._learned = learned
         self._rng = random.Random(seed)
         self._global = FairShare(self.limits.max_concurrency)
         self._hosts: dict[str, _Host] = {}
@@ -254,7 +260,8 @@ class Scheduler:
         key = authority(url)
         host = self._hosts.get(key)
         if host is None:
-            controller = self.limits.controller_for(key)
+            hint = self._learned(key) if self._learned is not None else None
+            controller = self.limits.controller_for(key, learned=hint)
             host = self._hosts[key] = _Host(key, controller, Breaker(key, self.retry))
             budget = controller.profile.daily_budget
             if budget is not None:
