@@ -42,14 +42,20 @@ SLOW_START_FACTOR = 2.0  # per clean window before the first throttle
 CUT_FACTOR = 0.8  # multiplicative cut when no proven-clean rate is known
 HARD_CUT_FACTOR = 0.5
 LO_MARGIN = 0.95  # a proven rate later throttled: settle this far below it  # ... when the previous cut did not help (few answers in between)
-SETTLE_GAP = 0.04  # lo and hi this close (relative): stop searching
+SETTLE_GAP = 0.08  # lo and hi this close (relative): stop searching
 REPROBE_AFTER_S = 60.0  # clean at a settled rate this long: look for a raised limit
 PROOF_MIN_S = 2.0  # a rate is proven clean after this long busy without throttles...
 PROOF_MIN_REQUESTS = 4  # ... and at least this many answers
 PROOF_GAP_S = 0.3  # ... and longer close under a throttled rate: 0.3 s / relative gap
 PROOF_MAX_S = 15.0
+FAR_BELOW = 1.5  # hi above this x the rate: far from the limit ...
+PROOF_FAR_S = 1.0  # ... where a rate is proven sooner
 WINDOW_MIN_S = 0.5
 WINDOW_MIN_REQUESTS = 4
+START_WINDOW_REQUESTS = 3  # slow start: the first windows at 2/s would cost seconds
+# A slow-start window this full was clean at its rate whatever the host's burst (bursts
+# are a few requests): the first throttle's cut goes no lower than that rate.
+CLEAN_WINDOW_REQUESTS = 20
 LATENCY_TOLERANCE = 2.0  # a window's mean latency above this x base means queueing
 LATENCY_SLACK_S = 0.05  # ... and above base by at least this much (jitter is normal)
 LATENCY_CUT = 0.9
@@ -58,6 +64,23 @@ CONCURRENCY_HEADROOM = 2.0
 FLOOR_SHARE = 0.25  # of the starting rate: the lowest cut without a Retry-After
 WEAK_WINDOW_S = 5.0  # two weak signals this close are a pattern, one is an accident
 MIN_RATE_PER_S = 1 / 120  # one request per two minutes: slower is a block, not a rate
+# The host's rate measured between two throttles (its bucket empty at both): used when
+# at least this many answers came in between, over at least this long, within this long.
+ESTIMATE_MIN_ANSWERS = 2
+ESTIMATE_MIN_S = 0.5
+ESTIMATE_MAX_S = 10.0  # longer, and the bucket may have filled (and overflowed) between
+ESTIMATE_MARGIN = 0.95  # run this far under the measured rate
+ESTIMATE_CUT = 0.9  # ... and at least this far under the rate that was throttled
+# A probe above a rate proven clean risks a throttle, a park and a cut: worth it only
+# when the time the step saves on the host's remaining work exceeds this ...
+PROBE_COST_S = 0.5
+PAYBACK_REQUESTS = 50  # ... and, for a step close under hi (likely to be throttled),
+RISKY_SHARE = 0.9  # above this share of it: this many requests wait (1 throttle in 50)
+# Throttles without Retry-After: park one request interval at the cut rate, doubling for
+# each further throttle event within STREAK_S of the last (the cut does the real work).
+STREAK_S = 10.0
+WEAK_RECENT = 20  # 503 + Retry-After: a real throttle when WEAK_MIN of the last answers
+WEAK_MIN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +164,15 @@ class HostController:
         self._win_in_flight = 0
         self._conc_from_limit = False  # the ceiling was learned from throttles
         self._levels: dict[int, list[int]] = {}  # in flight at send -> [answers, throttles]
-        self._recent_oks: deque[float] = deque(maxlen=256)
         self._slow_windows = 0
-        self._weak: deque[float] = deque(maxlen=8)
+        self._weak: deque[bool] = deque(maxlen=WEAK_RECENT)  # recent answers: weak signal?
+        self._answered_sent: deque[float] = deque(maxlen=4096)  # sent_at of non-throttles
+        self._answered_at: deque[float] = deque(maxlen=256)  # ... and when they came back
+        self._last_thr_sent: float | None = None  # the host's bucket was empty then
+        self._clean_start_rate = 0.0  # answered over a full slow-start window, clean
+        self._streak = 0  # throttle events in a row (each within STREAK_S of the last)
+        self._last_event_at = -math.inf
+        self._last_raise_at = -math.inf
         self._base_samples: deque[float] = deque(maxlen=200)
         # Without the host's own word (Retry-After), never cut below this: throttles
         # that do not stop when the rate drops are not about the rate.
@@ -177,9 +206,13 @@ class HostController:
 
     # -- feedback -------------------------------------------------------------------------
     def on_answer(
-        self, *, sent_at: float, now: float, in_flight: int, backlog: bool, success: bool = True
+        self, *, sent_at: float, now: float, in_flight: int, backlog: int, success: bool = True
     ) -> str | None:
         """An answer that was not a throttle (2xx, 404, other errors from the server).
+
+        ``backlog`` is the number of requests waiting for this host (``True`` counts as
+        one): only a host with work waiting says anything about a higher rate, and a
+        probe above a known ceiling needs enough of it to pay back.
 
         Only successes (``2xx``) define the host's base latency: a not-found or an error
         can be answered much faster than a real lookup, and one such answer must not make
@@ -187,7 +220,11 @@ class HostController:
         """
         latency = max(0.0, now - sent_at)
         self._oks_since_cut += 1
-        self._recent_oks.append(now)
+        # Every answer that was not a refusal took a token from the host's bucket.
+        self._answered_sent.append(sent_at)
+        self._answered_at.append(now)
+        self._weak.append(False)
+
         self._levels.setdefault(in_flight, [0, 0])[0] += 1
         if success:
             self._base_samples.append(latency)
@@ -208,7 +245,8 @@ class HostController:
         self._clean_oks += 1
         self._win_lat += latency
         self._win_in_flight += in_flight
-        window = max(WINDOW_MIN_S, WINDOW_MIN_REQUESTS / self.rate)
+        need = START_WINDOW_REQUESTS if self.phase == "start" else WINDOW_MIN_REQUESTS
+        window = max(WINDOW_MIN_S, need / self.rate)
         if now - self._win_start < window:
             return None
         return self._end_window(now, backlog)
@@ -221,51 +259,96 @@ class HostController:
         in_flight: int,
         retry_after_s: float | None = None,
         weak: bool = False,
+        retry_after_resolution_s: float = 0.0,
+        connections: bool = False,
     ) -> str:
         """A throttle signal for a request sent at ``sent_at``; returns the decision.
 
         ``retry_after_s`` (the host's own wait) bounds the new rate from below: one
-        request per Retry-After is what the host just said it accepts. A ``weak`` signal
-        (``503`` + Retry-After: overload *or* a passing fault) cuts the rate only when
-        it repeats within a few seconds; alone it only parks the host.
+        request per Retry-After is what the host just said it accepts; an HTTP-date
+        names a whole second, so ``retry_after_resolution_s`` (1 s then) is added before
+        reading a rate from it. A ``weak`` signal (``503`` + Retry-After: overload *or*
+        a passing fault) cuts the rate only when several of the host's recent answers
+        carried it; alone it only delays that request. ``connections``: the host said
+        it refuses *connections* over a number ("too many connections"), so the
+        concurrency ceiling drops below ``in_flight`` and the rate is left alone.
+
+        Between two throttles the host's bucket was empty at both ends, so the answers
+        it gave in between are its rate: a cut goes just under that measurement.
         """
+        prev_thr = self._last_thr_sent
+        if prev_thr is None or sent_at > prev_thr:
+            self._last_thr_sent = sent_at
         if not self.adaptive:
             if sent_at > self._last_cut_at:
                 self.throttle_events += 1
                 self._last_cut_at = now  # one event per burst of throttles, for counting
                 return "park"
             return "same_event"
-        self._levels.setdefault(in_flight, [0, 0])[1] += 1
-        self._conc_from_throttles()
+        if connections:
+            self._levels.setdefault(in_flight, [0, 0])[1] += 1
+            if in_flight - 1 < self.conc_ceiling or not self._conc_from_limit:
+                self.conc_ceiling = max(1, min(self.conc_ceiling, in_flight - 1))
+                self._conc_from_limit = True
+                self._update_concurrency()
+            return "concurrency"
+        if self.lo is not None and self.rate <= self.lo:
+            # Refused at a rate proven clean: only such throttles can tell a connection
+            # limit (under a rate limit, throttles follow the rate, and with it the
+            # number in flight, so counting them all would mistake one for the other).
+            self._levels.setdefault(in_flight, [0, 0])[1] += 1
+            self._conc_from_throttles()
         if self._conc_from_limit and in_flight > self.conc_ceiling:
             return "concurrency"  # over the host's connection limit, not its rate
         if sent_at <= self._last_cut_at:
             return "same_event"  # sent before we slowed down: already answered for
         if weak:
-            self._weak.append(now)
-            if sum(1 for t in self._weak if t >= now - WEAK_WINDOW_S) < 2:
+            self._weak.append(True)
+            if sum(self._weak) < WEAK_MIN:
                 self._clean_since, self._clean_oks = now, 0  # not clean, though not a cut
                 return "park"
         self.throttle_events += 1
+        self._streak = self._streak + 1 if now - self._last_event_at <= STREAK_S else 1
+        self._last_event_at = now
         sent_rate = self.rate
-        # Throttled again right after a cut, with nothing proven: cut harder.
-        quick = self._oks_since_cut < 3 and self.cuts > 0 and self.lo is None
-        told = 1.0 / retry_after_s if retry_after_s and retry_after_s > 0 else None
+        # Throttled again right after a cut, before 3 answers came back: cut harder (a
+        # rate "proven" earlier was a full bucket draining, not the host's rate).
+        quick = self._oks_since_cut < 3 and self.cuts > 0
+        told = None
+        if retry_after_s is not None and retry_after_s + retry_after_resolution_s > 0:
+            told = 1.0 / (retry_after_s + retry_after_resolution_s)
         self.hi = sent_rate if self.hi is None else min(self.hi, sent_rate)
         if self.lo is not None and self.lo >= sent_rate:
             # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
             self.lo = sent_rate * LO_MARGIN
-        if quick:
+        measured = self._measured_rate(prev_thr, sent_at, now)
+        if measured is not None:
+            measured, most = measured
+            # Over a short span the host cannot have accepted more than that: the
+            # ceiling to search under is the measurement, not the rate that overshot.
+            self.hi = min(self.hi, most)
+            new = min(sent_rate * ESTIMATE_CUT, measured * ESTIMATE_MARGIN)
+            if self.lo is not None and self.lo > new:
+                # Measured, not inferred: a "proven" rate above it was a deep bucket
+                # draining, not the host's rate.
+                self.lo = new
+        elif prev_thr is None:
+            # The first throttle: what the host let through lately tells where between
+            # the last clean rate and this one its limit is.
+            new = sent_rate * CUT_FACTOR
+            accepted = self._accepted_rate(now)
+            if accepted is not None:
+                new = min(new, accepted)
+            if self.lo is not None and self.lo < sent_rate:
+                new = max(new, self.lo)
+            if self._clean_start_rate < sent_rate:
+                new = max(new, ESTIMATE_MARGIN * self._clean_start_rate)
+        elif quick:
             new = sent_rate * HARD_CUT_FACTOR
+            if self.lo is not None and self.lo > new:
+                self.lo = new
         elif self.lo is not None:
             new = max(self.lo, sent_rate * self._cut_factor())
-        elif self.phase == "start":
-            # The previous slow-start step was clean; what the host let through recently
-            # tells where between that and the current rate its limit is.
-            estimates = [e for e in (self._accepted_rate(now), told) if e is not None]
-            new = sent_rate * CUT_FACTOR
-            if estimates:
-                new = min(new, max(estimates))
         else:
             # Cut after cut with nothing proven in between: the limit is further down
             # than the last cut assumed, so each cut goes deeper (fewer throttles).
@@ -280,8 +363,55 @@ class HostController:
         self.cuts += 1
         return "cut"
 
+    def park_s(self, decision: str | None, retry_after_s: float | None) -> float:
+        """How long to park the host after a throttle that got ``decision``.
+
+        The host's own Retry-After when it gave one. Without one: nothing for a throttle
+        already answered for (sent before the cut) or over a connection limit (the
+        ceiling is the fix); after a cut, one request interval at the new rate, doubled
+        for each further throttle in a row, so a host that keeps refusing is left alone
+        longer while a single overshoot costs a fraction of a second.
+        """
+        if retry_after_s is not None:
+            return retry_after_s
+        if decision not in ("cut", "park"):
+            return 0.0
+        if not self.adaptive:
+            return math.inf  # the caller's default wait: a pinned rate cannot adapt
+        return (2.0 ** max(0, self._streak - 1)) / self.rate
+
+    def _measured_rate(
+        self, prev_thr: float | None, sent_at: float, now: float
+    ) -> tuple[float, float] | None:
+        """(answers per second since the previous throttle, the most it can be), or None.
+
+        The host's bucket was empty at the previous throttle and at this one, so what it
+        accepted in between is its rate, give or take one request: ``answers / span``
+        and at most ``(answers + 1) / span``. Requests sent just before this throttle
+        may still be on their way back, so the count stops a latency before ``now``.
+        Too few answers for a rate still bound it (both figures are the bound then).
+        """
+        if prev_thr is None or self._last_raise_at >= prev_thr:
+            # Raised since: part of the span went out under the host's rate, its bucket
+            # was not empty all along, and the count says only "at least".
+            return None
+        lag = 1.5 * (self.lat_ewma or 0.0)
+        end = min(sent_at, now - lag)
+        span = end - prev_thr
+        if not ESTIMATE_MIN_S <= span <= ESTIMATE_MAX_S:
+            return None
+        answers = sum(1 for t in self._answered_sent if prev_thr < t < end)
+        most = (answers + 1) / span
+        return (most if answers < ESTIMATE_MIN_ANSWERS else answers / span), most
+
+    def _accepted_rate(self, now: float) -> float | None:
+        """Answers per second lately (what the host let through), over at least 1 s."""
+        span = max(1.0, 4.0 / self.rate)
+        recent = sum(1 for t in self._answered_at if t >= now - span)
+        return recent / span if recent >= 2 else None
+
     # -- decisions ------------------------------------------------------------------------
-    def _end_window(self, now: float, backlog: bool) -> str | None:
+    def _end_window(self, now: float, backlog: int) -> str | None:
         start = self._win_start if self._win_start is not None else now
         span = max(1e-9, now - start)
         oks, lat = self._win_oks, self._win_lat / max(1, self._win_oks)
@@ -328,26 +458,38 @@ class HostController:
             if self.lo is None or achieved > self.lo:
                 self.lo = achieved
             self._cuts_unproven = 0
+            self._streak = 0
             if self.conc_ceiling < self.conc_max and not self._conc_from_limit:
                 self.conc_ceiling += 1  # a proven rate earns back a learned-away slot
         if self.phase == "start":
+            if oks >= CLEAN_WINDOW_REQUESTS:
+                self._clean_start_rate = max(self._clean_start_rate, oks / span)
             return self._raise(self.rate * SLOW_START_FACTOR, now)
         if self.hi is None:
             return self._raise(self.rate * 1.1, now) if proven else None
         if self.rate > self.hi:
             self.hi = self.rate  # clean above the old ceiling: the limit was raised
         gap = self.hi - self.rate
+        step = max(min(gap / 2, MAX_STEP * self.rate), 0.01 * self.rate)
+        # A probe above what is proven risks a throttle and a park: worth it only when
+        # the host has enough work left to earn that back at the higher rate.
+        saved_s = backlog / self.rate - backlog / (self.rate + step)
+        risky = self.rate + step > RISKY_SHARE * self.hi
+        pays = saved_s >= PROBE_COST_S and (not risky or backlog >= PAYBACK_REQUESTS)
         if gap <= SETTLE_GAP * self.hi:
             self.phase = "settled"
-            if self._clean_since is not None and now - self._clean_since >= REPROBE_AFTER_S:
+            if (
+                pays
+                and self._clean_since is not None
+                and now - self._clean_since >= REPROBE_AFTER_S
+            ):
                 self.hi *= 1.1  # look again: registries raise limits, estimates age
                 self.phase = "search"
             return None
-        if not proven:
+        if not proven or not pays:
             return None
         self.phase = "search"
-        step = min(gap / 2, MAX_STEP * self.rate)
-        return self._raise(self.rate + max(step, 0.01 * self.rate), now)
+        return self._raise(self.rate + step, now)
 
     def _cut_factor(self) -> float:
         """x0.8, deeper for each further cut with nothing proven in between (to x0.5)."""
@@ -360,6 +502,10 @@ class HostController:
         excess rate there, so a too-high rate takes a while to show itself.
         """
         proof = max(PROOF_MIN_S, PROOF_MIN_REQUESTS / self.rate)
+        if self.hi is not None and self.hi > FAR_BELOW * self.rate:
+            # Far under the rate that was throttled: a 25 % step cannot overshoot much,
+            # so prove it quicker (a short batch would end before the climb does).
+            proof = max(PROOF_FAR_S, PROOF_MIN_REQUESTS / self.rate)
         if self.hi is not None and self.hi > self.rate:
             proof = max(proof, min(PROOF_MAX_S, PROOF_GAP_S / ((self.hi - self.rate) / self.hi)))
         return proof
@@ -371,6 +517,7 @@ class HostController:
             return None
         self._set_rate(new, now)
         self.raises += 1
+        self._last_raise_at = now
         return "raise"
 
     def _set_rate(self, new: float, now: float) -> None:
@@ -412,14 +559,6 @@ class HostController:
         need = math.ceil(self.rate * latency * CONCURRENCY_HEADROOM) + 1
         self.concurrency = max(1, min(self.conc_ceiling, need))
         self.limiter.set_concurrency(self.concurrency)
-
-    def _accepted_rate(self, now: float) -> float | None:
-        """Answers per second lately (what the host let through), over at least 1 s."""
-        span = max(1.0, 4.0 / self.rate)
-        recent = [t for t in self._recent_oks if t >= now - span]
-        if len(recent) < 2:
-            return None
-        return len(recent) / span
 
     def _apply(self) -> None:
         if not self.adaptive:

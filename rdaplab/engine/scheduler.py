@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import uuid
 from collections import deque
@@ -420,7 +421,7 @@ class Scheduler:
                     host.breaker.ok(probe)
                     perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
                     decision = ctl.on_answer(
-                        sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued > 0
+                        sent_at=sent_at, now=now, in_flight=in_flight, backlog=host.queued
                     )
                     self._record(rec, res, perr, decision=decision)
                     failures += 1
@@ -440,18 +441,27 @@ class Scheduler:
                         job, FetchError("rate_limited", host.exhausted or "", status=status)
                     )
                     return
-                wait = signal.retry_after_s
-                wait = self.retry.retry_after_default_s if wait is None else wait
-                wait = min(wait, self.retry.retry_after_max_s)
+                weak = status == 503 and signal.scope == "rate"
                 decision = ctl.on_throttle(
                     sent_at=sent_at,
                     now=now,
                     in_flight=in_flight,
                     retry_after_s=signal.retry_after_s,
-                    weak=status == 503,
+                    weak=weak,
+                    retry_after_resolution_s=_retry_after_resolution_s(res),
+                    connections=signal.scope == "connections",
                 )
-                host.limiter.park(wait)
-                self._record(rec, res, None, signal=signal, decision=decision)
+                wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
+                if weak and decision == "park":
+                    # A lone 503 + Retry-After: maybe a passing fault. Its own request
+                    # waits as told; the host's other requests go on.
+                    self._record(rec, res, None, signal=signal, decision=decision)
+                    if throttled <= self.retry.max_throttled:
+                        await asyncio.sleep(wait)
+                        continue
+                else:
+                    host.limiter.park(wait)
+                    self._record(rec, res, None, signal=signal, decision=decision)
                 if throttled > self.retry.max_throttled:
                     self._job_failed(
                         job,
@@ -481,7 +491,7 @@ class Scheduler:
                 sent_at=sent_at,
                 now=now,
                 in_flight=in_flight,
-                backlog=host.queued > 0,
+                backlog=host.queued,
                 success=200 <= status < 300,
             )
             if 200 <= status < 300:
@@ -496,6 +506,15 @@ class Scheduler:
             self._record(rec, res, herr, decision=decision)
             self._job_failed(job, herr)
             return
+
+    def _throttle_wait(self, park_s: float, signal: Signal) -> float:
+        """The park: the host's Retry-After (capped), else the controller's, jittered."""
+        if signal.retry_after_s is not None:
+            return min(park_s, self.retry.retry_after_max_s)
+        if not math.isfinite(park_s):
+            return self.retry.retry_after_default_s
+        # +-20 %: hosts throttled together must not come back in lockstep.
+        return min(park_s * self._rng.uniform(0.8, 1.2), self.retry.retry_after_default_s)
 
     # -- breaker and exhaustion ------------------------------------------------------------
     def _count_failure(
@@ -681,6 +700,18 @@ def _r(value: float | None) -> float | None:
 
 def _elapsed_ms(started: datetime) -> float:
     return (datetime.now(timezone.utc) - started).total_seconds() * 1000.0
+
+
+def _retry_after_resolution_s(res: HttpResult) -> float:
+    """1 s for a Retry-After given as an HTTP-date (it names a whole second), else 0."""
+    value = res.headers.get("retry-after")
+    if value is None:
+        return 0.0
+    try:
+        float(value.strip())
+    except ValueError:
+        return 1.0
+    return 0.0
 
 
 def _status_detail(res: HttpResult) -> str:

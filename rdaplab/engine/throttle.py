@@ -56,6 +56,15 @@ _BLOCK_RE = re.compile(
     r"\bblock(?:ed|listed)\b|\bbanned\b|\babusive\b|\bfor\s+abuse\b", re.IGNORECASE
 )
 
+# ... and that it is the number of *connections* (requests in flight) it refuses, not
+# the rate: "Too many connections", "too many concurrent requests".
+_CONNECTIONS_RE = re.compile(
+    r"too\s+many\s+(?:(?:open|simultaneous|parallel|concurrent)\s+)?connections?|"
+    r"too\s+many\s+(?:simultaneous|parallel|concurrent)\s+(?:requests?|quer(?:y|ies))|"
+    r"concurren(?:t|cy)\s+(?:request\s+|connection\s+)?limit",
+    re.IGNORECASE,
+)
+
 #: A ``Retry-After`` longer than this is a quota reset, not a pause (seconds).
 QUOTA_RETRY_AFTER_S = 900.0
 _MAX_SCAN_BYTES = 4096  # error pages are small; never scan a whole large answer
@@ -70,6 +79,9 @@ class Signal:
     kind: SignalKind
     reason: str  # short, human: "HTTP 429", "HTTP 403 HTML: allowed queries exceeded"
     retry_after_s: float | None = None
+    #: What the host limits: ``"rate"`` (requests per time; the default) or
+    #: ``"connections"`` (requests in flight: its words say so).
+    scope: str = "rate"
 
 
 def classify(
@@ -146,13 +158,18 @@ def _notice_only(body: bytes, document: Any, retry_after_s: float | None) -> Sig
 
 
 def _escalate(signal: Signal, text: str) -> Signal:
-    """Turn a throttle into ``quota`` or ``block`` when the wait or the words say so."""
+    """Turn a throttle into ``quota`` or ``block`` when the wait or the words say so.
+
+    A throttle whose words are about connections gets ``scope="connections"``.
+    """
     if signal.retry_after_s is not None and signal.retry_after_s > QUOTA_RETRY_AFTER_S:
         return Signal("quota", signal.reason, signal.retry_after_s)
     if text and _QUOTA_RE.search(text):
         return Signal("quota", signal.reason, signal.retry_after_s)
     if text and _BLOCK_RE.search(text) and not _THROTTLE_RE.search(text):
         return Signal("block", signal.reason, signal.retry_after_s)
+    if text and _CONNECTIONS_RE.search(text):
+        return Signal("throttle", signal.reason, signal.retry_after_s, scope="connections")
     return signal
 
 

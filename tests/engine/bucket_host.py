@@ -1,0 +1,102 @@
+"""A host with a token bucket, on fake time, driving one HostController (no I/O).
+
+For the controller's own logic only (the scheduler and the real simulator are tested
+against a loopback server elsewhere): requests leave at the controller's pace, at most
+its concurrency in flight, and reach the host half a latency later, where a token
+bucket (``rate_per_s``, ``burst``, full at the start) admits or refuses them; the answer
+comes back after the other half. A refusal parks sending for the controller's
+:meth:`~rdaplab.engine.controller.HostController.park_s`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from rdaplab.engine.config import Retry
+from rdaplab.engine.controller import HostController
+from rdaplab.engine.limiter import HostLimiter
+from rdaplab.engine.profiles import Profile
+
+
+PARK_CAP_S = Retry().retry_after_default_s
+
+
+@dataclass
+class BucketHost:
+    rate_per_s: float
+    burst: int = 1
+    latency_s: float = 0.05
+    tokens: float = field(init=False)
+    last: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+
+    def admit(self, t: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (t - self.last) * self.rate_per_s)
+        self.last = t
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class Run:
+    ctl: HostController
+    sent: list[tuple[float, float, bool]]  # (sent_at, rate then, admitted)
+    elapsed_s: float
+
+    @property
+    def throttles(self) -> int:
+        return sum(1 for _, _, ok in self.sent if not ok)
+
+    def first_time_within(self, rate_per_s: float, share: float) -> float | None:
+        """When the rate first entered [share x rate, rate] and stayed until the end."""
+        inside = None
+        for t, r, _ in self.sent:
+            if share * rate_per_s <= r <= rate_per_s * 1.0001:
+                inside = t if inside is None else inside
+            else:
+                inside = None
+        return inside
+
+
+def controller(start_per_s: float = 2.0, concurrency: int = 2) -> HostController:
+    limiter = HostLimiter("h:1", rate_per_s=None)
+    return HostController(limiter, Profile(rate_per_s=start_per_s, concurrency=concurrency))
+
+
+def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
+    """Send ``requests`` successful requests (refused ones are retried); fake time."""
+    t = 0.0  # when the next request may leave (pacer and parks)
+    answers: list[tuple[float, float, int, bool]] = []  # (arrives, sent_at, in_flight, ok)
+    sent: list[tuple[float, float, bool]] = []
+    done = 0
+    queued = requests
+    end = 0.0
+    while done < requests:
+        in_flight = len(answers)
+        # Answers due before the next send (or a full window) are handled first.
+        if answers and (in_flight >= ctl.concurrency or answers[0][0] <= t or queued == 0):
+            arrives, sent_at, level, ok = heapq.heappop(answers)
+            end = max(end, arrives)
+            if ok:
+                done += 1
+                ctl.on_answer(sent_at=sent_at, now=arrives, in_flight=level, backlog=queued)
+            else:
+                queued += 1
+                d = ctl.on_throttle(sent_at=sent_at, now=arrives, in_flight=level)
+                # The scheduler caps a park without Retry-After at its default wait.
+                t = max(t, arrives + min(ctl.park_s(d, None), PARK_CAP_S))
+            continue
+        if queued == 0:
+            break
+        ok = host.admit(t + host.latency_s / 2)
+        queued -= 1
+        sent.append((t, ctl.rate, ok))
+        back = t + (host.latency_s if ok else host.latency_s / 2)
+        heapq.heappush(answers, (back, t, in_flight + 1, ok))
+        t += 1.0 / ctl.rate
+    return Run(ctl, sent, end)
