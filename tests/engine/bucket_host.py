@@ -18,7 +18,6 @@ from rdaplab.engine.controller import HostController
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import Profile
 
-
 PARK_CAP_S = Retry().retry_after_default_s
 
 
