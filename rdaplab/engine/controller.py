@@ -321,9 +321,9 @@ class HostController:
         if self.lo is not None and self.lo >= sent_rate:
             # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
             self.lo = sent_rate * LO_MARGIN
-        measured = self._measured_rate(prev_thr, sent_at, now)
-        if measured is not None:
-            measured, most = measured
+        measurement = self._measured_rate(prev_thr, sent_at, now)
+        if measurement is not None:
+            measured, most = measurement
             # Over a short span the host cannot have accepted more than that: the
             # ceiling to search under is the measurement, not the rate that overshot.
             self.hi = min(self.hi, most)
