@@ -52,7 +52,9 @@ FAR_BELOW = 1.5  # hi above this x the rate: far from the limit ...
 PROOF_FAR_S = 1.0  # ... where a rate is proven sooner
 WINDOW_MIN_S = 0.5
 WINDOW_MIN_REQUESTS = 4
-START_WINDOW_REQUESTS = 3  # slow start: the first windows at 2/s would cost seconds
+START_WINDOW_REQUESTS = 2  # slow start: the first windows at 2/s would cost seconds
+START_WINDOW_MIN_S = 0.25
+START_WINDOW_RTTS = 1.5
 # A slow-start window this full was clean at its rate whatever the host's burst (bursts
 # are a few requests): the first throttle's cut goes no lower than that rate.
 CLEAN_WINDOW_REQUESTS = 20
@@ -68,6 +70,8 @@ MIN_RATE_PER_S = 1 / 120  # one request per two minutes: slower is a block, not 
 # at least this many answers came in between, over at least this long, within this long.
 ESTIMATE_MIN_ANSWERS = 2
 ESTIMATE_MIN_S = 0.5
+ESTIMATE_SHORT_ANSWERS = 3  # ... or this many over a shorter span
+ESTIMATE_FLOOR_ANSWERS = 5  # a span with a raise inside: only a floor, from this many
 ESTIMATE_MAX_S = 10.0  # longer, and the bucket may have filled (and overflowed) between
 ESTIMATE_MARGIN = 0.95  # run this far under the measured rate
 ESTIMATE_CUT = 0.9  # ... and at least this far under the rate that was throttled
@@ -245,8 +249,13 @@ class HostController:
         self._clean_oks += 1
         self._win_lat += latency
         self._win_in_flight += in_flight
-        need = START_WINDOW_REQUESTS if self.phase == "start" else WINDOW_MIN_REQUESTS
-        window = max(WINDOW_MIN_S, need / self.rate)
+        if self.phase == "start":
+            # Slow start: short windows, but never shorter than a round trip (answers to
+            # the previous rate's requests say nothing of this one).
+            lag = START_WINDOW_RTTS * (self.lat_ewma or 0.0)
+            window = max(START_WINDOW_MIN_S, lag, START_WINDOW_REQUESTS / self.rate)
+        else:
+            window = max(WINDOW_MIN_S, WINDOW_MIN_REQUESTS / self.rate)
         if now - self._win_start < window:
             return None
         return self._end_window(now, backlog)
@@ -322,8 +331,13 @@ class HostController:
             # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
             self.lo = sent_rate * LO_MARGIN
         measurement = self._measured_rate(prev_thr, sent_at, now)
+        floor = None
+        if measurement is not None and measurement[1] is None:
+            floor = measurement[0] * ESTIMATE_MARGIN  # at least this, whatever else says
+            measurement = None
         if measurement is not None:
             measured, most = measurement
+            assert most is not None
             # Over a short span the host cannot have accepted more than that: the
             # ceiling to search under is the measurement, not the rate that overshot.
             self.hi = min(self.hi, most)
@@ -353,6 +367,8 @@ class HostController:
             # Cut after cut with nothing proven in between: the limit is further down
             # than the last cut assumed, so each cut goes deeper (fewer throttles).
             new = sent_rate * self._cut_factor()
+        if floor is not None:
+            new = max(new, min(floor, sent_rate * ESTIMATE_CUT))
         self._cuts_unproven += 1
         if told is not None and told < sent_rate:
             new = max(new, told)
@@ -382,25 +398,32 @@ class HostController:
 
     def _measured_rate(
         self, prev_thr: float | None, sent_at: float, now: float
-    ) -> tuple[float, float] | None:
-        """(answers per second since the previous throttle, the most it can be), or None.
+    ) -> tuple[float, float | None] | None:
+        """(the host's rate since the previous throttle, the most it can be), or None.
 
         The host's bucket was empty at the previous throttle and at this one, so what it
         accepted in between is its rate, give or take one request: ``answers / span``
         and at most ``(answers + 1) / span``. Requests sent just before this throttle
         may still be on their way back, so the count stops a latency before ``now``.
         Too few answers for a rate still bound it (both figures are the bound then).
+        After a raise inside the span part of it went out under the host's rate (its
+        bucket may have filled and overflowed), so only ``(answers - 1) / span`` holds,
+        as a floor: the "most" is None then.
         """
-        if prev_thr is None or self._last_raise_at >= prev_thr:
-            # Raised since: part of the span went out under the host's rate, its bucket
-            # was not empty all along, and the count says only "at least".
+        if prev_thr is None:
             return None
         lag = 1.5 * (self.lat_ewma or 0.0)
         end = min(sent_at, now - lag)
         span = end - prev_thr
-        if not ESTIMATE_MIN_S <= span <= ESTIMATE_MAX_S:
+        if not 0 < span <= ESTIMATE_MAX_S:
             return None
         answers = sum(1 for t in self._answered_sent if prev_thr < t < end)
+        if self._last_raise_at >= prev_thr:
+            if span < ESTIMATE_MIN_S or answers < ESTIMATE_FLOOR_ANSWERS:
+                return None
+            return (answers - 1) / span, None
+        if span < ESTIMATE_MIN_S and answers < ESTIMATE_SHORT_ANSWERS:
+            return None  # a burst of refusals: too short to say anything
         most = (answers + 1) / span
         return (most if answers < ESTIMATE_MIN_ANSWERS else answers / span), most
 
