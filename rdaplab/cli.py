@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove answers holding personal data fetched longer ago than this",
     )  # fmt: skip
     c.set_defaults(func=cmd_cache_purge)
+    c = csub.add_parser("hosts", help="each host's limits as earlier batches learned them")
+    c.add_argument("--cache", help="cache file (default: the user cache directory)")
+    c.add_argument("--json", action="store_true", help="one JSON object per host")
+    c.set_defaults(func=cmd_cache_hosts)
+    c = csub.add_parser(
+        "forget-hosts", help="forget learned host limits (the next batch starts from profiles)"
+    )
+    c.add_argument("host", nargs="?", help="only this host (name or host:port; default: all)")
+    c.add_argument("--cache", help="cache file (default: the user cache directory)")
+    c.set_defaults(func=cmd_cache_forget_hosts)
 
     p = sub.add_parser("audit", help="list the audit trail of the batches in a cache")
     p.add_argument("--cache", help="cache file (default: the user cache directory)")
@@ -180,6 +190,10 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
     )
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     p.add_argument(
+        "--no-learned-limits", action="store_true",
+        help="start every host from its profile, not from what earlier batches learned",
+    )  # fmt: skip
+    p.add_argument(
         "--not-found-max-age", type=_non_negative, metavar="SECONDS",
         help="cache freshness of not-found answers (default 3600)",
     )  # fmt: skip
@@ -224,6 +238,7 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "not_found_max_age": args.not_found_max_age,
         "refresh": args.refresh,
         "progress": False if args.no_progress else None,
+        "learned_limits": not args.no_learned_limits,
         "user_agent": args.user_agent,
         "bootstrap_overrides": overrides_by_tld or None,
         "redact_pii": not args.keep_pii,
@@ -371,6 +386,51 @@ def cmd_cache_purge(args: argparse.Namespace) -> int:
         )
         print(json.dumps(report, indent=2, default=str))
     return 0
+
+
+def cmd_cache_hosts(args: argparse.Namespace) -> int:
+    with _existing_cache(args.cache) as cache:
+        rows = list(cache.host_limits_frame().iter_rows(named=True))
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, default=str, sort_keys=True))
+        return 0
+    if not rows:
+        print("no learned host limits in this cache")
+        return 0
+    print(
+        f"{'host':<40} {'rate/s':>8} {'thr_at/s':>8} {'conc':>4} {'age':>6} "
+        f"{'req':>7} {'thr':>5}  learned_at"
+    )
+    for r in rows:
+        conc = "-" if r["concurrency_ceiling"] is None else str(r["concurrency_ceiling"])
+        when = r["learned_at"].strftime("%Y-%m-%d %H:%M:%SZ")
+        print(
+            f"{r['host'][:40]:<40} {_num(r['rate_per_s']):>8} "
+            f"{_num(r['throttled_at_per_s']):>8} {conc:>4} {_age(r['age_s']):>6} "
+            f"{_int(r['requests']):>7} {_int(r['throttle_events']):>5}  {when}"
+        )
+    return 0
+
+
+def cmd_cache_forget_hosts(args: argparse.Namespace) -> int:
+    with _existing_cache(args.cache) as cache:
+        n = cache.forget_host_limits(args.host)
+    which = f"of {args.host}" if args.host else "of every host"
+    print(f"forgot {n} learned host limit{'' if n == 1 else 's'} ({which})")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    """``42s``, ``5m``, ``3h``, ``12d``: the largest whole unit."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def _int(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 def _audit_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -111,6 +111,11 @@ class LookupOptions:
         Where request slots come from beyond this batch's own per-host limits: ``None``
         for this process alone, or a :class:`~rdaplab.engine.Budget` shared with other
         processes (each request then also waits for a slot of the shared budget).
+    learned_limits
+        Start each host from what earlier batches learned about it, kept in the cache
+        (its rate, aged: trusted less the older it is, ignored after 30 days); ``False``:
+        learn from scratch (the profile's start), e.g. for reproducible benchmarks. What
+        this batch learns is saved either way (docs/scheduler.md).
     """
 
     kind: str = "auto"
@@ -134,6 +139,7 @@ class LookupOptions:
     purpose: str | None = None
     legal_basis: str | None = None
     budget: Budget | None = None
+    learned_limits: bool = True
 
     def __post_init__(self) -> None:
         # Every bad value fails here, before any input is read or any request is sent.
@@ -174,6 +180,7 @@ class LookupOptions:
             "max_age_s": self.max_age_s,
             "not_found_max_age_s": self.not_found_max_age_s,
             "refresh": self.refresh,
+            "learned_limits": self.learned_limits,
         }
 
 

@@ -19,8 +19,10 @@ Admitting a chunk normalizes it, looks each distinct query up once (a query alre
 flight is not sent again), answers what the cache holds fresh in one set query per kind
 (after committing what finished earlier, so a repeat is a cache hit), and hands the rest
 to one :class:`~rdaplab.engine.Scheduler` that lives as long as the run, so what it learns
-about each host carries from chunk to chunk. Answers are committed every second; a
-failure or a cancel keeps everything that arrived.
+about each host carries from chunk to chunk; each host starts from what earlier batches
+learned (kept in the cache, :mod:`rdaplab.batch.learned`), and what this one learned is
+saved there when it ends. Answers are committed every second; a failure or a cancel keeps
+everything that arrived.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 
 from rdaplab._gc import gc_paused
 from rdaplab._version import __version__
+from rdaplab.batch.learned import learned_reader, save_learned_limits
 from rdaplab.batch.options import LookupOptions
 from rdaplab.batch.plan import (
     INVALID_PREFIX,
@@ -158,6 +161,14 @@ class BatchRun:
             finally:
                 self._writer.close()
                 self.tracker.close()
+            # What the hosts taught this batch is kept however it ended (a cancelled or
+            # interrupted batch learned as much as a finished one).
+            try:
+                save_learned_limits(self.store, self._scheduler, self.batch_id)
+            except Exception:
+                if not failed:
+                    raise
+                log.exception("rdaplab: could not save the hosts' learned limits to the cache")
         if not failed and not self._cancelled:
             self._end(stopped_early=not self.completed)
 
@@ -400,6 +411,7 @@ class BatchRun:
             on_done=self._on_done,
             budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
             budget=self.options.budget,
+            learned=learned_reader(store) if self.options.learned_limits else None,
         )
         self.tracker.hosts_source = self._host_progress
         self._flusher = asyncio.create_task(self._writer.run_periodic())

@@ -189,6 +189,7 @@ def add_host_learning(summary: dict[str, Any], scheduler: Scheduler | None, fetc
     fetching: near 1.0 means the batch ran at the registries' limits.
     """
     learned = {h["host"]: h for h in scheduler.host_statistics()} if scheduler else {}
+    hosts = scheduler.hosts if scheduler else {}
     bound = 0.0
     for row in summary["hosts"]:
         info = learned.get(row["host"])
@@ -207,6 +208,9 @@ def add_host_learning(summary: dict[str, Any], scheduler: Scheduler | None, fetc
                 "breaker": info["breaker"],
                 "exhausted": info["exhausted"],
                 "profile": info["profile"],
+                # Where its controller started: an earlier batch's learned limits (kept
+                # in the cache), or the profile's start.
+                "started_from": "learned" if _learned_from(hosts, row["host"]) else "profile",
                 "lower_bound_s": None if host_bound is None else round(host_bound, 3),
             }
         )
@@ -215,3 +219,8 @@ def add_host_learning(summary: dict[str, Any], scheduler: Scheduler | None, fetc
     summary["fetch_s"] = round(fetch_s, 3)
     summary["lower_bound_s"] = round(bound, 3)
     summary["efficiency"] = round(bound / fetch_s, 3) if fetch_s > 0 and bound > 0 else None
+
+
+def _learned_from(hosts: Mapping[str, Any], name: str) -> bool:
+    host = hosts.get(name)
+    return host is not None and host.controller.learned_from is not None

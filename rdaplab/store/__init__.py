@@ -2,8 +2,8 @@
 
 Modules: ``connection`` (opening, locks), ``schema`` (migrations, columns), ``cache``
 (the :class:`Cache`: answers, attempts, batches), ``maintenance`` (purges, retention,
-compaction), ``audit`` (the audit trail), ``stats`` (aggregates of the attempts log, in
-DuckDB) and ``sql`` (DuckDB helpers).
+compaction), ``audit`` (the audit trail), ``hosts`` (each host's learned limits),
+``stats`` (aggregates of the attempts log, in DuckDB) and ``sql`` (DuckDB helpers).
 """
 
 from rdaplab.store.cache import Cache

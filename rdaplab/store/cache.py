@@ -8,8 +8,9 @@ write call already returned from. See ``docs/cache.md`` for the layout and the r
 
 :class:`Cache` is assembled from its parts: the connection
 (:mod:`rdaplab.store.connection`), the schema and its migrations
-(:mod:`rdaplab.store.schema`), maintenance (:mod:`rdaplab.store.maintenance`) and the
-audit trail (:mod:`rdaplab.store.audit`); the answers, attempts and batches are here.
+(:mod:`rdaplab.store.schema`), maintenance (:mod:`rdaplab.store.maintenance`), the
+audit trail (:mod:`rdaplab.store.audit`) and the hosts' learned limits
+(:mod:`rdaplab.store.hosts`); the answers, attempts and batches are here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rdaplab.errors import CacheError
 from rdaplab.models import Attempt, CachedLookup, Response
 from rdaplab.rdap.pii import body_has_pii
 from rdaplab.store.audit import AuditTrail
+from rdaplab.store.hosts import HostLimits
 from rdaplab.store.maintenance import Maintenance, retention_seconds
 from rdaplab.store.schema import (
     ATTEMPTS_DTYPES,
@@ -57,7 +59,7 @@ __all__ = ["Cache"]
 _HEADERS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 
 
-class Cache(Maintenance, AuditTrail):
+class Cache(Maintenance, AuditTrail, HostLimits):
     """The DuckDB-backed store of raw RDAP answers, attempts and batches.
 
     Parameters

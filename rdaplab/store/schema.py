@@ -23,6 +23,7 @@ __all__ = [
     "ATTEMPTS_DTYPES",
     "ATTEMPTS_FRAME",
     "AUDIT_SCHEMA",
+    "HOST_LIMITS_SCHEMA",
     "MIGRATIONS",
     "RESPONSES_FRAME",
     "SCHEMA_VERSION",
@@ -115,6 +116,22 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
         );
         """,
     ),
+    (
+        4,
+        "host_limits: each host's learned limits, where the next batch starts it",
+        """
+        CREATE TABLE host_limits (
+            host                VARCHAR PRIMARY KEY,
+            rate_per_s          DOUBLE NOT NULL,
+            throttled_at_per_s  DOUBLE,
+            concurrency_ceiling INTEGER,
+            learned_at          TIMESTAMPTZ NOT NULL,
+            batch_id            VARCHAR,
+            requests            BIGINT,
+            throttle_events     INTEGER
+        );
+        """,
+    ),
 )
 SCHEMA_VERSION: Final = max(v for v, _, _ in MIGRATIONS)
 
@@ -132,6 +149,21 @@ AUDIT_SCHEMA: Final = pl.Schema(
         "retention_s": pl.Float64(),
         "fields": pl.Utf8(),
         "rdaplab_version": pl.Utf8(),
+    }
+)
+
+# Column order and dtypes of :meth:`Cache.host_limits_frame` (the table, plus ``age_s``).
+HOST_LIMITS_SCHEMA: Final = pl.Schema(
+    {
+        "host": pl.Utf8(),
+        "rate_per_s": pl.Float64(),
+        "throttled_at_per_s": pl.Float64(),
+        "concurrency_ceiling": pl.Int32(),
+        "learned_at": pl.Datetime("us", "UTC"),
+        "age_s": pl.Float64(),
+        "batch_id": pl.Utf8(),
+        "requests": pl.Int64(),
+        "throttle_events": pl.Int32(),
     }
 )
 

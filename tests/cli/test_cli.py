@@ -174,6 +174,12 @@ def test_contract_flag_names_exist() -> None:
     args = parser.parse_args(["cache", "purge", "--older-than", "12h", "--cache", "c"])
     assert args.older_than == 43_200 and args.cache == "c"
     assert parser.parse_args(["cache", "info", "--cache", "c"]).cache == "c"
+    args = parser.parse_args(["cache", "hosts", "--cache", "c", "--json"])
+    assert (args.cache, args.json) == ("c", True)
+    args = parser.parse_args(["cache", "forget-hosts", "h.example:443", "--cache", "c"])
+    assert (args.host, args.cache) == ("h.example:443", "c")
+    assert parser.parse_args(["cache", "forget-hosts"]).host is None
+    assert parser.parse_args(["lookup", "in.csv", "--no-learned-limits"]).no_learned_limits
     args = parser.parse_args(["bootstrap", "show", "example.com", "--bootstrap", "d"])
     assert (args.name, args.bootstrap) == ("example.com", "d")
     assert parser.parse_args(["demo"]).out == "demo-results.parquet"
@@ -461,6 +467,70 @@ def test_cache_info_and_purge(run: Any, tmp_path: Path) -> None:
     )
     info = json.loads(rdaplab("cache", "info", "--cache", cache, cwd=tmp_path).stdout)
     assert (info["responses"], info["attempts"]) == (0, 0)
+
+
+def test_learned_host_limits_listed_forgotten_and_switched_off(
+    run: Any, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    cache = tmp_path / "c.duckdb"
+    host = sim.base_url("reg").split("/")[2]  # host:port
+    proc = rdaplab("cache", "hosts", "--cache", cache, cwd=tmp_path)
+    assert_one_line_error(proc, "no cache file")
+    with Cache(cache) as c:
+        c.save_host_limits(
+            [
+                {
+                    "host": host,
+                    "rate_per_s": 40.0,
+                    "throttled_at_per_s": 50.0,
+                    "requests": 120,
+                    "throttle_events": 2,
+                },
+                {"host": "rdap.other.example:443", "rate_per_s": 3.0, "concurrency_ceiling": 2},
+            ],
+            batch_id="seeded",
+        )
+    proc = rdaplab("cache", "hosts", "--cache", cache, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    header, *lines = proc.stdout.splitlines()
+    assert header.split() == [
+        "host", "rate/s", "thr_at/s", "conc", "age", "req", "thr", "learned_at"
+    ]  # fmt: skip
+    assert [ln.split()[:7] for ln in lines] == [
+        [host, "40.0", "50.0", "-", "0s", "120", "2"],
+        ["rdap.other.example:443", "3.0", "-", "2", "0s", "-", "-"],
+    ]
+    proc = rdaplab("cache", "hosts", "--cache", cache, "--json", cwd=tmp_path)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(r["host"], r["rate_per_s"], r["batch_id"]) for r in rows] == [
+        (host, 40.0, "seeded"),
+        ("rdap.other.example:443", 3.0, "seeded"),
+    ]
+
+    # A batch starts the host from the saved figure (fresh: 90 % of it) ...
+    (tmp_path / "in.txt").write_text("\n".join(SERVED))
+    assert run("in.txt", "--summary-json", "on.json", "--refresh", fast=False).returncode == 0
+    # ... and from the profile with --no-learned-limits.
+    off = run("in.txt", "--summary-json", "off.json", "--refresh", "--no-learned-limits",
+              fast=False)  # fmt: skip
+    assert off.returncode == 0, off.stderr
+    on_s = json.loads((tmp_path / "on.json").read_text())
+    off_s = json.loads((tmp_path / "off.json").read_text())
+    assert [h["started_from"] for h in on_s["hosts"]] == ["learned"]
+    assert [h["started_from"] for h in off_s["hosts"]] == ["profile"]
+    with Cache(cache) as c:
+        assert set(c.attempts(on_s["batch_id"])["rate_limit"]) == {36.0}
+        assert set(c.attempts(off_s["batch_id"])["rate_limit"]) == {2.0}
+        settings = json.loads(c.batch(off_s["batch_id"])["settings"])  # type: ignore[index]
+        assert settings["learned_limits"] is False
+        assert c.host_limits(host)["batch_id"] == "seeded"  # type: ignore[index]  # 3 requests: kept
+
+    proc = rdaplab("cache", "forget-hosts", host, "--cache", cache, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"forgot 1 learned host limit (of {host})")
+    proc = rdaplab("cache", "forget-hosts", "--cache", cache, cwd=tmp_path)
+    assert proc.stdout.strip() == "forgot 1 learned host limit (of every host)"
+    proc = rdaplab("cache", "hosts", "--cache", cache, cwd=tmp_path)
+    assert proc.stdout.strip() == "no learned host limits in this cache"
 
 
 @pytest.mark.parametrize("bad", ["soon", "12x", "1 day", ""])

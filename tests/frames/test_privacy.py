@@ -440,7 +440,7 @@ def test_version_2_file_migrates_and_unknown_rows_count_as_personal(tmp_path: Pa
     path = tmp_path / "v2.duckdb"
     _v2_file(path)
     with Cache(path) as cache:
-        assert SCHEMA_VERSION == 3 and cache.schema_version == 3
+        assert cache.schema_version == SCHEMA_VERSION >= 3  # migrated to the latest
         assert cache.responses()["has_pii"].to_list() == [None]
         assert cache.audits().schema == AUDIT_SCHEMA and cache.audits().height == 0
         report = cache.purge_personal(older_than_s=86_400 * 30, now=NOW)
