@@ -73,16 +73,20 @@ def limits_to_save(scheduler: Scheduler) -> list[dict[str, Any]]:
             continue  # a pinned rate is the user's decision, not something learned
         if stats["requests"] < MIN_REQUESTS_TO_SAVE or not stats["learned_max_rate_per_s"]:
             continue
-        # The ceiling is kept only when it was learned from connection-limit throttles
-        # (a host that refuses more than k requests in flight). A ceiling lowered by the
-        # latency gradient also sits below conc_max, so "ceiling < conc_max" would keep
-        # those too; the controller exposes no public flag, hence the private attribute
-        # (read-only, defaulting to "not learned").
-        from_limit = bool(getattr(host.controller, "_conc_from_limit", False))
+        # The ceiling is kept only when it was learned from connection-limit refusals
+        # (a ceiling lowered by the latency gradient also sits below the maximum).
+        from_limit = host.controller.concurrency_learned
+        rate = stats["learned_max_rate_per_s"]
+        before = host.controller.learned_from
+        if before is not None and stats["throttle_events"] == 0:
+            # Nothing refused: nothing says the old figure was too high. A small batch
+            # that never climbed back from the trusted share would otherwise lower it
+            # run after run.
+            rate = max(rate, before.rate_per_s)
         rows.append(
             {
                 "host": stats["host"],
-                "rate_per_s": stats["learned_max_rate_per_s"],
+                "rate_per_s": rate,
                 "throttled_at_per_s": stats["throttled_at_rate_per_s"],
                 "concurrency_ceiling": stats["concurrency_ceiling"] if from_limit else None,
                 "requests": stats["requests"],

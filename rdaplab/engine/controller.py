@@ -593,6 +593,11 @@ class HostController:
         self._update_concurrency()
 
     # -- reporting ---------------------------------------------------------------------------
+    @property
+    def concurrency_learned(self) -> bool:
+        """Whether the concurrency ceiling was learned from the host's refusals."""
+        return self._conc_from_limit
+
     def statistics(self) -> ControllerStatistics:
         return ControllerStatistics(
             host=self.limiter.host,

@@ -175,3 +175,19 @@ def test_a_row_becomes_learned_limits_only_when_usable() -> None:
     assert learned_limits({**row, "rate_per_s": 0.0}) is None  # invalid
     assert learned_limits({**row, "age_s": -1.0}) is None
     assert learned_limits({"host": "h:443"}) is None
+
+
+async def test_a_clean_batch_started_from_a_learned_figure_does_not_lower_it(simulator, tmp_path):
+    # The host takes 20/s; the figure says 15/s. A batch too small to climb back from
+    # 90 % of it is never throttled: its own "best rate" (13.5/s) must not replace 15.
+    boot, host = await started(simulator, tmp_path)
+    cache = tmp_path / "c.duckdb"
+    with Cache(cache) as store:
+        store.save_host_limits([{"host": host, "rate_per_s": 15.0, "throttled_at_per_s": 21.0}])
+    result = await lookup(boot, names(MIN_REQUESTS_TO_SAVE + 5), cache)
+    assert host_row(result)["started_from"] == "learned"
+    assert int(result.attempts["throttled"].sum()) == 0
+    with Cache(cache) as store:
+        kept = store.host_limits(host)
+    assert kept is not None and kept["rate_per_s"] >= 15.0
+    assert kept["batch_id"] == result.batch_id  # saved again (a fresh date), not lowered
