@@ -384,8 +384,15 @@ def timeout_for(bound_s: float) -> float:
     return 5 * bound_s + 30
 
 
-def _attempt_signals(cache_path: Path, hosts: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Per registry, from the attempts log: throttles, decisions, rates tried, park time."""
+def _attempt_signals(
+    cache_path: Path, hosts: Mapping[str, str], rates: Mapping[str, float | None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per registry, from the attempts log: throttles, decisions, rates tried, park time.
+
+    With ``rates`` (registry -> its drawn rate limit): ``found_s``, seconds from the
+    host's first request to the first one sent at a rate within 10 % of its limit
+    (None: never), and ``busy_s``, how long the host was sent to in all.
+    """
     import polars as pl
 
     with rdaplab.Cache(cache_path) as cache:
@@ -398,7 +405,15 @@ def _attempt_signals(cache_path: Path, hosts: Mapping[str, str]) -> dict[str, di
         rates = g["rate_limit"].drop_nulls()
         conc = g["concurrency_limit"].drop_nulls()
         gaps = g["started_at"].diff().dt.total_seconds().drop_nulls()
-        out[hosts.get(str(host), str(host))] = {
+        name = hosts.get(str(host), str(host))
+        limit = (rates or {}).get(name)
+        found_s = None
+        if limit:
+            near = g.filter(((pl.col("rate_limit") / limit) - 1.0).abs() <= 0.1)
+            if near.height:
+                found_s = round((near["started_at"][0] - g["started_at"][0]).total_seconds(), 2)
+        out[name] = {
+            "found_s": found_s,
             "attempts": g.height,
             "throttled": int(g["throttled"].sum()),
             "signals": {str(r[0]): int(r[1]) for r in signals.iter_rows()},
@@ -478,7 +493,11 @@ async def run_one(
         try:
             result = await asyncio.wait_for(
                 rdaplab.lookup_async(
-                    names, bootstrap=sim.bootstrap, cache=cache_path, progress=False
+                    names,
+                    bootstrap=sim.bootstrap,
+                    cache=cache_path,
+                    progress=False,
+                    learned_limits=False,  # told nothing: every host learned from scratch
                 ),
                 timeout=limit,
             )
@@ -529,11 +548,15 @@ async def run_one(
     res["invalid_reason"] = reason
     res["ratio"] = round(res["makespan_s"] / bound_s, 3) if reason is None else None
     per_host = []
+    drawn = {row["registry"]: row for row in describe(scenario)}
     try:
-        signals = _attempt_signals(cache_path, host_names) if summary is not None else {}
+        signals = (
+            _attempt_signals(cache_path, host_names, {k: v.get("rate") for k, v in drawn.items()})
+            if summary is not None
+            else {}
+        )
     except Exception as exc:  # the analysis is a bonus: never lose the numbers over it
         signals = {"_error": {"error": f"{type(exc).__name__}: {exc}"}}
-    drawn = {row["registry"]: row for row in describe(scenario)}
     for name, st in stats.items():
         hb = bound["hosts"].get(name, {})
         per_host.append(
@@ -633,11 +656,37 @@ def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["throttled_over_target"] = [
         r["seed"] for r in runs if r["throttled_share"] > TARGET_THROTTLED_SHARE
     ]
+    out |= _found(runs)
     out["blocked_seeds"] = [r["seed"] for r in runs if r["blocks"]]
     out["blocks"] = sum(len(r["blocks"]) for r in runs)
     out["run_s_total"] = round(sum(r["run_s"] for r in runs), 1)
     out["run_s_median"] = round(_quantile([r["run_s"] for r in runs], 0.5), 1) if runs else None
     return out
+
+
+#: "A host's rate limit found within 10 % in <= 10 s of busy traffic" (issue 11), over
+#: the rate-limited hosts that were busy at least this long (shorter ones end first).
+FOUND_BUSY_S = 15.0
+TARGET_FOUND_S = 10.0
+
+
+def _found(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How soon rate-limited hosts with >= FOUND_BUSY_S of traffic ran within 10 %."""
+    times: list[float | None] = []
+    for r in runs:
+        for h in r.get("per_host") or []:
+            a = h.get("attempts") or {}
+            if h.get("rate") and a.get("span_s", 0) >= FOUND_BUSY_S and "found_s" in a:
+                times.append(a["found_s"])
+    met = [t for t in times if t is not None and t <= TARGET_FOUND_S]
+    known = [t for t in times if t is not None]
+    return {
+        "found_hosts": len(times),
+        "found_within_target": len(met),
+        "found_never": sum(1 for t in times if t is None),
+        "found_median_s": round(_quantile(known, 0.5), 2) if known else None,
+        "found_p90_s": round(_quantile(known, 0.9), 2) if known else None,
+    }
 
 
 def report(runs: Sequence[Mapping[str, Any]], dist: Mapping[str, Any]) -> str:
@@ -686,6 +735,13 @@ def report(runs: Sequence[Mapping[str, Any]], dist: Mapping[str, Any]) -> str:
         f"blocks: {d['blocks']} (seeds {d['blocked_seeds'] or 'none'}); "
         f"invalid: {d['invalid_seeds'] or 'none'}"
     )
+    if d.get("found_hosts"):
+        lines.append(
+            f"rate limit found within 10 %: {d['found_within_target']} of {d['found_hosts']} "
+            f"rate-limited hosts busy >= {FOUND_BUSY_S:.0f} s within {TARGET_FOUND_S:.0f} s "
+            f"(median {d['found_median_s']} s, p90 {d['found_p90_s']} s, "
+            f"never {d['found_never']})"
+        )
     lines.append(
         f"run time: total {d['run_s_total']:.0f} s, median {d['run_s_median']:.0f} s per scenario"
     )

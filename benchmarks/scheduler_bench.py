@@ -402,7 +402,11 @@ async def scheduler_efficiency(
 
     with SimProcess(scenario, tmp / "sim-rdaplab") as sim:
         result = await rdaplab.lookup_async(
-            names, bootstrap=sim.bootstrap, cache=tmp / "rdaplab.duckdb", progress=False
+            names,
+            bootstrap=sim.bootstrap,
+            cache=tmp / "rdaplab.duckdb",
+            progress=False,
+            learned_limits=False,  # told nothing: every host learned from scratch
         )
         r_stats = sim.stats()
     s = result.summary

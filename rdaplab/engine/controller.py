@@ -52,7 +52,7 @@ FAR_BELOW = 1.5  # hi above this x the rate: far from the limit ...
 PROOF_FAR_S = 1.0  # ... where a rate is proven sooner
 WINDOW_MIN_S = 0.5
 WINDOW_MIN_REQUESTS = 4
-START_WINDOW_REQUESTS = 2  # slow start: the first windows at 2/s would cost seconds
+START_WINDOW_REQUESTS = 1  # slow start: windows of 2+ answers at 2/s would cost seconds
 START_WINDOW_MIN_S = 0.25
 START_WINDOW_RTTS = 1.5
 # A slow-start window this full was clean at its rate whatever the host's burst (bursts

@@ -139,9 +139,19 @@ class HostLimiter:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a concurrency slot, the end of any park and the pacer; release on exit."""
-        await self._acquire_slot()
+        while True:
+            await self._acquire_slot()
+            try:
+                await self._wait_turn()
+            except BaseException:
+                self._release_slot()
+                raise
+            if self._in_flight <= self._max_concurrency:
+                break
+            # The concurrency was lowered while this request waited for its turn: the
+            # slot it holds is one too many now; queue again behind the others.
+            self._release_slot()
         try:
-            await self._wait_turn()
             self._granted += 1
             yield
         finally:

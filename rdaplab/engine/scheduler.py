@@ -452,9 +452,10 @@ class Scheduler:
                     connections=signal.scope == "connections",
                 )
                 wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
-                if weak and decision == "park":
-                    # A lone 503 + Retry-After: maybe a passing fault. Its own request
-                    # waits as told; the host's other requests go on.
+                if (weak and decision == "park") or decision == "concurrency":
+                    # A lone 503 + Retry-After (maybe a passing fault), or one request
+                    # over a connection limit (the ceiling is the fix): that request waits
+                    # as told; the host's other requests go on.
                     self._record(rec, res, None, signal=signal, decision=decision)
                     if throttled <= self.retry.max_throttled:
                         await asyncio.sleep(wait)

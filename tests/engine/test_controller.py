@@ -75,7 +75,7 @@ def test_slow_start_doubles_the_rate_each_clean_busy_window_up_to_the_ceiling():
     assert rates == pytest.approx(expected)
     # One raise per window, never two in the same window.
     times = [t for t, _, _ in feed.log]
-    assert all(b - a >= C.WINDOW_MIN_S - 1e-9 for a, b in itertools.pairwise(times))
+    assert all(b - a >= C.START_WINDOW_MIN_S - 1e-9 for a, b in itertools.pairwise(times))
     assert ctl.limiter.rate_per_s == pytest.approx(50.0)
     assert ctl.phase == "start" and ctl.hi is None and ctl.raises == len(expected)
 

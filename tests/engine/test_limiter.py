@@ -168,3 +168,30 @@ def test_cancelled_waiter_releases_its_place(vloop):
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         HostLimiter("h:1", **kwargs)
+
+
+def test_a_lowered_concurrency_holds_for_requests_already_waiting_their_turn(vloop):
+    # Four requests hold slots while the pacer spaces them (1/s); the concurrency drops
+    # to 1 before the last three are sent: none of them may go while another is out.
+    active = peak = 0
+
+    async def main():
+        limiter = HostLimiter("h:1", rate_per_s=1.0, max_concurrency=4)
+
+        async def one():
+            nonlocal active, peak
+            async with limiter.slot():
+                active += 1
+                peak = max(peak, active)
+                await asyncio.sleep(5.0)  # on the wire for a while
+                active -= 1
+
+        tasks = [asyncio.create_task(one()) for _ in range(4)]
+        await asyncio.sleep(0.5)  # the first is sent; three wait for the pacer
+        limiter.set_concurrency(1)
+        await asyncio.gather(*tasks)
+        return asyncio.get_running_loop().time()
+
+    end = vloop.run(main())
+    assert peak == 1
+    assert end >= 4 * 5.0 - 1e-6  # one at a time once lowered
