@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-
 #: Share of one request interval a grant may come late and still keep the pacer's
 #: schedule (the next request may then follow 1 - LATE_SHARE intervals after it).
 LATE_SHARE = 0.05
