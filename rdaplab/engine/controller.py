@@ -72,6 +72,7 @@ ESTIMATE_MIN_ANSWERS = 2
 ESTIMATE_MIN_S = 0.5
 ESTIMATE_SHORT_ANSWERS = 3  # ... or this many over a shorter span
 ESTIMATE_FLOOR_ANSWERS = 5  # a span with a raise inside: only a floor, from this many
+LONG_PARK_INTERVALS = 2.0  # a park this many request intervals long lets the bucket fill
 ESTIMATE_MAX_S = 10.0  # longer, and the bucket may have filled (and overflowed) between
 ESTIMATE_MARGIN = 0.95  # run this far under the measured rate
 ESTIMATE_CUT = 0.9  # ... and at least this far under the rate that was throttled
@@ -177,6 +178,8 @@ class HostController:
         self._streak = 0  # throttle events in a row (each within STREAK_S of the last)
         self._last_event_at = -math.inf
         self._last_raise_at = -math.inf
+        self._park_end = -math.inf  # when the last park (host-wide) ended
+        self._last_thr_at = -math.inf  # when the last throttle came back
         self._base_samples: deque[float] = deque(maxlen=200)
         # Without the host's own word (Retry-After), never cut below this: throttles
         # that do not stop when the rate drops are not about the rate.
@@ -288,6 +291,7 @@ class HostController:
         prev_thr = self._last_thr_sent
         if prev_thr is None or sent_at > prev_thr:
             self._last_thr_sent = sent_at
+        self._last_thr_at = now
         if not self.adaptive:
             if sent_at > self._last_cut_at:
                 self.throttle_events += 1
@@ -332,11 +336,14 @@ class HostController:
             self.lo = sent_rate * LO_MARGIN
         measurement = self._measured_rate(prev_thr, sent_at, now)
         floor = None
-        if measurement is not None and measurement[1] is None:
-            floor = measurement[0] * ESTIMATE_MARGIN  # at least this, whatever else says
+        if measurement is not None and not measurement[2]:
+            # Only bounds: at least the floor, and the ceiling to search under.
+            floor = measurement[0] * ESTIMATE_MARGIN
+            if measurement[1] is not None:
+                self.hi = min(self.hi, measurement[1])
             measurement = None
         if measurement is not None:
-            measured, most = measurement
+            measured, most, _ = measurement
             assert most is not None
             # Over a short span the host cannot have accepted more than that: the
             # ceiling to search under is the measurement, not the rate that overshot.
@@ -389,26 +396,36 @@ class HostController:
         longer while a single overshoot costs a fraction of a second.
         """
         if retry_after_s is not None:
-            return retry_after_s
-        if decision not in ("cut", "park"):
+            park = retry_after_s
+        elif decision not in ("cut", "park"):
             return 0.0
-        if not self.adaptive:
+        elif not self.adaptive:
             return math.inf  # the caller's default wait: a pinned rate cannot adapt
-        return (2.0 ** max(0, self._streak - 1)) / self.rate
+        else:
+            park = (2.0 ** max(0, self._streak - 1)) / self.rate
+        if decision in ("cut", "park", "same_event"):
+            # When the host will next hear from us (what its bucket did meanwhile
+            # matters to the next measurement).
+            self._park_end = max(self._park_end, self._last_thr_at + park)
+        return park
 
     def _measured_rate(
         self, prev_thr: float | None, sent_at: float, now: float
-    ) -> tuple[float, float | None] | None:
-        """(the host's rate since the previous throttle, the most it can be), or None.
+    ) -> tuple[float, float | None, bool] | None:
+        """What the answers since the previous throttle say of the host's rate, or None.
 
-        The host's bucket was empty at the previous throttle and at this one, so what it
-        accepted in between is its rate, give or take one request: ``answers / span``
-        and at most ``(answers + 1) / span``. Requests sent just before this throttle
-        may still be on their way back, so the count stops a latency before ``now``.
-        Too few answers for a rate still bound it (both figures are the bound then).
-        After a raise inside the span part of it went out under the host's rate (its
-        bucket may have filled and overflowed), so only ``(answers - 1) / span`` holds,
-        as a floor: the "most" is None then.
+        Returns ``(rate, most, exact)``. The host's bucket was empty at the previous
+        throttle and at this one, so what it accepted in between is its rate, give or
+        take one request: ``answers / span``, at most ``(answers + 1) / span`` (exact).
+        Requests sent just before this throttle may still be on their way back, so the
+        count stops a latency before ``now``. Too few answers for a rate still bound it.
+
+        Two things break "empty all along", leaving bounds (``exact`` False, ``rate`` a
+        floor, ``most`` a ceiling or None): a raise inside the span (part of it went out
+        under the host's rate), or a long park (a Retry-After of a second at a host that
+        refills in a fraction of one): its bucket filled, and what overflowed is lost,
+        so ``(answers - 1) / span`` is a floor; what it sent after the park includes what
+        it stored, so ``(answers after + 1) / span after`` is a ceiling.
         """
         if prev_thr is None:
             return None
@@ -418,14 +435,21 @@ class HostController:
         if not 0 < span <= ESTIMATE_MAX_S:
             return None
         answers = sum(1 for t in self._answered_sent if prev_thr < t < end)
-        if self._last_raise_at >= prev_thr:
+        parked_until = self._park_end if self._park_end > prev_thr else prev_thr
+        long_park = (parked_until - prev_thr) * self.rate > LONG_PARK_INTERVALS
+        if self._last_raise_at >= prev_thr or long_park:
             if span < ESTIMATE_MIN_S or answers < ESTIMATE_FLOOR_ANSWERS:
                 return None
-            return (answers - 1) / span, None
+            most = None
+            after = end - parked_until
+            if long_park and after >= ESTIMATE_MIN_S and self._last_raise_at < prev_thr:
+                sent_after = sum(1 for t in self._answered_sent if parked_until <= t < end)
+                most = (sent_after + 1) / after
+            return (answers - 1) / span, most, False
         if span < ESTIMATE_MIN_S and answers < ESTIMATE_SHORT_ANSWERS:
             return None  # a burst of refusals: too short to say anything
         most = (answers + 1) / span
-        return (most if answers < ESTIMATE_MIN_ANSWERS else answers / span), most
+        return (most if answers < ESTIMATE_MIN_ANSWERS else answers / span), most, True
 
     def _accepted_rate(self, now: float) -> float | None:
         """Answers per second lately (what the host let through), over at least 1 s."""

@@ -11,6 +11,7 @@ comes back after the other half. A refusal parks sending for the controller's
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 
 from rdaplab.engine.config import Retry
@@ -26,6 +27,8 @@ class BucketHost:
     rate_per_s: float
     burst: int = 1
     latency_s: float = 0.05
+    #: Refusals carry Retry-After in whole seconds (at least 1, as the simulator's do).
+    retry_after: bool = False
     tokens: float = field(init=False)
     last: float = field(init=False, default=0.0)
 
@@ -39,6 +42,11 @@ class BucketHost:
             self.tokens -= 1.0
             return True
         return False
+
+    def retry_after_s(self) -> float | None:
+        if not self.retry_after:
+            return None
+        return float(max(1, math.ceil((1.0 - self.tokens) / self.rate_per_s)))
 
 
 @dataclass
@@ -70,7 +78,8 @@ def controller(start_per_s: float = 2.0, concurrency: int = 2) -> HostController
 def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
     """Send ``requests`` successful requests (refused ones are retried); fake time."""
     t = 0.0  # when the next request may leave (pacer and parks)
-    answers: list[tuple[float, float, int, bool]] = []  # (arrives, sent_at, in_flight, ok)
+    # (arrives, sent_at, in_flight, ok, Retry-After)
+    answers: list[tuple[float, float, int, bool, float | None]] = []
     sent: list[tuple[float, float, bool]] = []
     done = 0
     queued = requests
@@ -79,16 +88,19 @@ def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
         in_flight = len(answers)
         # Answers due before the next send (or a full window) are handled first.
         if answers and (in_flight >= ctl.concurrency or answers[0][0] <= t or queued == 0):
-            arrives, sent_at, level, ok = heapq.heappop(answers)
+            arrives, sent_at, level, ok, wait = heapq.heappop(answers)
             end = max(end, arrives)
             if ok:
                 done += 1
                 ctl.on_answer(sent_at=sent_at, now=arrives, in_flight=level, backlog=queued)
             else:
                 queued += 1
-                d = ctl.on_throttle(sent_at=sent_at, now=arrives, in_flight=level)
+                d = ctl.on_throttle(
+                    sent_at=sent_at, now=arrives, in_flight=level, retry_after_s=wait
+                )
+                park = ctl.park_s(d, wait)
                 # The scheduler caps a park without Retry-After at its default wait.
-                t = max(t, arrives + min(ctl.park_s(d, None), PARK_CAP_S))
+                t = max(t, arrives + (park if wait is not None else min(park, PARK_CAP_S)))
             continue
         if queued == 0:
             break
@@ -96,6 +108,6 @@ def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
         queued -= 1
         sent.append((t, ctl.rate, ok))
         back = t + (host.latency_s if ok else host.latency_s / 2)
-        heapq.heappush(answers, (back, t, in_flight + 1, ok))
+        heapq.heappush(answers, (back, t, in_flight + 1, ok, None if ok else host.retry_after_s()))
         t += 1.0 / ctl.rate
     return Run(ctl, sent, end)
