@@ -159,19 +159,41 @@ def random_hosts(seed: int, n: int) -> list[tuple[float, int, float, int]]:
     return out
 
 
-def test_random_token_bucket_hosts_are_served_near_their_rate_with_few_throttles():
+# (Retry-After in whole seconds?, median, p90, worst ratio, median throttled share,
+# share of hosts ending within 10 % under their limit). Measured on seed 11 when built:
+# no Retry-After 1.06 / 1.13 / 1.38, 2.1 %, 89 %; with it 1.12 / 1.24 / 1.36, 2.9 %, 70 %
+# (a second-long park on every throttle costs time and hides the rate).
+BOUNDS = [(False, 1.15, 1.25, 1.6, 0.04, 0.8), (True, 1.2, 1.35, 1.6, 0.05, 0.6)]
+
+
+@pytest.mark.parametrize(("retry_after", "median", "p90", "worst", "share", "near"), BOUNDS)
+def test_random_token_bucket_hosts_are_served_near_their_rate_with_few_throttles(
+    retry_after, median, p90, worst, share, near
+):
     ratios, shares, found = [], [], []
     for rate, burst, latency, n in random_hosts(11, 120):
-        run = drive(BucketHost(rate, burst, latency), controller(), requests=n)
+        host = BucketHost(rate, burst, latency, retry_after=retry_after)
+        run = drive(host, controller(), requests=n)
         bound = max(0.0, n - burst) / rate + latency
         ratios.append(run.elapsed_s / bound)
         shares.append(run.throttles / len(run.sent))
         # Within 10 % of the limit (and not above it) by the end of the run.
         found.append(0.9 * rate <= run.ctl.rate <= rate * 1.05)
     ratios.sort()
-    assert statistics.median(ratios) <= 1.2
-    assert ratios[int(0.9 * len(ratios))] <= 1.45
-    assert max(ratios) <= 2.0
+    assert statistics.median(ratios) <= median
+    assert ratios[int(0.9 * len(ratios))] <= p90
+    assert max(ratios) <= worst
     # Throttles: a handful per host whatever its size (2 % of a 30-request host is 0.6).
-    assert statistics.median(shares) <= 0.05
-    assert sum(found) >= 0.8 * len(found)
+    assert statistics.median(shares) <= share
+    assert sum(found) >= near * len(found)
+
+
+def test_a_registrar_with_second_long_retry_after_is_run_near_its_rate():
+    # Seed 17 of the generated bench: 5.86/s, burst 3, 170 ms, Retry-After "1". A park
+    # of a second inside the measured span once made the ceiling 4.3/s: settled at 4.0.
+    host = BucketHost(5.86, 3, 0.17, retry_after=True)
+    run = drive(host, controller(), requests=507)
+    bound = (507 - 3) / 5.86 + 0.17
+    assert run.elapsed_s <= 1.15 * bound
+    assert run.ctl.rate >= 0.85 * 5.86
+    assert run.throttles <= 10
