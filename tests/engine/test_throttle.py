@@ -246,3 +246,31 @@ def test_only_the_start_of_a_large_non_json_page_is_scanned():
     page = b"<html>" + b"<p>ordinary</p>" * 1000 + b"<p>too many requests</p></html>"
     assert classify(403, HTML, page) is None
     assert kind(classify(403, HTML, b"<p>too many requests</p>" + page)) == "throttle"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (429, rdap_error(429, "Too Many Requests", "Too many connections.")),
+        (503, rdap_error(503, "Service Unavailable", "Too many concurrent requests")),
+        (429, rdap_error(429, "Too Many Requests", "Concurrency limit exceeded")),
+        (429, b"<html><body>Too many open connections from your address</body></html>"),
+    ],
+)
+def test_refusals_about_connections_say_so(status, body):
+    signal = classify(status, {}, body, retry_after_s=1.0)
+    assert signal is not None and signal.kind == "throttle"
+    assert signal.scope == "connections"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rdap_error(429, "Too Many Requests", "Query rate limit exceeded."),
+        rdap_error(422, "Too fast", "Queries are being sent too fast; slow down."),
+        b"",
+    ],
+)
+def test_rate_throttles_keep_the_rate_scope(body):
+    signal = classify(429, {}, body)
+    assert signal is not None and signal.scope == "rate"
