@@ -57,7 +57,8 @@ START_WINDOW_MIN_S = 0.25
 START_WINDOW_RTTS = 1.5
 # A slow-start window this full was clean at its rate whatever the host's burst (bursts
 # are a few requests): the first throttle's cut goes no lower than that rate.
-CLEAN_WINDOW_REQUESTS = 20
+CLEAN_WINDOW_REQUESTS = 10
+ACCEPTED_SPAN_S = 1.0  # "what the host let through lately", at the first throttle
 LATENCY_TOLERANCE = 2.0  # a window's mean latency above this x base means queueing
 LATENCY_SLACK_S = 0.05  # ... and above base by at least this much (jitter is normal)
 LATENCY_CUT = 0.9
@@ -179,6 +180,7 @@ class HostController:
         self._last_event_at = -math.inf
         self._last_raise_at = -math.inf
         self._park_end = -math.inf  # when the last park (host-wide) ended
+        self._last_park_s = 0.0  # how long the last cut parked the host
         self._last_thr_at = -math.inf  # when the last throttle came back
         self._base_samples: deque[float] = deque(maxlen=200)
         # Without the host's own word (Retry-After), never cut below this: throttles
@@ -403,6 +405,8 @@ class HostController:
             return math.inf  # the caller's default wait: a pinned rate cannot adapt
         else:
             park = (2.0 ** max(0, self._streak - 1)) / self.rate
+        if decision == "cut":
+            self._last_park_s = park
         if decision in ("cut", "park", "same_event"):
             # When the host will next hear from us (what its bucket did meanwhile
             # matters to the next measurement).
@@ -452,8 +456,13 @@ class HostController:
         return (most if answers < ESTIMATE_MIN_ANSWERS else answers / span), most, True
 
     def _accepted_rate(self, now: float) -> float | None:
-        """Answers per second lately (what the host let through), over at least 1 s."""
-        span = max(1.0, 4.0 / self.rate)
+        """Answers per second lately (what the host let through), over >= 1 s.
+
+        A shorter look back (0.5 s) cut less after a slow-start overshoot and cost more
+        throttles on slow hosts than it saved time on fast ones (measured on seeded
+        token-bucket hosts).
+        """
+        span = max(ACCEPTED_SPAN_S, 4.0 / self.rate, 2.0 * (self.lat_ewma or 0.0))
         recent = sum(1 for t in self._answered_at if t >= now - span)
         return recent / span if recent >= 2 else None
 
@@ -514,15 +523,16 @@ class HostController:
             return self._raise(self.rate * SLOW_START_FACTOR, now)
         if self.hi is None:
             return self._raise(self.rate * 1.1, now) if proven else None
-        if self.rate > self.hi:
-            self.hi = self.rate  # clean above the old ceiling: the limit was raised
         gap = self.hi - self.rate
         step = max(min(gap / 2, MAX_STEP * self.rate), 0.01 * self.rate)
         # A probe above what is proven risks a throttle and a park: worth it only when
         # the host has enough work left to earn that back at the higher rate.
         saved_s = backlog / self.rate - backlog / (self.rate + step)
         risky = self.rate + step > RISKY_SHARE * self.hi
-        pays = saved_s >= PROBE_COST_S and (not risky or backlog >= PAYBACK_REQUESTS)
+        # A probe likely to fail costs the host's park (a Retry-After of a second at a
+        # fast host is many requests) and the climb back.
+        cost_s = max(PROBE_COST_S, 2.0 * self._last_park_s) if risky else PROBE_COST_S
+        pays = saved_s >= cost_s and (not risky or backlog >= PAYBACK_REQUESTS)
         if gap <= SETTLE_GAP * self.hi:
             self.phase = "settled"
             if (
