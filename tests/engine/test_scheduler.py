@@ -643,3 +643,30 @@ async def test_fairshare_cancellation_race_does_not_lose_a_newer_waiter():
     await holder.__aexit__(None, None, None)  # _grant drops t1's (cancelled) queue, grants b
     await asyncio.wait_for(asyncio.gather(tb, t3), 0.3)
     assert log == ["b", "a"]
+
+
+async def test_a_lone_503_with_retry_after_delays_its_own_request_not_the_host():
+    # One injected 503 + Retry-After 1 among ordinary answers: a passing fault. Its
+    # request waits the second it was told; the host's other requests go on meanwhile,
+    # and the rate is not cut.
+    async def handler(server: Server, request: web.Request, name: str) -> web.StreamResponse:
+        if server.requests == 3:
+            return rdap_error(503, "Service Unavailable", "Try later.", **{"Retry-After": "1"})
+        return domain(name)
+
+    server = Server(handler)
+    async with serving(server):
+        limits = Limits(per_host_rate_per_s=20.0, per_host_concurrency=2)
+        async with batch(limits) as b:
+            todo = names("f", 25)
+            b.submit(server.base, todo)
+            await b.join()
+    assert b.outcomes(todo) == [("ok", None)] * 25
+    (faulted,) = [a for a in b.attempts if a.status == 503]
+    assert faulted.decision == "park"
+    assert "cut" not in {a.decision for a in b.attempts}
+    t503 = server.times[2]
+    during = [t for t in server.times[3:] if t - t503 < 0.9]
+    assert len(during) >= 5  # at 20/s the host kept going (a host park would send none)
+    retried = server.names.index(faulted.query, 3)
+    assert server.times[retried] - t503 >= 0.95  # ... while the faulted one waited 1 s
