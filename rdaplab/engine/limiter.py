@@ -25,11 +25,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-#: Share of one request interval a grant may come late and still keep the pacer's
-#: schedule (the next request may then follow 1 - LATE_SHARE intervals after it).
-LATE_SHARE = 0.05
-TIMER_SLACK_S = 0.002  # ... and at least a timer's usual lateness (at most 15 %)
-
 
 @dataclass(frozen=True, slots=True)
 class LimiterStatistics:
@@ -203,14 +198,10 @@ class HostLimiter:
                 ready_at = max(ready_at, self._tat - (self._burst - 1) * interval)
             if now >= ready_at:
                 if self._rate is not None:
-                    # A timer fires late (the selector rounds to whole ms, a busy loop
-                    # adds more): a grant up to LATE_SHARE of an interval late keeps the
-                    # schedule, or the late part of every interval would be lost (3-7 %
-                    # of the rate at 100/s). The schedule, not each spacing, is what is kept.
-                    interval = 1.0 / self._rate
-                    late_ok = max(LATE_SHARE * interval, min(TIMER_SLACK_S, 0.15 * interval))
-                    on_schedule = now - self._tat <= late_ok  # else idle: start anew
-                    self._tat = (self._tat if on_schedule else now) + interval
+                    # Never early, even to make up for a late timer: a strict bucket (nginx
+                    # limit_req without burst) refuses a request that follows the last by
+                    # less than its interval. Lateness costs 1-3 % of the rate at 100/s.
+                    self._tat = max(self._tat, now) + 1.0 / self._rate
                 return
             self._wakeup.clear()
             # Settings may change while we sleep (a park, a new rate): re-plan then.
