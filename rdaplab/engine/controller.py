@@ -80,6 +80,9 @@ ESTIMATE_CUT = 0.9  # ... and at least this far under the rate that was throttle
 # A probe above a rate proven clean risks a throttle, a park and a cut: worth it only
 # when the time the step saves on the host's remaining work exceeds this ...
 PROBE_COST_S = 0.5
+# A host whose queue takes under this share of the batch's remaining time (its slowest
+# host's, at the rates in force) raises nothing: it is not what the batch waits for.
+OFF_PATH_SHARE = 0.5
 PAYBACK_REQUESTS = 50  # ... and, for a step close under hi (likely to be throttled),
 RISKY_SHARE = 0.9  # above this share of it: this many requests wait (1 throttle in 50)
 # Throttles without Retry-After: park one request interval at the cut rate, doubling for
@@ -215,13 +218,23 @@ class HostController:
 
     # -- feedback -------------------------------------------------------------------------
     def on_answer(
-        self, *, sent_at: float, now: float, in_flight: int, backlog: int, success: bool = True
+        self,
+        *,
+        sent_at: float,
+        now: float,
+        in_flight: int,
+        backlog: int,
+        success: bool = True,
+        horizon_s: float | None = None,
     ) -> str | None:
         """An answer that was not a throttle (2xx, 404, other errors from the server).
 
         ``backlog`` is the number of requests waiting for this host (``True`` counts as
         one): only a host with work waiting says anything about a higher rate, and a
-        probe above a known ceiling needs enough of it to pay back.
+        probe above a known ceiling needs enough of it to pay back. ``horizon_s`` is how
+        long the whole batch still needs at the rates in force (its slowest host): a
+        host that would finish in well under that does not raise its rate at all, since
+        going faster there cannot end the batch sooner and every step risks a throttle.
 
         Only successes (``2xx``) define the host's base latency: a not-found or an error
         can be answered much faster than a real lookup, and one such answer must not make
@@ -263,7 +276,7 @@ class HostController:
             window = max(WINDOW_MIN_S, WINDOW_MIN_REQUESTS / self.rate)
         if now - self._win_start < window:
             return None
-        return self._end_window(now, backlog)
+        return self._end_window(now, backlog, horizon_s)
 
     def on_throttle(
         self,
@@ -467,7 +480,7 @@ class HostController:
         return recent / span if recent >= 2 else None
 
     # -- decisions ------------------------------------------------------------------------
-    def _end_window(self, now: float, backlog: int) -> str | None:
+    def _end_window(self, now: float, backlog: int, horizon_s: float | None = None) -> str | None:
         start = self._win_start if self._win_start is not None else now
         span = max(1e-9, now - start)
         oks, lat = self._win_oks, self._win_lat / max(1, self._win_oks)
@@ -517,9 +530,13 @@ class HostController:
             self._streak = 0
             if self.conc_ceiling < self.conc_max and not self._conc_from_limit:
                 self.conc_ceiling += 1  # a proven rate earns back a learned-away slot
+        if self.phase == "start" and oks >= CLEAN_WINDOW_REQUESTS:
+            self._clean_start_rate = max(self._clean_start_rate, oks / span)
+        if horizon_s is not None and backlog / self.rate < OFF_PATH_SHARE * horizon_s:
+            # Off the critical path: at this rate the host is done well before the batch.
+            self._update_concurrency()
+            return None
         if self.phase == "start":
-            if oks >= CLEAN_WINDOW_REQUESTS:
-                self._clean_start_rate = max(self._clean_start_rate, oks / span)
             return self._raise(self.rate * SLOW_START_FACTOR, now)
         if self.hi is None:
             return self._raise(self.rate * 1.1, now) if proven else None

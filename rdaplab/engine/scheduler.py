@@ -69,6 +69,8 @@ from rdaplab.rdap.decode import ParseError, decode_json, error_detail, referral_
 
 log = logging.getLogger("rdaplab")
 
+HORIZON_EVERY_S = 0.2  # how stale the batch's remaining-time estimate may be
+
 
 @dataclass(slots=True)
 class _Lookup:
@@ -185,6 +187,8 @@ class Scheduler:
         self._hosts: dict[str, _Host] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
+        self._horizon_at = -math.inf
+        self._horizon_s = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -494,6 +498,7 @@ class Scheduler:
                 in_flight=in_flight,
                 backlog=host.queued,
                 success=200 <= status < 300,
+                horizon_s=self._horizon(now),
             )
             if 200 <= status < 300:
                 self._record(rec, res, None, decision=decision)
@@ -507,6 +512,22 @@ class Scheduler:
             self._record(rec, res, herr, decision=decision)
             self._job_failed(job, herr)
             return
+
+    def _horizon(self, now: float) -> float:
+        """How long the batch still needs at the rates in force: its slowest host's queue.
+
+        Recomputed at most every HORIZON_EVERY_S (it is read on every answer).
+        """
+        if now - self._horizon_at < HORIZON_EVERY_S:
+            return self._horizon_s
+        longest = 0.0
+        for host in self._hosts.values():
+            work = host.queued + host.busy
+            rate = host.controller.rate
+            if work and host.down_reason is None and rate > 0:
+                longest = max(longest, work / rate)
+        self._horizon_at, self._horizon_s = now, longest
+        return longest
 
     def _throttle_wait(self, park_s: float, signal: Signal) -> float:
         """The park: the host's Retry-After (capped), else the controller's, jittered."""

@@ -197,3 +197,21 @@ def test_a_registrar_with_second_long_retry_after_is_run_near_its_rate():
     assert run.elapsed_s <= 1.15 * bound
     assert run.ctl.rate >= 0.85 * 5.86
     assert run.throttles <= 10
+
+
+def test_a_host_off_the_critical_path_does_not_raise_its_rate():
+    # 40 requests left at 2/s is 20 s; the batch needs 100 s more for its slowest host:
+    # going faster here cannot end the batch sooner, and each step risks a throttle.
+    def run(horizon_s: float | None) -> HostController:
+        ctl = make(2.0)
+        t = 0.0
+        while t < 10.0:
+            ctl.on_answer(sent_at=t, now=t + 0.01, in_flight=1, backlog=40, horizon_s=horizon_s)
+            t += 1.0 / ctl.rate
+        return ctl
+
+    assert run(horizon_s=100.0).raises == 0
+    # 20 s of a 30 s horizon: on the path, up to 4/s, where 10 s is off it again.
+    on_path = run(horizon_s=30.0)
+    assert on_path.raises == 1 and on_path.rate == 4.0
+    assert run(horizon_s=None).raises >= 3
