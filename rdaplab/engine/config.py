@@ -127,7 +127,13 @@ def _profile_dict(profile: Profile) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retry:
-    """Retry and circuit-breaker settings (units in the names)."""
+    """Retry and circuit-breaker settings (units in the names).
+
+    ``retry_after_default_s`` is the longest park after a throttle without Retry-After:
+    an adaptive host parks one request interval at its cut rate, doubling while
+    throttles repeat, up to this; a pinned host parks this long. ``retry_after_max_s``
+    caps the host's own Retry-After.
+    """
 
     max_attempts: int = 4
     max_throttled: int = 8
