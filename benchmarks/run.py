@@ -707,6 +707,15 @@ def _generated_targets(d: dict[str, Any], add: Callable[[str, str, str, bool], N
         + (f" (seeds {d['blocked_seeds']})" if d["blocked_seeds"] else ""),
         d["blocks"] == 0,
     )
+    hosts, met = d.get("found_hosts", 0), d.get("found_within_target", 0)
+    add(
+        "generated",
+        f"every rate limit found within 10 % in ≤ {gen.TARGET_FOUND_S:.0f} s of busy traffic "
+        f"(hosts busy ≥ {gen.FOUND_BUSY_S:.0f} s)",
+        f"{met} of {hosts} (median {d.get('found_median_s')} s, p90 {d.get('found_p90_s')} s, "
+        f"never {d.get('found_never', 0)})",
+        hosts > 0 and met == hosts,
+    )
     add(
         "generated",
         "every scenario valid (all live names answered within its time limit)",
