@@ -385,11 +385,11 @@ def timeout_for(bound_s: float) -> float:
 
 
 def _attempt_signals(
-    cache_path: Path, hosts: Mapping[str, str], rates: Mapping[str, float | None] | None = None
+    cache_path: Path, hosts: Mapping[str, str], limits: Mapping[str, float | None] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per registry, from the attempts log: throttles, decisions, rates tried, park time.
 
-    With ``rates`` (registry -> its drawn rate limit): ``found_s``, seconds from the
+    With ``limits`` (registry -> its drawn rate limit): ``found_s``, seconds from the
     host's first request to the first one sent at a rate within 10 % of its limit
     (None: never), and ``busy_s``, how long the host was sent to in all.
     """
@@ -406,7 +406,7 @@ def _attempt_signals(
         conc = g["concurrency_limit"].drop_nulls()
         gaps = g["started_at"].diff().dt.total_seconds().drop_nulls()
         name = hosts.get(str(host), str(host))
-        limit = (rates or {}).get(name)
+        limit = (limits or {}).get(name)
         found_s = None
         if limit:
             near = g.filter(((pl.col("rate_limit") / limit) - 1.0).abs() <= 0.1)

@@ -83,6 +83,14 @@ PROBE_COST_S = 0.5
 # A host whose queue takes under this share of the batch's remaining time (its slowest
 # host's, at the rates in force) raises nothing: it is not what the batch waits for.
 OFF_PATH_SHARE = 0.5
+# Registries escalate repeated violations to blocks (LACNIC: a ban after a few minutes
+# over; the simulator: N refusals within a window). After this many refusals within
+# CAUTION_WINDOW_S the host is handled with care: no slow-start doubling and no step
+# into the last 10 % under hi (steps far below it stay); one more, and cuts go deeper.
+CAUTION_THROTTLES = 3
+CAUTION_WINDOW_S = 60.0
+CAUTION_CUT = 0.8
+CAUTION_HEADROOM = 1.05  # cautious: no raise above this x the highest rate measured
 PAYBACK_REQUESTS = 50  # ... and, for a step close under hi (likely to be throttled),
 RISKY_SHARE = 0.9  # above this share of it: this many requests wait (1 throttle in 50)
 # Throttles without Retry-After: park one request interval at the cut rate, doubling for
@@ -183,6 +191,8 @@ class HostController:
         self._last_event_at = -math.inf
         self._last_raise_at = -math.inf
         self._park_end = -math.inf  # when the last park (host-wide) ended
+        self._measured_max = 0.0  # the highest rate measured between two throttles
+        self._refusals: deque[float] = deque(maxlen=64)  # when throttles came back
         self._last_park_s = 0.0  # how long the last cut parked the host
         self._last_thr_at = -math.inf  # when the last throttle came back
         self._base_samples: deque[float] = deque(maxlen=200)
@@ -307,6 +317,7 @@ class HostController:
         if prev_thr is None or sent_at > prev_thr:
             self._last_thr_sent = sent_at
         self._last_thr_at = now
+        self._refusals.append(now)
         if not self.adaptive:
             if sent_at > self._last_cut_at:
                 self.throttle_events += 1
@@ -351,15 +362,21 @@ class HostController:
             self.lo = sent_rate * LO_MARGIN
         measurement = self._measured_rate(prev_thr, sent_at, now)
         floor = None
+        ceiling = None
         if measurement is not None and not measurement[2]:
             # Only bounds: at least the floor, and the ceiling to search under.
             floor = measurement[0] * ESTIMATE_MARGIN
-            if measurement[1] is not None:
-                self.hi = min(self.hi, measurement[1])
+            self._measured_max = max(self._measured_max, measurement[0])
+            ceiling = measurement[1]
+            if ceiling is not None:
+                self.hi = min(self.hi, ceiling)
+                if self.lo is not None and self.lo > ceiling:
+                    self.lo = measurement[0]  # "proven" above the most it takes: a burst
             measurement = None
         if measurement is not None:
             measured, most, _ = measurement
             assert most is not None
+            self._measured_max = max(self._measured_max, measured)
             # Over a short span the host cannot have accepted more than that: the
             # ceiling to search under is the measurement, not the rate that overshot.
             self.hi = min(self.hi, most)
@@ -389,8 +406,12 @@ class HostController:
             # Cut after cut with nothing proven in between: the limit is further down
             # than the last cut assumed, so each cut goes deeper (fewer throttles).
             new = sent_rate * self._cut_factor()
+        if ceiling is not None:
+            new = min(new, ceiling * ESTIMATE_MARGIN)
         if floor is not None:
             new = max(new, min(floor, sent_rate * ESTIMATE_CUT))
+        if self._recent_refusals(now) > CAUTION_THROTTLES:
+            new *= CAUTION_CUT  # refused again and again: well clear of the limit
         self._cuts_unproven += 1
         if told is not None and told < sent_rate:
             new = max(new, told)
@@ -532,8 +553,12 @@ class HostController:
                 self.conc_ceiling += 1  # a proven rate earns back a learned-away slot
         if self.phase == "start" and oks >= CLEAN_WINDOW_REQUESTS:
             self._clean_start_rate = max(self._clean_start_rate, oks / span)
-        if horizon_s is not None and backlog / self.rate < OFF_PATH_SHARE * horizon_s:
-            # Off the critical path: at this rate the host is done well before the batch.
+        cautious = self.cautious(now)
+        if (cautious and self.phase == "start") or (
+            horizon_s is not None and backlog / self.rate < OFF_PATH_SHARE * horizon_s
+        ):
+            # Off the critical path (at this rate the host is done well before the
+            # batch), or refused often lately (a block may be near): no step up.
             self._update_concurrency()
             return None
         if self.phase == "start":
@@ -549,7 +574,7 @@ class HostController:
         # A probe likely to fail costs the host's park (a Retry-After of a second at a
         # fast host is many requests) and the climb back.
         cost_s = max(PROBE_COST_S, 2.0 * self._last_park_s) if risky else PROBE_COST_S
-        pays = saved_s >= cost_s and (not risky or backlog >= PAYBACK_REQUESTS)
+        pays = saved_s >= cost_s and (not risky or (backlog >= PAYBACK_REQUESTS and not cautious))
         if gap <= SETTLE_GAP * self.hi:
             self.phase = "settled"
             if (
@@ -562,8 +587,13 @@ class HostController:
             return None
         if not proven or not pays:
             return None
+        target = self.rate + step
+        if cautious and self._measured_max:
+            # Refused again and again: trust what was measured over what a full bucket
+            # let through after a park; climb no further than just above it.
+            target = min(target, CAUTION_HEADROOM * self._measured_max)
         self.phase = "search"
-        return self._raise(self.rate + step, now)
+        return self._raise(target, now)
 
     def _cut_factor(self) -> float:
         """x0.8, deeper for each further cut with nothing proven in between (to x0.5)."""
@@ -642,6 +672,13 @@ class HostController:
         # Pace smoothly (burst 1): registries' buckets forgive a steady flow, not bursts.
         self.limiter.set_rate(self.rate, burst=1)
         self._update_concurrency()
+
+    def cautious(self, now: float) -> bool:
+        """Refused CAUTION_THROTTLES times within CAUTION_WINDOW_S: stay well clear."""
+        return self._recent_refusals(now) >= CAUTION_THROTTLES
+
+    def _recent_refusals(self, now: float) -> int:
+        return sum(1 for t in self._refusals if t > now - CAUTION_WINDOW_S)
 
     # -- reporting ---------------------------------------------------------------------------
     @property

@@ -192,4 +192,10 @@ def test_quick_generated_runs_three_valid_scenarios(tmp_path: Path) -> None:
         assert r["ratio"] == pytest.approx(r["makespan_s"] / r["bound_s"], rel=0.01)
         assert r["run_s"] < r["timeout_s"] + 30
         assert r["per_host"] and all("server" in h for h in r["per_host"])
+        # The attempts-log digest is there for every host that was sent anything.
+        for h in r["per_host"]:
+            if h["server"]["requests"]:
+                assert isinstance(h["attempts"], dict) and h["attempts"]["attempts"] > 0, h
+                if h.get("rate"):
+                    assert "found_s" in h["attempts"]
     assert {t["scenario"] for t in data["targets"]} == {"generated"}

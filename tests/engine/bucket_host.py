@@ -29,8 +29,13 @@ class BucketHost:
     latency_s: float = 0.05
     #: Refusals carry Retry-After in whole seconds (at least 1, as the simulator's do).
     retry_after: bool = False
+    #: Refusals within 60 s that would start a block (the simulator's escalation);
+    #: ``blocked`` records that it happened (the host keeps answering, for the test).
+    block_after: int | None = None
     tokens: float = field(init=False)
     last: float = field(init=False, default=0.0)
+    refusals: list[float] = field(init=False, default_factory=list)
+    blocked: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.tokens = float(self.burst)
@@ -41,6 +46,10 @@ class BucketHost:
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
+        self.refusals.append(t)
+        if self.block_after is not None:
+            recent = [r for r in self.refusals if r > t - 60.0]
+            self.blocked = self.blocked or len(recent) >= self.block_after
         return False
 
     def retry_after_s(self) -> float | None:

@@ -133,9 +133,10 @@ def test_throttles_sent_before_the_last_cut_are_the_same_event():
     for ago in (0.002, 0.5, 5.0):
         assert feed.throttle(sent_ago=ago) == "same_event"
     assert (ctl.rate, ctl.cuts, ctl.throttle_events) == (rate, cuts, events)
-    # A request sent after the cut, throttled before anything got through: cut harder.
+    # A request sent after the cut, throttled before anything got through: cut harder,
+    # and (the fifth refusal within a minute) harder still, to keep clear of a block.
     assert feed.throttle(sent_ago=0.0001) == "cut"
-    assert ctl.rate == pytest.approx(rate * C.HARD_CUT_FACTOR)
+    assert ctl.rate == pytest.approx(rate * C.HARD_CUT_FACTOR * C.CAUTION_CUT)
     assert ctl.throttle_events == events + 1
 
 

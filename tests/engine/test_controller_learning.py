@@ -160,10 +160,11 @@ def random_hosts(seed: int, n: int) -> list[tuple[float, int, float, int]]:
 
 
 # (Retry-After in whole seconds?, median, p90, worst ratio, median throttled share,
-# share of hosts ending within 10 % under their limit). Measured on seed 11 when built:
-# no Retry-After 1.06 / 1.13 / 1.38, 2.1 %, 89 %; with it 1.12 / 1.24 / 1.36, 2.9 %, 70 %
-# (a second-long park on every throttle costs time and hides the rate).
-BOUNDS = [(False, 1.15, 1.25, 1.6, 0.04, 0.8), (True, 1.2, 1.35, 1.6, 0.05, 0.6)]
+# share of hosts ending within 10 % under their limit). Measured on seed 11 as built
+# (cautious after 3 refusals a minute): no Retry-After 1.10 / 1.18 / 1.38, 1.5 %, 73 %;
+# with it 1.15 / 1.29 / 1.58, 1.6 %, 59 % (a second-long park on every throttle costs
+# time and hides the rate; caution then holds the rate near what was measured).
+BOUNDS = [(False, 1.15, 1.25, 1.6, 0.03, 0.65), (True, 1.2, 1.35, 1.7, 0.03, 0.5)]
 
 
 @pytest.mark.parametrize(("retry_after", "median", "p90", "worst", "share", "near"), BOUNDS)
@@ -215,3 +216,15 @@ def test_a_host_off_the_critical_path_does_not_raise_its_rate():
     on_path = run(horizon_s=30.0)
     assert on_path.raises == 1 and on_path.rate == 4.0
     assert run(horizon_s=None).raises >= 3
+
+
+def test_few_random_hosts_are_driven_into_a_block():
+    # The simulator's escalation: N refusals within 60 s start an hour-long block. At
+    # N = 7 (the generator draws 5-20), 4 of these 240 hosts with whole-second
+    # Retry-After were blocked as built (54 before the caution rule).
+    blocked = 0
+    for rate, burst, latency, n in random_hosts(11, 120) + random_hosts(12, 120):
+        host = BucketHost(rate, burst, latency, retry_after=True, block_after=7)
+        drive(host, controller(), requests=n)
+        blocked += host.blocked
+    assert blocked <= 8
