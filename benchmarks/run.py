@@ -714,7 +714,7 @@ def _generated_targets(d: dict[str, Any], add: Callable[[str, str, str, bool], N
         f"(hosts busy ≥ {gen.FOUND_BUSY_S:.0f} s)",
         f"{met} of {hosts} (median {d.get('found_median_s')} s, p90 {d.get('found_p90_s')} s, "
         f"never {d.get('found_never', 0)})",
-        hosts > 0 and met == hosts,
+        met == hosts,  # no eligible host (quick runs): nothing missed
     )
     add(
         "generated",

@@ -152,7 +152,7 @@ def test_generated_targets_and_exit_status(runs: list[dict[str, Any]], missed: s
         "invalid": {},
     }
     results["targets"] = rows = run.targets(results)
-    assert len(rows) == 6 and {r["scenario"] for r in rows} == {"generated"}
+    assert len(rows) == 7 and {r["scenario"] for r in rows} == {"generated"}
     got = {key for r in rows if not r["met"] for key in missed if key in r["target"]}
     assert got == missed
     assert sum(not r["met"] for r in rows) == len(missed)
