@@ -391,12 +391,7 @@ def cmd_cache_purge(args: argparse.Namespace) -> int:
 def cmd_cache_hosts(args: argparse.Namespace) -> int:
     with _existing_cache(args.cache) as cache:
         rows = list(cache.host_limits_frame().iter_rows(named=True))
-    if args.json:
-        for row in rows:
-            print(json.dumps(row, default=str, sort_keys=True))
-        return 0
-    if not rows:
-        print("no learned host limits in this cache")
+    if _printed_as_json_or_empty(rows, args.json, "no learned host limits in this cache"):
         return 0
     print(
         f"{'host':<40} {'rate/s':>8} {'thr_at/s':>8} {'conc':>4} {'age':>6} "
@@ -421,6 +416,18 @@ def cmd_cache_forget_hosts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _printed_as_json_or_empty(rows: list[dict[str, Any]], as_json: bool, empty: str) -> bool:
+    """``--json``: one JSON object per line; no rows: ``empty``. True when printed."""
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, default=str, sort_keys=True))
+        return True
+    if not rows:
+        print(empty)
+        return True
+    return False
+
+
 def _age(seconds: float) -> str:
     """``42s``, ``5m``, ``3h``, ``12d``: the largest whole unit."""
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
@@ -442,12 +449,7 @@ def _audit_row(row: dict[str, Any]) -> dict[str, Any]:
 def cmd_audit(args: argparse.Namespace) -> int:
     with _existing_cache(args.cache) as cache:
         rows = [_audit_row(r) for r in cache.audits().iter_rows(named=True)]
-    if args.json:
-        for row in rows:
-            print(json.dumps(row, default=str, sort_keys=True))
-        return 0
-    if not rows:
-        print("no audited batches in this cache")
+    if _printed_as_json_or_empty(rows, args.json, "no audited batches in this cache"):
         return 0
     for r in rows:
         when = r["ran_at"].strftime("%Y-%m-%d %H:%M:%SZ")

@@ -429,7 +429,9 @@ class HostController:
         already answered for (sent before the cut) or over a connection limit (the
         ceiling is the fix); after a cut, one request interval at the new rate, doubled
         for each further throttle in a row, so a host that keeps refusing is left alone
-        longer while a single overshoot costs a fraction of a second.
+        longer while a single overshoot costs a fraction of a second. The park is also
+        remembered (when the host will next hear from us, and how long a cut parks it):
+        the next measurement and the price of a probe depend on it.
         """
         if retry_after_s is not None:
             park = retry_after_s
