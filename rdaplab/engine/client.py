@@ -72,6 +72,18 @@ class HttpResult:
         arrived = self.started_at + timedelta(milliseconds=self.latency_ms)
         return parse_retry_after(self.headers.get("retry-after"), now=arrived)
 
+    @property
+    def retry_after_resolution_s(self) -> float:
+        """1 s for a Retry-After given as an HTTP-date (it names a whole second), else 0."""
+        value = (self.headers.get("retry-after") or "").strip()
+        if not value:
+            return 0.0
+        try:
+            float(value)
+        except ValueError:
+            return 1.0
+        return 0.0
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.

@@ -452,7 +452,7 @@ class Scheduler:
                     in_flight=in_flight,
                     retry_after_s=signal.retry_after_s,
                     weak=weak,
-                    retry_after_resolution_s=_retry_after_resolution_s(res),
+                    retry_after_resolution_s=res.retry_after_resolution_s,
                     connections=signal.scope == "connections",
                 )
                 wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
@@ -722,18 +722,6 @@ def _r(value: float | None) -> float | None:
 
 def _elapsed_ms(started: datetime) -> float:
     return (datetime.now(timezone.utc) - started).total_seconds() * 1000.0
-
-
-def _retry_after_resolution_s(res: HttpResult) -> float:
-    """1 s for a Retry-After given as an HTTP-date (it names a whole second), else 0."""
-    value = res.headers.get("retry-after")
-    if value is None:
-        return 0.0
-    try:
-        float(value.strip())
-    except ValueError:
-        return 1.0
-    return 0.0
 
 
 def _status_detail(res: HttpResult) -> str:

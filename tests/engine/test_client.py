@@ -177,3 +177,17 @@ def test_malformed_urls_are_refused_not_crashed_on():
         with pytest.raises(FetchError) as info:
             check_url_policy(bad)
         assert info.value.kind == "http_error" and "malformed" in info.value.detail
+
+
+@pytest.mark.parametrize(
+    ("value", "resolution"),
+    [(None, 0.0), ("", 0.0), ("2", 0.0), ("1.5", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0)],
+)
+def test_retry_after_resolution_is_a_second_for_an_http_date(value, resolution):
+    from datetime import datetime, timezone
+
+    from rdaplab.engine.client import HttpResult
+
+    headers = {} if value is None else {"retry-after": value}
+    res = HttpResult("u", "u", 429, headers, b"", datetime.now(timezone.utc), 1.0)
+    assert res.retry_after_resolution_s == resolution
