@@ -163,6 +163,6 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     for n, res in data["memory"]["sizes"].items():
         assert res["rows"] == res["ok"] == res["done"] == int(n)
     targets = data["targets"]
-    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 14
+    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 15
     assert data["generated"]["summary"]["valid"] == 3  # tests/benchmarks/test_generated.py
     assert all(isinstance(t["met"], bool) for t in targets)
