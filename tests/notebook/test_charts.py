@@ -679,3 +679,24 @@ def test_host_rates_steps_do_not_depend_on_float_summation_order(result):
     for seed in range(20):
         shuffled = a.sample(fraction=1.0, shuffle=True, seed=seed)
         assert charts.host_rates_data(shuffled, top=10).equals(expected), seed
+
+
+def test_throughput_keeps_the_last_bucket_when_its_start_divides_inexactly():
+    # 0.3 / 0.1 is 2.9999999999999996 in floats: the grid once stopped a bucket short
+    # and the attempts in it vanished (a flaky count in CI).
+    from datetime import datetime, timedelta, timezone
+
+    from rdaplab.notebook.charts.batch_data import throughput_data
+
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    attempts = pl.DataFrame(
+        {
+            "started_at": [t0, t0 + timedelta(seconds=0.3)],
+            "latency_ms": [0.0, 0.0],
+            "throttled": [False, False],
+            "error_kind": [None, None],
+        },
+        schema_overrides={"error_kind": pl.Utf8},
+    )
+    rows = throughput_data(attempts, bucket_s=0.1)
+    assert rows["requests"].sum() == 2 and rows["t_s"].max() == pytest.approx(0.3)

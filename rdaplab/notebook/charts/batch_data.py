@@ -158,7 +158,8 @@ def throughput_data(data: Data, *, bucket_s: float | None = None) -> pl.DataFram
     counts = done.group_by(
         t_s=((pl.col("t") / width).floor() * width).round(3), result=pl.col("result")
     ).agg(requests=pl.len().cast(pl.Int64))
-    n = int(as_float(counts["t_s"].max()) / width) + 1
+    # round, not int: 0.3 / 0.1 is 2.9999999999999996, and the last bucket would drop
+    n = round(as_float(counts["t_s"].max()) / width) + 1
     grid = pl.DataFrame({"t_s": [round(i * width, 3) for i in range(n)]}).join(
         pl.DataFrame({"result": list(ATTEMPT_RESULTS)}), how="cross"
     )
