@@ -102,7 +102,15 @@ class HostLimiter:
             if burst < 1:
                 raise ValueError(f"burst must be >= 1, got {burst!r}")
             self._burst = int(burst)
-        self._rate = float(rate_per_s) if rate_per_s is not None else None
+        new = float(rate_per_s) if rate_per_s is not None else None
+        if self._rate is not None and new is not None and new != self._rate:
+            # The debt the schedule carries (in requests) is kept, paid at the new rate:
+            # a raise takes effect at the next send rather than one old interval later
+            # (seconds at 2/s in slow start), and a cut slows the very next send.
+            now = self._now()
+            if self._tat > now:
+                self._tat = now + (self._tat - now) * self._rate / new
+        self._rate = new
         self._poke()
 
     def set_concurrency(self, max_concurrency: int) -> None:

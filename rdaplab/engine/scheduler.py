@@ -514,7 +514,7 @@ class Scheduler:
             return
 
     def _horizon(self, now: float) -> float:
-        """How long the batch still needs at the rates in force: its slowest host's queue.
+        """How long the batch still needs: its slowest host's queue at the rate it can reach.
 
         Recomputed at most every HORIZON_EVERY_S (it is read on every answer).
         """
@@ -523,7 +523,7 @@ class Scheduler:
         longest = 0.0
         for host in self._hosts.values():
             work = host.queued + host.busy
-            rate = host.controller.rate
+            rate = host.controller.reachable_rate
             if work and host.down_reason is None and rate > 0:
                 longest = max(longest, work / rate)
         self._horizon_at, self._horizon_s = now, longest

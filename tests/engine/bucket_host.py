@@ -87,6 +87,7 @@ def controller(start_per_s: float = 2.0, concurrency: int = 2) -> HostController
 def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
     """Send ``requests`` successful requests (refused ones are retried); fake time."""
     t = 0.0  # when the next request may leave (pacer and parks)
+    last = -math.inf  # when the last request left: the pacer's interval counts from it
     # (arrives, sent_at, in_flight, ok, Retry-After)
     answers: list[tuple[float, float, int, bool, float | None]] = []
     sent: list[tuple[float, float, bool]] = []
@@ -95,8 +96,11 @@ def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
     end = 0.0
     while done < requests:
         in_flight = len(answers)
+        # The limiter re-plans on a rate change: the next send is one interval (at the
+        # rate now in force) after the last one, or the end of a park.
+        nxt = max(t, last + 1.0 / ctl.rate, end)
         # Answers due before the next send (or a full window) are handled first.
-        if answers and (in_flight >= ctl.concurrency or answers[0][0] <= t or queued == 0):
+        if answers and (in_flight >= ctl.concurrency or answers[0][0] <= nxt or queued == 0):
             arrives, sent_at, level, ok, wait = heapq.heappop(answers)
             end = max(end, arrives)
             if ok:
@@ -113,10 +117,10 @@ def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
             continue
         if queued == 0:
             break
+        t = last = nxt
         ok = host.admit(t + host.latency_s / 2)
         queued -= 1
         sent.append((t, ctl.rate, ok))
         back = t + (host.latency_s if ok else host.latency_s / 2)
         heapq.heappush(answers, (back, t, in_flight + 1, ok, None if ok else host.retry_after_s()))
-        t += 1.0 / ctl.rate
     return Run(ctl, sent, end)

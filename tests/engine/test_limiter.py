@@ -195,3 +195,37 @@ def test_a_lowered_concurrency_holds_for_requests_already_waiting_their_turn(vlo
     end = vloop.run(main())
     assert peak == 1
     assert end >= 4 * 5.0 - 1e-6  # one at a time once lowered
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected_second_s"),
+    [
+        # A raise from 1/s to 10/s at t=0.1: the 0.9 s still owed is a tenth of it at the new
+        # rate, so the second request leaves at 0.19 instead of waiting for t=1.0.
+        (1.0, 10.0, 0.1 + 0.9 / 10),
+        # A cut from 10/s to 1/s at t=0.05: the 0.05 s owed becomes half a second.
+        (10.0, 1.0, 0.05 + 0.05 * 10),
+    ],
+)
+def test_a_rate_change_re_plans_the_next_send(vloop, before, after, expected_second_s):
+    async def main():
+        loop = asyncio.get_running_loop()
+        limiter = HostLimiter("h:1", rate_per_s=before, burst=1, max_concurrency=10)
+        times: list[float] = []
+
+        async def one():
+            async with limiter.slot():
+                times.append(loop.time())
+
+        start = loop.time()
+        first = asyncio.create_task(one())
+        await first
+        second = asyncio.create_task(one())
+        await asyncio.sleep(0.1 if after > before else 0.05)
+        limiter.set_rate(after)
+        await second
+        return [t - start for t in times]
+
+    times = vloop.run(main())
+    assert times[0] == pytest.approx(0.0, abs=1e-6)
+    assert times[1] == pytest.approx(expected_second_s, abs=1e-6)
