@@ -10,7 +10,7 @@ for the scheduler's internals, ``rdaplab.rdap`` for parsing, ``rdaplab.store``,
   :class:`ProgressSnapshot`;
 - options: :class:`LookupOptions`, :class:`StreamOptions`, :class:`Limits`,
   :class:`Retry`, :class:`Timeouts`, :class:`Profile` (and the built-in ``PROFILES``);
-- data: :class:`Cache`, :class:`Bootstrap`;
+- data: :class:`Cache`, :class:`Bootstrap`, :class:`PublicSuffixes`;
 - exceptions and warnings: :class:`RdapLabError` and its subclasses;
 - vocabularies: ``OUTCOMES``, ``ERROR_KINDS``, ``KINDS``, ``PRIORITIES``.
 
@@ -51,6 +51,7 @@ from rdaplab.errors import (
     RdapLabError,
 )
 from rdaplab.rdap import KINDS, Bootstrap, BootstrapOverrideWarning, BootstrapStaleWarning
+from rdaplab.rdap.psl import PublicSuffixes
 from rdaplab.store import Cache
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "LookupResult",
     "Profile",
     "ProgressSnapshot",
+    "PublicSuffixes",
     "RdapLabError",
     "Retry",
     "StreamBatch",

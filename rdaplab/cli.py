@@ -1,4 +1,4 @@
-"""The ``rdaplab`` command line: lookup, demo, simulate, cache and bootstrap tools.
+"""The ``rdaplab`` command line: lookup, demo, simulate, cache, bootstrap and psl tools.
 
 Exit codes: 0 when the command ran (a batch with failed rows still ran), 2 with a one-line
 ``rdaplab: error: ...`` message for unusable input or environment (missing file or column,
@@ -126,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.set_defaults(func=cmd_bootstrap_refresh)
 
+    p = sub.add_parser("psl", help="Public Suffix List tools (registrable domains)")
+    psub = p.add_subparsers(dest="psl_command", required=True, metavar="ACTION")
+    b = psub.add_parser("show", help="the registrable domain a lookup asks for NAME, and why")
+    b.add_argument("name", help="a domain, host name, URL or e-mail address")
+    b.add_argument("--psl", metavar="FILE", help="a Public Suffix List file")
+    b.add_argument("--private", action="store_true", help="honour the private section too")
+    b.set_defaults(func=cmd_psl_show)
+    b = psub.add_parser("refresh", help="download the current Public Suffix List")
+    b.add_argument("--dir", metavar="DIR", help="where to keep it (default: user data dir)")
+    b.add_argument(
+        "--source", metavar="URL", help="where to download it from (default: publicsuffix.org)"
+    )
+    b.add_argument(
+        "--timeout", type=_positive(float), default=30.0, metavar="S", help="seconds (30)"
+    )
+    b.set_defaults(func=cmd_psl_refresh)
+
     p = sub.add_parser("report", help="write a self-contained HTML report of a cache or results")
     p.add_argument(
         "source",
@@ -150,6 +167,19 @@ def _add_lookup_options(p: argparse.ArgumentParser, *, demo: bool = False) -> No
             choices=("auto", "domain", "ip", "asn", "entity", "nameserver"),
             help="what the values are (default auto: domains, IPs/CIDRs and AS numbers by shape)",
         )
+    p.add_argument(
+        "--registered-domain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="look up each domain's registrable domain (Public Suffix List): URLs, e-mail "
+        "addresses and host names map to it (default: on)",
+    )
+    p.add_argument(
+        "--psl-private",
+        action="store_true",
+        help="also honour the list's private section (foo.blogspot.com stays whole)",
+    )
+    p.add_argument("--psl", metavar="FILE", help="a Public Suffix List file (default: bundled)")
     p.add_argument(
         "--out",
         default="demo-results.parquet" if demo else None,
@@ -247,6 +277,9 @@ def _lookup_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "retention": args.retention,
         "purpose": args.purpose,
         "legal_basis": args.legal_basis,
+        "registered_domain": args.registered_domain,
+        "psl_private": args.psl_private,
+        "psl": args.psl,
     }
     if args.timeout is not None:
         kwargs["timeouts"] = Timeouts(total_s=args.timeout)
@@ -505,6 +538,77 @@ def cmd_bootstrap_refresh(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_psl_show(args: argparse.Namespace) -> int:
+    from rdaplab.rdap.psl import DomainMapper, PublicSuffixes
+
+    mapper = DomainMapper(PublicSuffixes.load(args.psl), private=args.private)
+    for line in mapper.explain(args.name):
+        print(line)
+    return 0
+
+
+MAX_PSL_BYTES = 16 * 1024 * 1024  # the list is ~300 kB
+
+
+def cmd_psl_refresh(args: argparse.Namespace) -> int:
+    """Download the list (only when asked), check it, and swap it in; or change nothing."""
+    import os
+    import urllib.error
+    import urllib.request
+    from datetime import datetime, timezone
+
+    from rdaplab.engine.client import DEFAULT_USER_AGENT
+    from rdaplab.errors import InputError
+    from rdaplab.rdap.bootstrap_urls import is_loopback_url
+    from rdaplab.rdap.psl import PSL_FILE, PSL_URL, PublicSuffixes, user_psl_dir
+
+    url = args.source or PSL_URL
+    if not (url.startswith("https://") or (url.startswith("http://") and is_loopback_url(url))):
+        raise InputError(f"--source must be an https URL (plain http only on loopback): {url}")
+    directory = Path(args.dir).expanduser() if args.dir else user_psl_dir()
+    try:
+        current = PublicSuffixes.from_file(directory / PSL_FILE, source="refreshed")
+    except InputError:  # none yet, or unusable: lookups use the bundled snapshot
+        current = PublicSuffixes.bundled()
+    request = urllib.request.Request(url, headers={"User-Agent": DEFAULT_USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+            data = response.read(MAX_PSL_BYTES + 1)
+            headers = dict(response.headers.items())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise InputError(
+            f"could not download the Public Suffix List from {url} ({reason}); nothing "
+            f"changed: lookups keep using the list {current.describe()}"
+        ) from None
+    if len(data) > MAX_PSL_BYTES:
+        raise InputError(f"{url} sent more than {MAX_PSL_BYTES:,} bytes: not a suffix list")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / PSL_FILE
+    tmp = directory / f".{PSL_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(data)
+        fresh = PublicSuffixes(data, source="refreshed", path=target)  # checks the text
+        fresh.section(private=True)  # the library parses it
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    meta = {
+        "source": url,
+        "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "version": fresh.version,
+        "last_modified": headers.get("Last-Modified"),
+        "etag": headers.get("ETag"),
+    }
+    (directory / "public_suffix_list.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    rules = fresh.section(private=True).rule_count
+    print(
+        f"saved the Public Suffix List {fresh.version or '(no VERSION line)'} ({rules:,} rules) to {target}"
+    )
+    print(f"before: {current.describe()}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from rdaplab.batch import load_result
     from rdaplab.notebook.report import check_report_path, export_report
@@ -533,6 +637,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("error_kinds"):
         kinds = ", ".join(f"{k} {v:,}" for k, v in summary["error_kinds"].items())
         lines.append(f"errors by kind: {kinds}")
+    mapping = summary.get("registered_domain") or {}
+    if mapping.get("mapped_rows"):
+        section = "ICANN and private sections" if mapping.get("psl_private") else "ICANN section"
+        lines.append(
+            f"registrable domains: {mapping['mapped_rows']:,} rows mapped (URLs, addresses, "
+            f"host names; Public Suffix List {mapping.get('psl_version')}, {section})"
+        )
     regs = summary.get("registries") or []
     if regs:
         lines.append("")

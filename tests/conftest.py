@@ -22,6 +22,8 @@ def _isolated_bootstrap_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["RDAPLAB_BOOTSTRAP_DIR"] = str(tmp_path_factory.mktemp("bootstrap-refresh"))
+    # The same for `rdaplab psl refresh`'s copy of the Public Suffix List.
+    os.environ["RDAPLAB_PSL_DIR"] = str(tmp_path_factory.mktemp("psl-refresh"))
 
 
 SimulatorFactory = Callable[..., Awaitable[Simulator]]

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from rdaplab.batch.background import BackgroundRun
-from rdaplab.batch.inputs import Source, next_chunk, open_source, read_values
+from rdaplab.batch.inputs import Source, next_chunk, open_source, read_named_values
 from rdaplab.batch.options import LookupOptions, StreamOptions, takes_options
 from rdaplab.batch.plan import priority_resolver
 from rdaplab.batch.progress import ProgressSnapshot, Renderer, resolve_renderer
@@ -30,6 +30,7 @@ from rdaplab.batch.result import LookupResult, make_result
 from rdaplab.batch.run import BatchRun, FinishedRow
 from rdaplab.errors import BatchInterrupted
 from rdaplab.rdap import Bootstrap
+from rdaplab.rdap.psl import PublicSuffixes
 from rdaplab.schemas import (
     AUTNUMS_SCHEMA,
     DOMAINS_SCHEMA,
@@ -63,6 +64,11 @@ def _open_cache(options: LookupOptions, *, streamed: bool) -> tuple[Cache, bool]
     return Cache(cache, retention=retention_s), True
 
 
+def _suffixes(options: LookupOptions) -> PublicSuffixes | None:
+    """The Public Suffix List a batch maps domains with (read before the cache opens)."""
+    return PublicSuffixes.load(options.psl) if options.registered_domain else None
+
+
 @dataclass
 class _Live:
     """What a running batch shares with its :class:`Batch` handle (read from other threads)."""
@@ -74,16 +80,23 @@ class _Live:
 
 
 async def _run_lookup(values: Any, options: LookupOptions, live: _Live) -> LookupResult:
-    raw = read_values(values, column=options.column)
+    raw, column = read_named_values(values, column=options.column)
     priorities = priority_resolver(options.priority, values, total=len(raw))
     boot = Bootstrap.load(options.bootstrap, options.bootstrap_overrides)
+    suffixes = _suffixes(options)
     store, own_cache = _open_cache(options, streamed=False)
     if not own_cache and options.privacy_settings.retention_s is not None:
         store.purge_personal(older_than_s=options.privacy_settings.retention_s)
     live.cache_path = str(store.path)
     renderer = live.renderer if live.use_renderer else resolve_renderer(options.progress)
     run = live.run = BatchRun(
-        options, store=store, bootstrap=boot, total=len(raw), renderer=renderer
+        options,
+        store=store,
+        bootstrap=boot,
+        total=len(raw),
+        renderer=renderer,
+        column=column,
+        suffixes=suffixes,
     )
     try:
         async with run:
@@ -426,6 +439,7 @@ async def _stream(
     source = open_source(values, options.column, options.chunk_size)
     try:
         boot = Bootstrap.load(options.bootstrap, options.bootstrap_overrides)
+        suffixes = _suffixes(options)
         store, own_cache = _open_cache(options, streamed=True)
         try:
             if options.privacy_settings.retention_s is not None:
@@ -438,6 +452,8 @@ async def _stream(
                 renderer=resolve_renderer(options.progress),
                 threaded_writes=False,  # flat memory first: see docs/streaming.md
                 streamed=True,
+                column=source.column,
+                suffixes=suffixes,
             )
             async with run, contextlib.aclosing(_drive(run, source, options, priorities)) as it:
                 async for batch in it:

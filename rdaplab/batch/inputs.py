@@ -18,6 +18,29 @@ DEFAULT_COLUMN = "domain"
 FILE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".lst", ".list")
 
 
+# Columns named for domains: under kind="auto" their values are domains (URLs and e-mail
+# addresses included), so one junk value cannot turn the batch into a mixed one.
+DOMAIN_COLUMNS = frozenset(
+    {"domain", "domains", "domain_name", "domain_names", "domainname", "fqdn", "hostname",
+     "hostnames", "url", "urls", "email", "emails", "e_mail", "email_address"}
+)  # fmt: skip
+
+
+def named_for_domains(column: str | None) -> bool:
+    """Whether a column's name says it holds domains (``Domain``, ``domain-name``, ``URL``,
+    ``email``...: :data:`DOMAIN_COLUMNS`, case, spaces and hyphens aside)."""
+    if not column:
+        return False
+    key = column.strip().lower().replace("-", "_").replace(" ", "_")
+    return key in DOMAIN_COLUMNS
+
+
+def kind_for(kind: str, column: str | None) -> str:
+    """The kind a batch uses: ``kind``, except ``"auto"`` over a column named for domains,
+    which is ``"domain"``."""
+    return "domain" if kind == "auto" and named_for_domains(column) else kind
+
+
 def read_values(values: Any, *, column: str | None = None) -> list[Any]:
     """Return the query values, in order, from any supported input.
 
@@ -32,27 +55,33 @@ def read_values(values: Any, *, column: str | None = None) -> list[Any]:
         For frames and tabular files: the column holding the names. Defaults to
         ``domain``, or the only column when there is just one.
     """
+    return read_named_values(values, column=column)[0]
+
+
+def read_named_values(values: Any, *, column: str | None = None) -> tuple[list[Any], str | None]:
+    """:func:`read_values`, and the name of the column the values came from (a frame's or
+    a table file's column, a Series' name; None for lists and text files)."""
     if isinstance(values, pl.Series):
-        return values.to_list()
+        return values.to_list(), values.name or None
     if isinstance(values, pl.LazyFrame):
         name = _pick_column(values.collect_schema().names(), column, "the LazyFrame")
-        return values.select(pl.col(name)).collect()[name].to_list()
+        return values.select(pl.col(name)).collect()[name].to_list(), name
     if isinstance(values, pl.DataFrame):
         name = _pick_column(values.columns, column, "the DataFrame")
-        return values[name].to_list()
+        return values[name].to_list(), name
     if isinstance(values, Path) or (
         isinstance(values, str) and values.lower().endswith(FILE_SUFFIXES)
     ):
-        return read_file(Path(values), column=column)
+        return _read_file(Path(values), column=column)
     if isinstance(values, str):
-        return [values]
+        return [values], None
     if _is_pandas(values):
         if hasattr(values, "columns"):
             name = _pick_column([str(c) for c in values.columns], column, "the DataFrame")
-            return list(values[name].tolist())
-        return list(values.tolist())
+            return list(values[name].tolist()), name
+        return list(values.tolist()), _series_name(values)
     if isinstance(values, Iterable):
-        return list(values)
+        return list(values), None
     raise InputError(
         f"cannot look up {type(values).__name__!s}: pass a Polars/pandas column, a list of "
         "names, or a file path"
@@ -68,6 +97,15 @@ def _check_file(path: Path) -> None:
 
 def read_file(path: Path, *, column: str | None = None) -> list[Any]:
     """Read names from a CSV/TSV/Parquet file or a text file with one name per line."""
+    return _read_file(path, column=column)[0]
+
+
+def _series_name(series: Any) -> str | None:
+    name = getattr(series, "name", None)
+    return name if isinstance(name, str) and name else None
+
+
+def _read_file(path: Path, *, column: str | None = None) -> tuple[list[Any], str | None]:
     _check_file(path)
     suffix = path.suffix.lower()
     try:
@@ -80,11 +118,11 @@ def read_file(path: Path, *, column: str | None = None) -> list[Any]:
         elif suffix in (".parquet", ".pq"):
             frame = pl.read_parquet(path)
         else:
-            return list(_text_lines(path))
+            return list(_text_lines(path)), None
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     name = _pick_column(frame.columns, column, str(path))
-    return frame[name].to_list()
+    return frame[name].to_list(), name
 
 
 def _pick_column(columns: list[str], column: str | None, where: str) -> str:
@@ -114,6 +152,7 @@ class Source:
     total: int | None
     chunks: Iterator[list[Any]]
     blocking: bool  # reading a chunk may take a while (file, query): do it off the loop
+    column: str | None = None  # the column the values come from, when they have one
 
 
 def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -134,12 +173,14 @@ def open_source(values: Any, column: str | None, size: int) -> Source:
         lazy = values.select(pl.col(name))
         total = int(lazy.select(pl.len()).collect().item())
         batches = lazy.collect_batches(chunk_size=size)
-        return Source(total, (df[name].to_list() for df in batches), blocking=True)
+        return Source(total, (df[name].to_list() for df in batches), blocking=True, column=name)
     if isinstance(values, pl.DataFrame):
         name = _pick_column(values.columns, column, "the DataFrame")
         values = values[name]
     if isinstance(values, pl.Series):
-        return Source(values.len(), _frame_chunks(values, size), blocking=False)
+        return Source(
+            values.len(), _frame_chunks(values, size), blocking=False, column=values.name or None
+        )
     if isinstance(values, Path) or (
         isinstance(values, str) and values.lower().endswith(FILE_SUFFIXES)
     ):
@@ -155,6 +196,7 @@ def open_source(values: Any, column: str | None, size: int) -> Source:
             len(series),
             (list(series.iloc[i : i + size].tolist()) for i in range(0, len(series), size)),
             blocking=False,
+            column=_series_name(series),
         )
     if isinstance(values, Iterable):
         size_hint: int | None = len(values) if isinstance(values, Sized) else None
@@ -180,13 +222,13 @@ def _open_file(path: Path, column: str | None, size: int) -> Source:
             scan = pl.scan_csv(path, separator=sep, infer_schema=False)
             name = _pick_column(scan.collect_schema().names(), column, str(path))
             total = int(scan.select(pl.len()).collect().item())
-            return Source(total, _csv_chunks(path, sep, name, size), blocking=True)
+            return Source(total, _csv_chunks(path, sep, name, size), blocking=True, column=name)
         if suffix in (".parquet", ".pq"):
             pf = pq.ParquetFile(path)
             name = _pick_column(pf.schema_arrow.names, column, str(path))
             total = pf.metadata.num_rows
             pf.close()
-            return Source(total, _parquet_chunks(path, name, size), blocking=True)
+            return Source(total, _parquet_chunks(path, name, size), blocking=True, column=name)
         total = sum(1 for _ in _text_lines(path))
         return Source(total, _chunked(_text_lines(path), size), blocking=True)
     except (pl.exceptions.PolarsError, pa.ArrowException, OSError, UnicodeDecodeError) as exc:

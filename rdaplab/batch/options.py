@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from rdaplab.batch.progress import Renderer
     from rdaplab.engine import Budget, Limits, Retry, Timeouts
     from rdaplab.rdap import Bootstrap
+    from rdaplab.rdap.psl import PublicSuffixes
     from rdaplab.store import Cache
 
 __all__ = [
@@ -65,11 +66,25 @@ class LookupOptions:
     Parameters
     ----------
     kind
-        ``"auto"`` (per row: IP addresses and CIDRs, AS numbers, the rest domains) or one
-        of ``domain``, ``ip``, ``asn``, ``entity``, ``nameserver`` (docs/objects.md).
+        ``"auto"`` (per row: IP addresses and CIDRs, AS numbers, the rest domains; a column
+        named for domains, such as ``domain``, ``hostname``, ``url`` or ``email``, is all
+        domains) or one of ``domain``, ``ip``, ``asn``, ``entity``, ``nameserver``
+        (docs/objects.md).
     column
         Column holding the values, for frames and tabular files (default ``domain``, or
         the only column).
+    registered_domain
+        Look up each domain value's registrable domain (Public Suffix List): URLs, e-mail
+        addresses and host names map to it (``https://www.example.co.uk/x`` ->
+        ``example.co.uk``), one lookup per registrable domain; ``query`` keeps the value as
+        given. ``False``: each value is looked up as the name it is.
+    psl_private
+        Also honour the list's private section (``foo.blogspot.com`` stays whole); by
+        default only the ICANN section (``foo.blogspot.com`` -> ``blogspot.com``).
+    psl
+        A Public Suffix List file (or :class:`~rdaplab.rdap.psl.PublicSuffixes`); ``None``
+        for the copy ``rdaplab psl refresh`` saved, else the snapshot bundled with the
+        ``publicsuffixlist`` package.
     cache
         A :class:`~rdaplab.Cache`, a file path, ``":memory:"``, or ``None`` for the default
         file in the user's cache directory.
@@ -120,6 +135,9 @@ class LookupOptions:
 
     kind: str = "auto"
     column: str | None = None
+    registered_domain: bool = True
+    psl_private: bool = False
+    psl: PublicSuffixes | str | Path | None = None
     cache: Cache | str | Path | None = None
     bootstrap: Bootstrap | str | Path | None = None
     bootstrap_overrides: Mapping[str, str | Sequence[str]] | None = None
@@ -177,6 +195,8 @@ class LookupOptions:
         """What the cache's ``batches.settings`` records of these options."""
         return {
             "kind": self.kind,
+            "registered_domain": self.registered_domain,
+            "psl_private": self.psl_private,
             "max_age_s": self.max_age_s,
             "not_found_max_age_s": self.not_found_max_age_s,
             "refresh": self.refresh,

@@ -19,6 +19,9 @@ from rdaplab.engine import PRIORITIES, priority_index
 from rdaplab.errors import InputError
 from rdaplab.models import CachedLookup, NameResult, Response
 from rdaplab.rdap import Bootstrap, detect_kind, normalize_domains, normalize_queries
+from rdaplab.rdap.kinds import Query
+from rdaplab.rdap.names import NormalizedName
+from rdaplab.rdap.psl import DomainMapper
 from rdaplab.store import Cache
 
 __all__ = [
@@ -45,57 +48,105 @@ PATH_SEGMENT = {
 Rows = list[tuple[object, str]]
 
 
-def plan_queries(raw: Sequence[object], kind: str = "auto") -> tuple[Rows, dict[str, NameResult]]:
+def plan_queries(
+    raw: Sequence[object], kind: str = "auto", mapper: DomainMapper | None = None
+) -> tuple[Rows, dict[str, NameResult]]:
     """Normalize every input value into ``(value, key)`` rows and one result per key.
 
     Domains are keyed by their A-label name (the fast path: a batch of domains never
-    pays for kind detection beyond a shape check); the other kinds by their RDAP path
+    pays for kind detection beyond a shape check); with a ``mapper``, by their registrable
+    domain (URLs, e-mail addresses and host names mapped, :mod:`rdaplab.rdap.psl`), so a
+    registrable domain is looked up once. The other kinds are keyed by their RDAP path
     (``ip/192.0.2.0/24``, ``autnum/15169``, ``entity/X``, ``nameserver/ns1.example``), so
     kinds never collide; invalid values by ``INVALID_PREFIX`` + their repr, with the
     kind they were taken for and the reason in ``error_detail``.
+
+    Under ``kind="auto"``, an invalid value in a chunk whose valid values are all of one
+    kind is reported as an invalid value of that kind (``"1.2.3"`` among domains is an
+    invalid domain, taken for an IP address): one bad row never makes a batch mixed.
     """
     kinds = [kind] * len(raw) if kind != "auto" else detect_kinds(raw)
-    rows: Rows = []
-    results: dict[str, NameResult] = {}
     domain_at = [i for i, k in enumerate(kinds) if k == "domain"]
-    names = iter(normalize_domains([raw[i] for i in domain_at]) if domain_at else [])
-    others = iter(
+    domain_values = [raw[i] for i in domain_at]
+    if not domain_at:
+        names: list[NormalizedName] = []
+    elif mapper is not None:
+        names = mapper.map(domain_values, normalize_domains)
+    else:
+        names = normalize_domains(domain_values)
+    queries = (
         normalize_queries([v for v, k in zip(raw, kinds, strict=True) if k != "domain"], kind)
         if len(domain_at) < len(raw)
         else []
     )
+    # (only domains: nothing to relabel, and nothing to scan)
+    relabel = _relabel_kind(names, queries) if kind == "auto" and queries else None
+    rows: Rows = []
+    results: dict[str, NameResult] = {}
+    name_it = iter(names)
+    query_it = iter(queries)
     for value, k in zip(raw, kinds, strict=True):
         if k == "domain":
-            norm = next(names)
+            norm = next(name_it)
             if norm.name is None:
-                key = f"{INVALID_PREFIX}{value!r}"
-                if key not in results:
-                    results[key] = NameResult(
-                        "domain", key, "error", error_kind="invalid_query", error_detail=norm.error
-                    )
-            else:
-                key = norm.name
-                if key not in results:
-                    results[key] = NameResult(
-                        "domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld
-                    )
+                _invalid(results, rows, value, relabel or "domain", norm.error, "domain")
+                continue
+            key = norm.name
+            if key not in results:
+                results[key] = NameResult(
+                    "domain", key, "error", unicode_name=norm.unicode_name, tld=norm.tld
+                )
         else:
-            q = next(others)
+            q = next(query_it)
             if q.path is None or q.query is None:
-                key = f"{INVALID_PREFIX}{q.kind}:{value!r}"
-                if key not in results:
-                    results[key] = NameResult(
-                        q.kind, key, "error", error_kind="invalid_query", error_detail=q.error
-                    )
-            else:
-                key = q.path
-                if key not in results:
-                    tld = q.query.rsplit(".", 1)[-1] if q.kind == "nameserver" else None
-                    results[key] = NameResult(
-                        q.kind, key, "error", unicode_name=q.unicode_name, tld=tld, query=q.query
-                    )
+                _invalid(results, rows, value, relabel or q.kind, q.error, q.kind)
+                continue
+            key = q.path
+            if key not in results:
+                tld = q.query.rsplit(".", 1)[-1] if q.kind == "nameserver" else None
+                results[key] = NameResult(
+                    q.kind, key, "error", unicode_name=q.unicode_name, tld=tld, query=q.query
+                )
         rows.append((value, key))
     return rows, results
+
+
+_TAKEN_FOR = {"domain": "a domain name", "ip": "an IP address", "asn": "an AS number"}
+
+
+def _invalid(
+    results: dict[str, NameResult],
+    rows: Rows,
+    value: object,
+    kind: str,
+    error: str | None,
+    detected: str,
+) -> None:
+    """One invalid row: reported under ``kind`` (what the batch's valid values are), with
+    the reason it was refused as the ``detected`` kind."""
+    key = f"{INVALID_PREFIX}{value!r}" if kind == "domain" else f"{INVALID_PREFIX}{kind}:{value!r}"
+    if key not in results:
+        detail = error if kind == detected else f"taken for {_TAKEN_FOR[detected]}: {error}"
+        results[key] = NameResult(
+            kind, key, "error", error_kind="invalid_query", error_detail=detail
+        )
+    rows.append((value, key))
+
+
+def _relabel_kind(names: Sequence[NormalizedName], queries: Sequence[Query]) -> str | None:
+    """The one kind of a chunk's valid values when its invalid ones are of another kind,
+    else None (nothing to relabel: the chunk is really mixed, or has no valid value)."""
+    valid: set[str] = set()
+    invalid: set[str] = set()
+    if any(n.name is not None for n in names):
+        valid.add("domain")
+    if any(n.name is None for n in names):
+        invalid.add("domain")
+    for q in queries:
+        (valid if q.path is not None else invalid).add(q.kind)
+    if len(valid) == 1 and invalid - valid:
+        return next(iter(valid))
+    return None
 
 
 # Every value auto-detection could call an IP or an ASN matches this (a superset: ':' or

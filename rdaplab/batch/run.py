@@ -39,6 +39,7 @@ from typing import Any
 
 from rdaplab._gc import gc_paused
 from rdaplab._version import __version__
+from rdaplab.batch.inputs import kind_for
 from rdaplab.batch.learned import learned_reader, save_learned_limits
 from rdaplab.batch.options import LookupOptions
 from rdaplab.batch.plan import (
@@ -56,6 +57,7 @@ from rdaplab.engine import RdapClient, Scheduler, authority
 from rdaplab.frames import build_frames, normalize_result, normalize_results
 from rdaplab.models import Attempt, NameResult, Normalized
 from rdaplab.rdap import Bootstrap
+from rdaplab.rdap.psl import DomainMapper, PublicSuffixes
 from rdaplab.schemas import Frames
 from rdaplab.store import Cache
 
@@ -95,6 +97,11 @@ class BatchRun:
         Commit on a writer thread (faster) instead of the loop's (flatter memory).
     streamed
         Recorded in the summary: the batch's rows were handed over chunk by chunk.
+    column
+        The name of the input column, when known: under ``kind="auto"`` a column named
+        for domains (``domain``, ``url``, ``email``...) is all domains.
+    suffixes
+        The Public Suffix List of ``registered_domain`` (None: loaded from the options).
     """
 
     def __init__(
@@ -107,8 +114,16 @@ class BatchRun:
         renderer: Renderer | None = None,
         threaded_writes: bool = True,
         streamed: bool = False,
+        column: str | None = None,
+        suffixes: PublicSuffixes | None = None,
     ) -> None:
         self.options = options
+        self.column = column
+        self.kind = kind_for(options.kind, column)
+        self.mapper: DomainMapper | None = None
+        if options.registered_domain and self.kind in ("auto", "domain"):
+            psl = suffixes if suffixes is not None else PublicSuffixes.load(options.psl)
+            self.mapper = DomainMapper(psl, private=options.psl_private)
         self.rules = options.privacy_settings
         self.store = store
         self.bootstrap = bootstrap
@@ -207,7 +222,7 @@ class BatchRun:
         self.admitted += len(values)
         if self.total is None or self.admitted > self.total:
             self.tracker.total = self.admitted
-        rows, results = plan_queries(values, self.options.kind)
+        rows, results = plan_queries(values, self.kind, self.mapper)
         classes = priorities(first, values, rows) if priorities is not None else {}
         entries: dict[str, Entry] = {}
         for offset, (value, key) in enumerate(rows):
@@ -454,7 +469,13 @@ class BatchRun:
             started_at=self._started_at,
             total=total,
             unique=unique,
-            settings={**self.options.settings(), "rdaplab": __version__},
+            settings={
+                **self.options.settings(),
+                "kind_used": self.kind,
+                "column": self.column,
+                **(self.mapper.settings() if self.mapper is not None else {}),
+                "rdaplab": __version__,
+            },
         )
 
     def _end(self, *, stopped_early: bool) -> None:
@@ -472,6 +493,13 @@ class BatchRun:
         rules = self.rules
         summary["started_at"] = self._started_at.isoformat()
         summary["cache"] = str(self.store.path)
+        summary["input"] = {"column": self.column, "kind": self.kind}
+        mapper = self.mapper
+        summary["registered_domain"] = {
+            "enabled": self.options.registered_domain,
+            **(mapper.settings() if mapper is not None else DomainMapper.NOT_USED),
+            "mapped_rows": mapper.mapped_rows if mapper is not None else 0,
+        }
         summary["privacy"] = {
             "redact_pii": rules.redact_pii,
             "privacy": rules.privacy,

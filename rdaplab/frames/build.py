@@ -30,6 +30,7 @@ from rdaplab.models import NameResult, Normalized, Response
 from rdaplab.rdap.decode import ParseError, decode_json
 from rdaplab.rdap.domain import merge_records, parse_domain
 from rdaplab.rdap.fast import parse_body
+from rdaplab.rdap.objects import object_class_error
 from rdaplab.rdap.records import DomainRecord, EntityRow, EventRow, NameserverRow, RedactionRow
 from rdaplab.schemas import (
     DOMAINS_SCHEMA,
@@ -75,6 +76,14 @@ def _pick_bodies(responses: Sequence[Response]) -> tuple[Response | None, Respon
     return registry, registrar
 
 
+def _class_error(record: DomainRecord) -> str | None:
+    """Why a domain answer's record is of another object class, or None (the usual)."""
+    served = record.object_class
+    if served is None or served == "domain":
+        return None
+    return object_class_error("domain", served)
+
+
 def normalize_result(result: NameResult) -> Normalized:
     """Decode and normalize one key's kept answers; never raises.
 
@@ -90,9 +99,11 @@ def normalize_result(result: NameResult) -> Normalized:
     Returns
     -------
     Normalized
-        A registry body that does not decode, or a shape the parser cannot handle, gives
+        A registry body that does not decode, a shape the parser cannot handle, or an
+        object of another class than ``domain`` (its ``objectClassName``) gives
         ``outcome="error"``, ``error_kind="parse_error"``; a registrar body that does not
-        decode is dropped and ``referral_status`` becomes ``"referral_failed"``.
+        decode, or is of another class, is dropped and ``referral_status`` becomes
+        ``"referral_failed"``.
     """
     if result.query_kind != "domain":
         return normalize_object_result(result)
@@ -104,6 +115,8 @@ def normalize_result(result: NameResult) -> Normalized:
                 record = parse_body(only.body, "registry")
             except Exception:
                 return _normalize_bodies(result, only, None)  # says which failure it was
+            if record.object_class is not None and record.object_class != "domain":
+                return _normalize_bodies(result, only, None)  # the class check is there
             outcome, kind, detail = result.outcome, result.error_kind, result.error_detail
             return Normalized(record, outcome, kind, detail, result.referral_status)
     outcome, kind, detail = result.outcome, result.error_kind, result.error_detail
@@ -118,6 +131,11 @@ def normalize_result(result: NameResult) -> Normalized:
     except ParseError as exc:
         detail = f"registry answer: {exc}"[:200]
         return Normalized(None, "error", "parse_error", detail, result.referral_status)
+    if isinstance(registry_doc, Mapping):
+        reason = object_class_error("domain", registry_doc.get("objectClassName"))
+        if reason is not None:
+            detail = f"registry answer: {reason}"[:200]
+            return Normalized(None, "error", "parse_error", detail, result.referral_status)
     registrar_doc = None
     referral_status = result.referral_status
     if registrar is not None:
@@ -126,6 +144,12 @@ def normalize_result(result: NameResult) -> Normalized:
         except ParseError:
             # the registry answer stands on its own; a broken referral body is dropped
             referral_status = "referral_failed"
+        else:
+            if isinstance(registrar_doc, Mapping) and object_class_error(
+                "domain", registrar_doc.get("objectClassName")
+            ):
+                registrar_doc = None  # an object of another class: dropped, as broken
+                referral_status = "referral_failed"
     try:
         record = parse_domain(registry_doc, registrar_doc)
     except Exception as exc:  # a shape the tolerant parser missed: one row, not the batch
@@ -146,6 +170,11 @@ def _normalize_bodies(
         return Normalized(None, "error", "parse_error", detail, result.referral_status)
     except Exception as exc:  # reported after the registrar body, as parse_domain would
         reg, failure = None, exc
+    if reg is not None:
+        reason = _class_error(reg)
+        if reason is not None:
+            detail = f"registry answer: {reason}"[:200]
+            return Normalized(None, "error", "parse_error", detail, result.referral_status)
     rar = None
     referral_status = result.referral_status
     if registrar is not None:
@@ -155,6 +184,10 @@ def _normalize_bodies(
             referral_status = "referral_failed"
         except Exception as exc:
             failure = failure or exc
+        else:
+            if _class_error(rar) is not None:
+                rar = None  # an object of another class: dropped, as a broken body is
+                referral_status = "referral_failed"
     if failure is not None:
         detail = f"registry answer could not be normalized: {failure!r}"[:200]
         return Normalized(None, "error", "parse_error", detail, referral_status)
@@ -198,6 +231,10 @@ def normalize_results(results: Iterable[NameResult]) -> dict[str, Normalized]:
                     except Exception:
                         out[result.key] = _normalize_bodies(result, only, None)  # which failure
                     else:
+                        oc = record.object_class
+                        if oc is not None and oc != "domain":  # another class, or a spelling
+                            out[result.key] = _normalize_bodies(result, only, None)
+                            continue
                         out[result.key] = Normalized(
                             record,
                             result.outcome,

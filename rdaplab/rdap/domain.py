@@ -7,6 +7,8 @@ values: :mod:`rdaplab.rdap.decode`; contact cards: :mod:`rdaplab.rdap.jcard`; en
 
 - ``ldhName`` with a trailing dot (Com Laude, ZDNS, Nominet nameservers);
 - ``secureDns`` instead of ``secureDNS`` (AFNIC);
+- ``nameServers`` instead of ``nameservers`` (legacy RIR reverse-DNS domain objects), read
+  when ``nameservers`` is absent or null;
 - "last update" standing in for "last changed" (MarkMonitor);
 - the registrar's IANA id at the domain level (Namecheap).
 
@@ -127,7 +129,10 @@ def parse_domain_doc(doc: Mapping[str, Any], source: str) -> DomainRecord:
         rec.last_changed_date = last_update
 
     rec.rdap_status = status_list(get("status"))
-    rec.nameservers, rec.nameserver_rows = read_nameservers(get("nameservers"), source)
+    ns = get("nameservers")
+    if ns is None:
+        ns = get("nameServers")  # the legacy spelling; the fast path reads the same two
+    rec.nameservers, rec.nameserver_rows = read_nameservers(ns, source)
     rec.dnssec = _dnssec(doc)
     marks = NO_MARKS
     if "redacted" in doc:

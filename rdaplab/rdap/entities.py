@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Any, cast
 
 from rdaplab.rdap.decode import as_list, as_text
 from rdaplab.rdap.jcard import jscontact_card, read_jscard, read_vcard
 from rdaplab.rdap.records import EntityRow
-from rdaplab.rdap.redactions import PLACEHOLDER_FIRST, is_placeholder
+from rdaplab.rdap.redactions import PLACEHOLDER_FIRST, Marks, is_placeholder, resolve_marks
 
 __all__ = ["domain_level_iana", "read_entities"]
 
@@ -102,8 +102,13 @@ def _walk_entities(
     registrars: list[tuple[int, dict[str, Any], str | None]],
     parent: str | None = None,
     depth: int = 0,
+    flags: dict[int, set[str]] | None = None,
 ) -> None:
-    """Append one row per (entity, role), depth first; collect registrar entities."""
+    """Append one row per (entity, role), depth first; collect registrar entities.
+
+    ``marks`` are (role, field) pairs flagged for every entity with that role; ``flags``
+    the fields flagged per entity (by ``id``), from RFC 9537 paths that select it.
+    """
     for ent in as_list(entities):
         if not isinstance(ent, dict):
             continue
@@ -137,6 +142,14 @@ def _walk_entities(
         roles: list[str | None] = [
             r.strip().lower() for r in as_list(ent.get("roles")) if isinstance(r, str)
         ]
+        own = flags.get(id(ent)) if flags else None
+        if own:  # fields an RFC 9537 path flags on this very entity, whatever its role
+            fn_r = fn_r or "name" in own
+            org_r = org_r or "organization" in own
+            email_r = email_r or "email" in own
+            tel_r = tel_r or "phone" in own
+            cc_r = cc_r or "country" in own
+            adr_r = adr_r or "address" in own
         for role in roles or [None]:
             if marks and role is not None:
                 out.append(
@@ -164,7 +177,9 @@ def _walk_entities(
             if role == "registrar":
                 registrars.append((depth, ent, name or org))
         if depth < _MAX_ENTITY_DEPTH and "entities" in ent:
-            _walk_entities(ent["entities"], source, marks, out, registrars, handle, depth + 1)
+            _walk_entities(
+                ent["entities"], source, marks, out, registrars, handle, depth + 1, flags
+            )
 
 
 def _registrar_entity(
@@ -198,11 +213,27 @@ def domain_level_iana(public_ids: object, name: str) -> str | None:
 
 
 def read_entities(
-    value: object, source: str, marks: frozenset[tuple[str, str]]
+    value: object, source: str, marks: Marks, *, self_entity: bool = False
 ) -> tuple[list[EntityRow], str | None, str | None]:
-    """(rows, registrar name, registrar IANA id from the entity) of an ``entities`` member."""
+    """(rows, registrar name, registrar IANA id from the entity) of an ``entities`` member.
+
+    ``marks`` come from the answer's ``redacted`` member (:func:`read_redacted`); their
+    JSONPaths are evaluated against ``{"entities": value}`` -- every path into the
+    entities selects there what it selects in the whole answer -- or, when
+    ``self_entity`` (an entity answer: ``value`` is ``[answer]``), against the answer.
+    """
     rows: list[EntityRow] = []
     registrars: list[tuple[int, dict[str, Any], str | None]] = []
-    _walk_entities(value, source, marks, rows, registrars)
+    # without a PathMark, every mark is a (role, field) pair
+    role_marks = cast("frozenset[tuple[str, str]]", marks)
+    flags: dict[int, set[str]] | None = None
+    if marks and any(m.__class__ is not tuple for m in marks):
+        if self_entity:
+            items = as_list(value)
+            root: Any = items[0] if items else None
+        else:
+            root = {"entities": as_list(value)}
+        role_marks, flags = resolve_marks(marks, root, self_entity)
+    _walk_entities(value, source, role_marks, rows, registrars, flags=flags)
     name, iana = _registrar_entity(registrars)
     return rows, name, iana

@@ -27,7 +27,7 @@ from rdaplab.rdap.decode import (
 from rdaplab.rdap.domain import dnssec_value, parse_domain_doc, read_nameservers
 from rdaplab.rdap.entities import domain_level_iana, read_entities
 from rdaplab.rdap.records import DomainRecord, EventRow
-from rdaplab.rdap.redactions import NO_MARKS, read_redacted
+from rdaplab.rdap.redactions import NO_MARKS, Marks, read_redacted
 
 __all__ = ["parse_body"]
 
@@ -66,6 +66,7 @@ class _DomainDoc(msgspec.Struct, gc=False):
     events: list[_Event] | None = None
     status: msgspec.Raw = _NULL_RAW
     nameservers: msgspec.Raw = _NULL_RAW
+    nameServers: msgspec.Raw = _NULL_RAW  # legacy spelling, as parse_domain_doc reads it
     secureDNS: _SecureDNS | None = None  # a non-object sends the body down the tolerant path
     secureDns: _SecureDNS | None = None  # AFNIC's spelling
     redacted: msgspec.Raw = _NULL_RAW
@@ -142,9 +143,9 @@ class _RawMemo:
         self,
         bucket_key: Any,
         raw: msgspec.Raw,
-        build: Callable[[Any, str, frozenset[tuple[str, str]]], Any],
+        build: Callable[[Any, str, Marks], Any],
         source: str,
-        marks: frozenset[tuple[str, str]],
+        marks: Marks,
     ) -> Any:
         """The value remembered for ``raw`` under ``bucket_key``, else
         ``build(decoded raw, source, marks)`` (remembered by :meth:`put`)."""
@@ -167,21 +168,21 @@ _entities_memo = _RawMemo()
 
 
 # What the memos hold, built from a decoded member (tuples: memoized values are shared).
-def _status(value: Any, source: str, marks: frozenset[tuple[str, str]]) -> tuple[str, ...]:
+def _status(value: Any, source: str, marks: Marks) -> tuple[str, ...]:
     return tuple(status_list(value))
 
 
-def _nameservers(value: Any, source: str, marks: frozenset[tuple[str, str]]) -> tuple[Any, Any]:
+def _nameservers(value: Any, source: str, marks: Marks) -> tuple[Any, Any]:
     names, rows = read_nameservers(value, source)
     return tuple(names), tuple(rows)
 
 
-def _redacted(value: Any, source: str, marks: frozenset[tuple[str, str]]) -> tuple[Any, Any]:
+def _redacted(value: Any, source: str, marks: Marks) -> tuple[Any, Any]:
     rows, found = read_redacted(value, source)
     return tuple(rows), found
 
 
-def _entities(value: Any, source: str, marks: frozenset[tuple[str, str]]) -> tuple[Any, ...]:
+def _entities(value: Any, source: str, marks: Marks) -> tuple[Any, ...]:
     rows, registrar, iana = read_entities(value, source, marks)
     return tuple(rows), registrar, iana
 
@@ -293,7 +294,9 @@ def _parse_typed(d: _DomainDoc, sd: _SecureDNS | None, source: str) -> DomainRec
         () if raw is _NULL_RAW else _status_memo.lookup(len(raw), raw, _status, source, NO_MARKS)
     )
     raw = d.nameservers
-    if raw is _NULL_RAW:
+    if raw is _NULL_RAW or raw == _NULL_RAW:  # absent or null: the legacy spelling, if any
+        raw = d.nameServers
+    if raw is _NULL_RAW or raw == _NULL_RAW:
         ns: Any = _NO_NAMESERVERS
     else:
         ns = _ns_memo.lookup((source, len(raw)), raw, _nameservers, source, NO_MARKS)

@@ -102,6 +102,28 @@ def _adr_text(value: object, params: object) -> str | None:
     return "\n".join(lines) if lines else None
 
 
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def _adr_country(value: list[Any]) -> str | None:
+    """The country name of a structured ``adr`` value of 7 or more components.
+
+    RFC 6350 puts it at index 6. Some servers send 8 components, one more before the
+    country (the postal code then at 6, the country at 7): with exactly 8, when item 6 is
+    empty or holds a digit (a postal code; no country name has one) and item 7 is text
+    without digits, item 7 is the country. Longer values (RFC 9554 appends room, floor,
+    ... after the country) keep index 6.
+    """
+    country = _jtext(value[6])
+    if len(value) == 8 and (country is None or _has_digit(country)):
+        last = _jtext(value[7])
+        if last is not None and not _has_digit(last):
+            return last
+        return None  # a postal code is no country
+    return country
+
+
 def _param_types(params: object) -> str:
     """The jCard ``type`` parameter as one lowercase string ("work,voice")."""
     if not isinstance(params, dict) or not params:
@@ -175,7 +197,7 @@ def read_vcard(vcard: object) -> Card:
             if cc is None and isinstance(params, dict) and params:
                 cc = as_text(get_ci(params, "cc"))
             if country_name is None and isinstance(value, list) and len(value) >= 7:
-                country_name = _jtext(value[6])
+                country_name = _adr_country(value)
             if address is None:
                 address = _adr_text(prop[3], params)
         elif cc is None and pname == "iso-3166-1-alpha-2":

@@ -9,7 +9,10 @@ computing each distinct string once. Invalid values never raise: they come back 
 
 ``kind="auto"`` decides by shape, per value (see :func:`detect_kind`):
 
-1. contains ``:`` or ``/`` -> ``ip`` (IPv6 address, or a prefix of either family);
+1. contains ``:`` or ``/`` -> ``ip`` (IPv6 address, or a prefix of either family),
+   unless it is shaped like a URL (``scheme://``), a ``mailto:`` or e-mail address
+   (``@``), or ``host:port`` / ``host/path`` with a letter in the host: those are
+   ``domain`` (their host is what a domain lookup maps, see :mod:`rdaplab.rdap.psl`);
 2. only digits and dots, with at least one dot -> ``ip`` (IPv4 address);
 3. ``AS``/``as`` followed by digits, or digits alone -> ``asn``;
 4. anything else -> ``domain`` (delegated to :func:`rdaplab.names.normalize_domain`).
@@ -49,6 +52,10 @@ MAX_ASN = 4_294_967_295  # 32-bit AS numbers (RFC 6793)
 MAX_HANDLE_CHARS = 255  # no RFC limit; longer values are garbage, not handles
 
 _IPV4_SHAPE = re.compile(r"[0-9.]*\.[0-9.]*")
+# A URL or mailto: (never an IP), or host[:port][/path] with a letter in the host and at
+# most one ':' followed by digits (an IPv6 address has at least two colons).
+_URL_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[Mm][Aa][Ii][Ll][Tt][Oo]:")
+_HOST_PORT_PATH = re.compile(r"[^\s:/?#\[\]]*[^\W\d_][^\s:/?#\[\]]*(?::[0-9]*)?(?:[/?#].*)?", re.S)
 _ASN_SHAPE = re.compile(r"(?:[Aa][Ss])?[0-9]+")
 _ASDOT = re.compile(r"[Aa][Ss]([0-9]+)\.([0-9]+)")  # RFC 5396 asdot: AS1.10 = 65546
 # A dotted quad without leading zeros: the common case, accepted without ipaddress.
@@ -142,6 +149,8 @@ def detect_kind(value: object) -> Kind:
         return "domain"
     text = value.strip()
     if ":" in text or "/" in text:
+        if "@" in text or _URL_SHAPE.match(text) or _HOST_PORT_PATH.fullmatch(text):
+            return "domain"
         return "ip"
     if _IPV4_SHAPE.fullmatch(text):
         return "ip"

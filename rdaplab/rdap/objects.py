@@ -13,13 +13,15 @@ Tolerances, each needed by a real answer in ``datasets/responses``:
 - zero-padded IPv4 addresses (ARIN ``074.125.000.000``), uppercase fully expanded IPv6
   (ARIN ``2001:4860:0000:...``), addresses with a ``/len`` suffix (RIPE ``62.239.237.0/32``)
   -- addresses are output in canonical compressed form;
-- missing ``objectClassName`` (older RIPE captures), entities without ``roles`` (AFRINIC);
+- missing ``objectClassName`` (older RIPE captures) when the answer has the members of
+  the class asked for (:func:`object_class_error`), entities without ``roles`` (AFRINIC);
 - ``cidr0_cidrs`` (the cidr0 extension) used when present and valid, else the CIDRs are
   computed from the start and end addresses;
 - ``startAutnum`` as a string, an ``AS``-prefixed string, or missing.
 
 Nothing here raises on a decoded document of any shape (but :func:`parse_object` on one
-that is no RDAP object): unusable members become ``None`` or empty lists.
+that is no RDAP object, or an object of another class than asked for): unusable members
+become ``None`` or empty lists.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from rdaplab.rdap.records import EventRow, LinkRow, ObjectRecord, RemarkRow
 from rdaplab.rdap.redactions import NO_MARKS, read_redacted
 
 __all__ = [
+    "OBJECT_CLASSES",
     "RIRS",
+    "object_class_error",
     "parse_autnum",
     "parse_network",
     "parse_object",
@@ -80,6 +84,20 @@ _CLASS_NAMES = {
     "entity": "entity",
     "nameserver": "nameserver",
 }
+# The objectClassName (RFC 9083 §5) a lookup of each query kind must answer with.
+OBJECT_CLASSES = {"domain": "domain", **_CLASS_NAMES}
+
+# Members only an object of the class has: an answer that omits objectClassName is taken
+# for the class asked for when it has one of them (real: old RIPE IP network answers,
+# datasets/responses/ripe/ip-62.239.237.1.json and ip-2a00_2381_ffff__1.json).
+_CLASS_MEMBERS = {
+    "ip": ("startAddress", "endAddress", "ipVersion", "cidr0_cidrs"),
+    "asn": ("startAutnum", "endAutnum"),
+    "entity": ("vcardArray", "jscontact_card", "jscard", "roles"),
+    "nameserver": ("ipAddresses", "ldhName", "unicodeName"),
+}
+# Members of a domain answer: a nameserver answer has none of them.
+_DOMAIN_MEMBERS = ("nameservers", "nameServers", "secureDNS", "secureDns", "variants")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -342,12 +360,61 @@ def parse_autnum(
 # --------------------------------------------------------------------------- objects
 
 
+def object_class_error(
+    kind: str, served: object, doc: Mapping[str, Any] | None = None
+) -> str | None:
+    """Why an answer is not an object of the class a ``kind`` lookup asks for, or None.
+
+    Parameters
+    ----------
+    kind
+        The query kind: ``domain``, ``ip``, ``asn``, ``entity`` or ``nameserver``.
+    served
+        The answer's ``objectClassName`` member as served (compared case-insensitively,
+        spaces collapsed: ``"IP Network"`` is an ``ip network``).
+    doc
+        The answer, to tell from its members what a non-domain answer without
+        ``objectClassName`` is (see ``_CLASS_MEMBERS``); None skips that check.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"expected objectClassName 'ip network', got 'domain'"``. A domain answer
+        without ``objectClassName`` stays tolerated, as it always was: RFC 9083 requires
+        the member and every domain answer in ``datasets/responses`` carries it, so no
+        real answer argues for turning that tolerance into an error.
+    """
+    expected = OBJECT_CLASSES.get(kind)
+    if expected is None:
+        return None
+    text = as_text(served)
+    if text is not None:
+        if text == expected or " ".join(text.split()).casefold() == expected:
+            return None
+        return f"expected objectClassName {expected!r}, got {text!r}"
+    if kind == "domain" or doc is None:
+        return None
+    members = _CLASS_MEMBERS[kind]
+    if any(doc.get(m) is not None for m in members) and not (
+        kind == "nameserver" and any(doc.get(m) is not None for m in _DOMAIN_MEMBERS)
+    ):
+        return None
+    return (
+        f"expected objectClassName {expected!r}, got none, and the answer has no member "
+        f"of one ({', '.join(members)})"
+    )
+
+
 def _object_doc(kind: str, doc: object) -> Mapping[str, Any]:
-    """The answer as a mapping, or ParseError when a 2xx body carries no RDAP object."""
+    """The answer as a mapping, or ParseError when a 2xx body carries no RDAP object or
+    an object of another class than ``kind`` asks for."""
     if not isinstance(doc, Mapping):
         raise ParseError(f"the answer is a JSON {type(doc).__name__}, not an object")
     markers = ("objectClassName", "handle", "ldhName", "unicodeName", "startAddress")
     if any(doc.get(m) for m in markers) or doc.get("startAutnum") is not None:
+        reason = object_class_error(kind, doc.get("objectClassName"), doc)
+        if reason is not None:
+            raise ParseError(reason)
         return doc
     if doc.get("errorCode") is not None:
         raise ParseError(
@@ -426,7 +493,8 @@ def parse_object(
     Raises
     ------
     ParseError
-        When ``doc`` is not an RDAP object (not a mapping, ``{}``, an error body).
+        When ``doc`` is not an RDAP object (not a mapping, ``{}``, an error body), or is
+        an object of another class than ``kind`` asks for (:func:`object_class_error`).
     """
     d = _object_doc(kind, doc)
     rec = ObjectRecord(kind)
@@ -439,7 +507,7 @@ def parse_object(
     if "redacted" in d:
         rec.redactions, marks = read_redacted(d.get("redacted"), "registry")
     if kind == "entity":
-        rec.entities, _, _ = read_entities([d], "registry", marks)
+        rec.entities, _, _ = read_entities([d], "registry", marks, self_entity=True)
     elif "entities" in d:
         rec.entities, _, _ = read_entities(d.get("entities"), "registry", marks)
     if kind == "nameserver":

@@ -147,8 +147,8 @@ async def test_a_file_is_read_in_chunks(simulator, tmp_path, monkeypatch):
         await orig(self, values, **kwargs)
 
     monkeypatch.setattr(BatchRun, "admit", spy)
-    # Reading the whole file at once would go through read_values/read_file: forbid it.
-    monkeypatch.setattr(mod, "read_values", None)
+    # Reading the whole file at once would go through read_named_values: forbid it.
+    monkeypatch.setattr(mod, "read_named_values", None)
     for source, column, n in ((csv, None, 1_000), (str(txt), None, 300), (pq, "name", 700)):
         sizes.clear()
         batches = await collect(sim, tmp_path, source, column=column, chunk_size=128)

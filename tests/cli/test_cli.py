@@ -3,7 +3,8 @@
 Every case runs ``python -m rdaplab ...`` in a child process with ``cwd=tmp_path``, the
 simulator's bootstrap directory and a DuckDB cache file in ``tmp_path``, and checks exit
 codes, stdout/stderr and the files written. The fenced ``console`` examples of
-``docs/cli.md`` for ``bootstrap show`` and ``--version`` are replayed against the real CLI.
+``docs/cli.md`` for ``bootstrap show``, ``psl show`` and ``--version`` are replayed against
+the real CLI.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rdaplab import Cache
 from rdaplab._version import __version__
 from rdaplab.cli import build_parser
 from rdaplab.frames import DOMAINS_SCHEMA
+from rdaplab.rdap.psl import PublicSuffixes
 from rdaplab.simulator import SimulatorThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,6 +184,16 @@ def test_contract_flag_names_exist() -> None:
     assert parser.parse_args(["lookup", "in.csv", "--no-learned-limits"]).no_learned_limits
     args = parser.parse_args(["bootstrap", "show", "example.com", "--bootstrap", "d"])
     assert (args.name, args.bootstrap) == ("example.com", "d")
+    args = parser.parse_args(["lookup", "in.csv"])
+    assert (args.registered_domain, args.psl_private, args.psl) == (True, False, None)
+    args = parser.parse_args(["lookup", "in.csv", "--no-registered-domain", "--psl-private",
+                              "--psl", "my.dat"])  # fmt: skip
+    assert (args.registered_domain, args.psl_private, args.psl) == (False, True, "my.dat")
+    assert parser.parse_args(["lookup", "in.csv", "--registered-domain"]).registered_domain
+    args = parser.parse_args(["psl", "show", "www.example.co.uk", "--private", "--psl", "f"])
+    assert (args.name, args.private, args.psl) == ("www.example.co.uk", True, "f")
+    args = parser.parse_args(["psl", "refresh", "--dir", "d", "--source", "https://x/"])
+    assert (args.dir, args.source) == ("d", "https://x/")
     assert parser.parse_args(["demo"]).out == "demo-results.parquet"
 
 
@@ -246,6 +258,85 @@ def test_out_formats_read_back(run: Any, tmp_path: Path, suffix: str) -> None:
     assert frame["outcome"].to_list()[:3] == ["ok", "ok", "not_found"]
     if suffix != ".parquet":
         assert "\x00" not in out.read_text(encoding="utf-8")  # no internal keys leak out
+
+
+def test_junk_in_a_domain_column_still_writes_the_domains_frame(
+    run: Any, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    values = ["a.test", "http://", "https://www.b.test/x", "1.2.3", "user@a.test", "42"]
+    write_csv(tmp_path / "in.csv", {"id": [str(i) for i in range(6)], "domain": values})
+    before = requests_served(sim)
+    proc = run("in.csv", "--out", "out.csv", "--summary-json", "s.json")
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 6 rows to out.csv" in proc.stdout  # the domains frame, not "(queries)"
+    assert "registrable domains: 2 rows mapped" in proc.stdout
+    out = pl.read_csv(tmp_path / "out.csv", infer_schema=False)
+    assert out.columns == DOMAINS_SCHEMA.names()
+    assert out["query"].to_list() == values
+    assert out["domain"].to_list() == ["a.test", None, "b.test", None, "a.test", None]
+    assert requests_served(sim) - before == 2  # a.test and b.test, once each
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["input"] == {"column": "domain", "kind": "domain"}
+    assert summary["registered_domain"]["enabled"] is True
+    proc = run("in.csv", "--out", "as-is.parquet", "--no-registered-domain")
+    assert proc.returncode == 0, proc.stderr
+    as_is = pl.read_parquet(tmp_path / "as-is.parquet")["domain"].to_list()
+    assert as_is == ["a.test", None, None, None, None, None]
+
+
+SMALL_PSL = (
+    "// VERSION: 2030-01-02_03-04-05_UTC\n// ===BEGIN ICANN DOMAINS===\ntest\nco.test\n"
+    "// ===END ICANN DOMAINS===\n"
+)
+
+
+@contextlib.contextmanager
+def serve_bytes(body: bytes) -> Iterator[str]:
+    """A loopback HTTP server answering every GET with ``body``; yields its URL."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/public_suffix_list.dat"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_psl_refresh_saves_a_checked_copy_or_changes_nothing(tmp_path: Path) -> None:
+    where = tmp_path / "psl"
+    dead = f"http://127.0.0.1:{free_port()}/public_suffix_list.dat"
+    proc = rdaplab(
+        "psl", "refresh", "--dir", where, "--source", dead, "--timeout", "5", cwd=tmp_path
+    )
+    assert_one_line_error(proc, "could not download the Public Suffix List", "nothing changed")
+    assert not (where / "public_suffix_list.dat").exists()
+    with serve_bytes(b"not a suffix list\n") as url:
+        proc = rdaplab("psl", "refresh", "--dir", where, "--source", url, cwd=tmp_path)
+    assert_one_line_error(proc, "is not a Public Suffix List")
+    assert not (where / "public_suffix_list.dat").exists()
+    with serve_bytes(SMALL_PSL.encode()) as url:
+        proc = rdaplab("psl", "refresh", "--dir", where, "--source", url, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "saved the Public Suffix List 2030-01-02_03-04-05_UTC (2 rules)" in proc.stdout
+    meta = json.loads((where / "public_suffix_list.meta.json").read_text())
+    assert meta["version"] == "2030-01-02_03-04-05_UTC" and meta["source"] == url
+    saved = PublicSuffixes.load(where)  # what `lookup --psl DIR` reads
+    assert saved.version == "2030-01-02_03-04-05_UTC"
+    assert saved.registrable("www.shop.co.test") == "shop.co.test"
 
 
 def _parquet(path: Path, names: list[str]) -> Path:
@@ -688,7 +779,9 @@ def doc_examples() -> list[tuple[str, list[str]]]:
         lines = block.rstrip("\n").splitlines()
         command = lines[0]
         # A simulator bootstrap (--bootstrap) has run-dependent ports and dates: not replayed.
-        replay = command.startswith(("$ rdaplab bootstrap show", "$ rdaplab --version"))
+        replay = command.startswith(
+            ("$ rdaplab bootstrap show", "$ rdaplab --version", "$ rdaplab psl show")
+        )
         if replay and "--bootstrap" not in command:
             out.append((command[2:], [ln for ln in lines[1:] if ln.strip()]))
     return out
@@ -698,6 +791,7 @@ def test_docs_have_replayable_examples() -> None:
     examples = doc_examples()
     assert any(c.startswith("rdaplab --version") for c, _ in examples)
     assert sum(c.startswith("rdaplab bootstrap show") for c, _ in examples) >= 2
+    assert sum(c.startswith("rdaplab psl show") for c, _ in examples) >= 2
     assert all(expected for _, expected in examples)
 
 

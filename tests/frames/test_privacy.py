@@ -55,9 +55,9 @@ def response(key: str, raw: bytes, depth: int = 0, **kw: object) -> Response:
     return Response(**args)  # type: ignore[arg-type]
 
 
-def ok(key: str, *bodies: bytes) -> NameResult:
+def ok(key: str, *bodies: bytes, kind: str = "domain") -> NameResult:
     responses = [response(key, b, depth) for depth, b in enumerate(bodies)]
-    return NameResult("domain", key, "ok", http_status=200, fetched_at=NOW, responses=responses)
+    return NameResult(kind, key, "ok", http_status=200, fetched_at=NOW, responses=responses)
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +288,9 @@ def test_kind_column_on_real_answers() -> None:
         "192.198.0.0": "arin/ip-192.198.0.0.json",
         "196.11.240.215": "afrinic/ip-196.11.240.215.json",
     }
-    res = {k: ok(k, body(f)) for k, f in files.items()}
+    # IP network answers, looked up as such (a domain lookup answered with an IP network
+    # is a parse_error since objectClassName is checked)
+    res = {k: ok(k, body(f), kind="ip") for k, f in files.items()}
     frames = build_frames([(k, k) for k in res], res)
     ent = frames.entities
     assert "kind" in ent.columns  # frames.py fills it from EntityRow.kind

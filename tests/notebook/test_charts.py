@@ -292,6 +292,19 @@ def test_provider_heuristic():
     assert got == ["google.com", "nic.co.uk", "c.de", "x.com.au", "tld"]
 
 
+def test_provider_is_the_registrable_domain_by_the_public_suffix_list(tmp_path):
+    hosts = ["ns.x.gouv.fr", "ns1.a.blogspot.com", "co.uk", "NS2.Example.Kawasaki.JP.", None]
+    s = pl.DataFrame({"ns": hosts})
+    got = s.select(charts.provider_of(pl.col("ns")))["ns"].to_list()
+    # gouv.fr is a public suffix; blogspot.com is one only in the private section; a
+    # public suffix or a wildcard's child (*.kawasaki.jp) is its own provider
+    assert got == ["x.gouv.fr", "blogspot.com", "co.uk", "ns2.example.kawasaki.jp", None]
+    mine = tmp_path / "psl.dat"
+    mine.write_text("// ===BEGIN ICANN DOMAINS===\nfr\n// ===END ICANN DOMAINS===\n")
+    got = s.select(charts.provider_of(pl.col("ns"), psl=mine))["ns"].to_list()
+    assert got[0] == "gouv.fr"  # the list given: gouv.fr is not a suffix there
+
+
 def test_throughput_counts_every_attempt(result):
     rows = _frame(charts.throughput(result))
     a = result.attempts

@@ -46,6 +46,7 @@ from rdaplab.models import NameResult, Response
 from rdaplab.rdap.decode import ParseError, decode_json
 from rdaplab.rdap.domain import parse_domain, parse_domain_doc
 from rdaplab.rdap.fast import parse_body
+from rdaplab.rdap.objects import object_class_error
 from rdaplab.rdap.records import DomainRecord
 
 PROPS = settings(
@@ -568,6 +569,14 @@ def is_json_object(raw: bytes) -> bool:
     return True
 
 
+def is_domain_answer(raw: bytes) -> bool:
+    """A JSON object whose objectClassName, if any, is "domain" (issue 12: an answer of
+    another class is a parse_error)."""
+    if not is_json_object(raw):
+        return False
+    return object_class_error("domain", decode_json(raw).get("objectClassName")) is None
+
+
 def assert_same_as_tolerant(raw: bytes, source: str) -> DomainRecord | None:
     """parse_body (fast) agrees with the generic decode + parse_domain_doc (tolerant)."""
     try:
@@ -598,9 +607,9 @@ def test_normalization_never_raises(raw: bytes, referral: bytes | None, decoded:
     raws = (raw,) if referral is None else (raw, referral)
     res = result("a.test", *raws, decoded=decoded)
     norm = normalize_result(res)
-    if is_json_object(raw):
+    if is_domain_answer(raw):
         assert norm.record is not None and norm.outcome == "ok" and norm.error_kind is None
-        if referral is not None and not is_json_object(referral):
+        if referral is not None and not is_domain_answer(referral):
             assert norm.referral_status == "referral_failed"
     else:
         assert norm.record is None
@@ -623,12 +632,12 @@ def test_frames_match_schemas(raws: list[bytes]) -> None:
     assert frames.nameservers.schema == NAMESERVERS_SCHEMA
     assert frames.redactions.schema == REDACTIONS_SCHEMA
     assert frames.domains.height == len(rows)
-    parsed = [k for k, raw in zip(results, raws, strict=True) if is_json_object(raw)]
+    parsed = [k for k, raw in zip(results, raws, strict=True) if is_domain_answer(raw)]
     outcomes = dict(zip(frames.domains["domain"], frames.domains["outcome"], strict=False))
     assert [k for k in results if outcomes[k] == "ok"] == parsed
     # the frames hold what the tolerant parser says, row for row
     want_events = sum(
-        len(parse_domain(decode_json(raw)).events) for raw in raws if is_json_object(raw)
+        len(parse_domain(decode_json(raw)).events) for raw in raws if is_domain_answer(raw)
     )
     assert frames.events.height == want_events
 
@@ -672,10 +681,10 @@ def test_one_at_a_time_equals_together(pairs: list[tuple[bytes, bytes]], rnd: An
 @given(bodies, bodies)
 def test_registry_and_registrar_merge_equals_tolerant_merge(reg: bytes, rar: bytes) -> None:
     norm = normalize_result(result("a.test", reg, rar))
-    if not is_json_object(reg):
+    if not is_domain_answer(reg):
         assert norm.error_kind == "parse_error"
         return
-    rar_doc = decode_json(rar) if is_json_object(rar) else None
+    rar_doc = decode_json(rar) if is_domain_answer(rar) else None
     assert repr(norm.record) == repr(parse_domain(decode_json(reg), rar_doc))
 
 
@@ -797,10 +806,19 @@ def test_real_quirk_secure_dns_casing() -> None:  # afnic: "secureDns"
 
 
 def test_real_quirk_spaces_in_links() -> None:
-    # afrinic: a self link whose href has unescaped spaces; nothing to follow, no error
-    frames = _frames_of("afrinic/ip-196.216.2.1.json")
-    assert frames.domains["outcome"].to_list() == ["ok"]
-    doc = decode_json((responses_dir() / "afrinic/ip-196.216.2.1.json").read_bytes())
+    # afrinic: a self link whose href has unescaped spaces; nothing to follow, no error.
+    # The answer is an "ip network": looked up as one (as a domain it is a parse_error).
+    raw = (responses_dir() / "afrinic/ip-196.216.2.1.json").read_bytes()
+    key = "ip/196.216.2.1"
+    res = NameResult("ip", key, "ok", http_status=200, fetched_at=T0, query="196.216.2.1")
+    res.responses = [Response("ip", "196.216.2.1", 0, "u", "u", 200, {}, raw, T0, 1.0)]
+    frames = build_frames([("196.216.2.1", key)], {key: res}, normalize_results([res]))
+    assert frames.networks["outcome"].to_list() == ["ok"]
+    assert frames.links.filter(frames.links["href"].str.contains(" ")).height >= 1
+    assert _frames_of("afrinic/ip-196.216.2.1.json").domains["error_kind"].to_list() == [
+        "parse_error"
+    ]
+    doc = decode_json(raw)
     assert any(" " in link["href"] for link in doc["links"])
 
 

@@ -8,6 +8,7 @@ answered names), whatever the number of input rows.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -19,10 +20,7 @@ from rdaplab.notebook.charts.inputs import (
     frame_of,
     registry_label,
 )
-
-# Second-level labels under which registries sell names (co.uk, com.au, ...): a provider
-# is then three labels, not two. A short list, not the Public Suffix List.
-_SLD_LABELS = ("co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "ltd", "plc")
+from rdaplab.rdap.psl import PublicSuffixes
 
 
 def registrations_by_year_data(
@@ -95,13 +93,14 @@ def expiry_calendar_data(
     return grid.join(counts, on="month", how="left").with_columns(pl.col("domains").fill_null(0))
 
 
-def provider_of(nameserver: pl.Expr) -> pl.Expr:
-    """The nameserver provider: the registrable domain of a nameserver host, by heuristic.
+def provider_of(nameserver: pl.Expr, *, psl: PublicSuffixes | str | Path | None = None) -> pl.Expr:
+    """The nameserver provider: the registrable domain of a nameserver host.
 
-    The last two labels (``ns1.google.com`` -> ``google.com``), or three when the
-    second-to-last label is a common second-level label under a two-letter ccTLD
-    (``dns1.nic.co.uk`` -> ``nic.co.uk``). Not the Public Suffix List: providers under
-    other multi-label suffixes are merged at the suffix.
+    Taken with the Public Suffix List (its ICANN section, as lookups use it:
+    :mod:`rdaplab.rdap.psl`): ``ns1.google.com`` -> ``google.com``, ``dns1.nic.co.uk`` ->
+    ``nic.co.uk``, ``ns.x.gouv.fr`` -> ``x.gouv.fr``. A host without one (a single label,
+    a public suffix itself) is its own provider. ``psl``: a list file, else the one lookups
+    use (the refreshed copy, or the bundled snapshot).
 
     Examples
     --------
@@ -110,16 +109,19 @@ def provider_of(nameserver: pl.Expr) -> pl.Expr:
     >>> s.to_frame("ns").select(provider_of(pl.col("ns")))["ns"].to_list()
     ['google.com', 'nic.co.uk', 'example.net', 'localhost']
     """
-    labels = nameserver.str.to_lowercase().str.strip_chars_end(".").str.split(".")
-    n = labels.list.len()
-    sld = labels.list.get(-2, null_on_oob=True)
-    tld = labels.list.get(-1, null_on_oob=True)
-    three = (n >= 3) & sld.is_in(list(_SLD_LABELS)) & (tld.str.len_chars() == 2)
-    return (
-        pl.when(three)
-        .then(labels.list.slice(-3).list.join("."))
-        .otherwise(labels.list.slice(-2).list.join("."))
-    )
+    hosts = nameserver.str.to_lowercase().str.strip_chars_end(".")
+    return hosts.map_batches(lambda s: _providers(s, psl), return_dtype=pl.String)
+
+
+def _providers(hosts: pl.Series, psl: PublicSuffixes | str | Path | None) -> pl.Series:
+    """Each distinct host mapped once: its registrable domain, or itself."""
+    suffixes = PublicSuffixes.load(psl)
+    mapping = {}
+    for host in hosts.unique().drop_nulls().to_list():
+        found = suffixes.registrable(host) if host else None
+        if found is not None and found != host:
+            mapping[host] = found
+    return hosts.replace(mapping) if mapping else hosts
 
 
 def nameserver_concentration_data(data: Data, *, top: int = 10) -> pl.DataFrame:
