@@ -6,6 +6,8 @@ for the scheduler's internals, ``rdaplab.rdap`` for parsing, ``rdaplab.store``,
 
 - calls: :func:`lookup`, :func:`lookup_async`, :func:`start`, :func:`stream`,
   :func:`load_result`;
+- change over time: :func:`snapshot`, :func:`diff`, :func:`history`,
+  :func:`expiry_outcomes`;
 - results: :class:`LookupResult`, :class:`Batch`, :class:`StreamBatch`,
   :class:`ProgressSnapshot`;
 - options: :class:`LookupOptions`, :class:`StreamOptions`, :class:`Limits`,
@@ -32,9 +34,13 @@ from rdaplab.batch import (
     ProgressSnapshot,
     StreamBatch,
     StreamOptions,
+    diff,
+    expiry_outcomes,
+    history,
     load_result,
     lookup,
     lookup_async,
+    snapshot,
     start,
     stream,
 )
@@ -83,9 +89,13 @@ __all__ = [
     "StreamOptions",
     "Timeouts",
     "__version__",
+    "diff",
+    "expiry_outcomes",
+    "history",
     "load_result",
     "lookup",
     "lookup_async",
+    "snapshot",
     "start",
     "stream",
 ]

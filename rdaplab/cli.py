@@ -1,4 +1,5 @@
-"""The ``rdaplab`` command line: lookup, demo, simulate, cache, bootstrap and psl tools.
+"""The ``rdaplab`` command line: lookup, demo, simulate, cache, bootstrap, psl, report, diff
+and history.
 
 Exit codes: 0 when the command ran (a batch with failed rows still ran), 2 with a one-line
 ``rdaplab: error: ...`` message for unusable input or environment (missing file or column,
@@ -65,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lookup", help="look up the names in a file")
     p.add_argument("input", help="CSV, TSV, Parquet, or text file with one name per line")
+    p.add_argument(
+        "--encoding", default="utf-8",
+        help="text encoding of a CSV, TSV or text input (default utf-8; e.g. latin-1, cp1252)",
+    )  # fmt: skip
     _add_lookup_options(p)
     p.set_defaults(func=cmd_lookup)
 
@@ -78,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="scenario JSON (default: the bundled one)")
     p.add_argument("--port", type=int, default=8080, help="first port (one per registry)")
     p.add_argument("--bootstrap-out", help="write a bootstrap directory for the simulator")
+    p.add_argument(
+        "--epoch", type=int, default=0, metavar="N",
+        help="serve the registries as they are after N epochs of scripted changes (default 0; "
+        "POST {\"epoch\": n} to /_simulator/epoch changes it while serving)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("cache", help="inspect or purge the cache")
@@ -96,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove answers holding personal data fetched longer ago than this",
     )  # fmt: skip
     c.set_defaults(func=cmd_cache_purge)
+    c = csub.add_parser("batches", help="the batches in the cache (snapshots), oldest first")
+    c.add_argument("--cache", help="cache file (default: the user cache directory)")
+    c.add_argument("--json", action="store_true", help="one JSON object per batch")
+    c.set_defaults(func=cmd_cache_batches)
     c = csub.add_parser("hosts", help="each host's limits as earlier batches learned them")
     c.add_argument("--cache", help="cache file (default: the user cache directory)")
     c.add_argument("--json", action="store_true", help="one JSON object per host")
@@ -154,7 +168,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", metavar="BATCH_ID", help="only this batch of the cache")
     p.add_argument("--png", action="store_true", help="also write each chart as PNG beside it")
     p.add_argument("--svg", action="store_true", help="also write each chart as SVG beside it")
+    p.add_argument(
+        "--diff-from",
+        metavar="BATCH|DATE",
+        help="add what changed since this snapshot (a batch id, previous, or a date) to the "
+        "report: changes by kind, transfers between registrars, renewal vs drop",
+    )
+    p.add_argument(
+        "--diff-to",
+        metavar="BATCH|DATE",
+        help="the later snapshot of --diff-from (default: --batch, else the latest batch)",
+    )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("diff", help="what changed between two snapshots of a cache")
+    p.add_argument("cache", metavar="CACHE", help="the DuckDB cache file")
+    p.add_argument(
+        "--from", dest="before", default="previous", metavar="BATCH|DATE",
+        help="the earlier snapshot: a batch id, 'previous' (default: the batch before the "
+        "latest), or a date (YYYY-MM-DD: the end of that UTC day) or ISO time",
+    )  # fmt: skip
+    p.add_argument(
+        "--to", dest="after", default="latest", metavar="BATCH|DATE",
+        help="the later snapshot (default: latest, the newest batch)",
+    )  # fmt: skip
+    p.add_argument("--out", help="write the changes (.parquet, .csv, .json, .ndjson)")
+    p.add_argument(
+        "--category", action="append", choices=("change", "presence", "error"),
+        help="only these categories (repeatable; default: all)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("history", help="names' values across every batch of a cache")
+    p.add_argument("cache", metavar="CACHE", help="the DuckDB cache file")
+    p.add_argument("names", nargs="*", metavar="NAME", help="domain names (default: all)")
+    p.add_argument("--out", help="write the history (.parquet, .csv, .json, .ndjson)")
+    p.set_defaults(func=cmd_history)
     return parser
 
 
@@ -336,10 +386,14 @@ def _finish_lookup(result: Any, args: argparse.Namespace) -> None:
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     import rdaplab
+    from rdaplab.batch.inputs import is_utf8, read_input_file
 
     _check_outputs(args)
     kwargs = _lookup_kwargs(args)
-    result = rdaplab.lookup(Path(args.input), bootstrap=args.bootstrap, **kwargs)
+    values: Any = Path(args.input)
+    if not is_utf8(args.encoding):  # Polars reads UTF-8 only: decode the file here
+        values = read_input_file(values, encoding=args.encoding, column=args.column)
+    result = rdaplab.lookup(values, bootstrap=args.bootstrap, **kwargs)
     _finish_lookup(result, args)
     return 0
 
@@ -383,6 +437,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _load_scenario(args.scenario),
         port=args.port,
         bootstrap_dir=args.bootstrap_out,
+        epoch=args.epoch,
     )
     return 0
 
@@ -418,6 +473,25 @@ def cmd_cache_purge(args: argparse.Namespace) -> int:
             older_than_s=args.personal_older_than, compact=True
         )
         print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def cmd_cache_batches(args: argparse.Namespace) -> int:
+    with _existing_cache(args.cache) as cache:
+        rows = list(cache.batches().sort("started_at").iter_rows(named=True))
+    if _printed_as_json_or_empty(rows, args.json, "no batches in this cache"):
+        return 0
+    print(f"{'batch_id':<32}  {'started_at':<20}  {'finished_at':<20}  {'rows':>9}  {'unique':>9}")
+    for r in rows:
+        done = (
+            r["finished_at"].strftime("%Y-%m-%d %H:%M:%SZ")
+            if r["finished_at"]
+            else "(not finished)"
+        )
+        print(
+            f"{r['batch_id']:<32}  {r['started_at'].strftime('%Y-%m-%d %H:%M:%SZ'):<20}  "
+            f"{done:<20}  {r['total']:>9,}  {r['unique_queries']:>9,}"
+        )
     return 0
 
 
@@ -610,19 +684,104 @@ def cmd_psl_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from rdaplab.batch import load_result
+    from rdaplab.batch import diff, expiry_outcomes, load_result
+    from rdaplab.errors import InputError
     from rdaplab.notebook.report import check_report_path, export_report
 
     check_report_path(args.out)  # before loading what may be a large cache
+    changes = expiry = None
+    if args.diff_from is not None or args.diff_to is not None:
+        if args.diff_from is None:
+            raise InputError("--diff-to needs --diff-from (the earlier snapshot)")
+        to = args.diff_to or args.batch or "latest"
+        changes = diff(args.diff_from, to, cache=Path(args.source))
+        expiry = expiry_outcomes(args.diff_from, to, cache=Path(args.source))
     result = load_result(Path(args.source), batch_id=args.batch)
     images = [fmt for fmt, wanted in (("png", args.png), ("svg", args.svg)) if wanted]
-    files = export_report(result, args.out, title=args.title, images=images)
+    files = export_report(
+        result, args.out, title=args.title, images=images, changes=changes, expiry=expiry
+    )
     print(
         f"wrote the report to {files.html} ({result.domains.height:,} rows, "
         f"{len(files.charts)} charts)"
     )
     for path in files.images:
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from rdaplab.batch import check_output_path, diff, write_frame
+    from rdaplab.errors import InputError
+
+    if args.out:
+        check_output_path(args.out)
+    path = Path(args.cache)
+    if not path.exists():
+        raise InputError(f"no cache file at {path}")
+    changes = diff(args.before, args.after, cache=path)
+    if args.category:
+        changes = changes.filter(pl.col("category").is_in(args.category))
+    counts = (
+        changes.group_by("category", "change").agg(pl.col("domain").n_unique().alias("names"))
+        .sort("category", "names", "change", descending=[False, True, False])
+    )  # fmt: skip
+    labels = (
+        (str(changes["before_snapshot"][0]), str(changes["after_snapshot"][0]))
+        if changes.height
+        else (args.before, args.after)
+    )
+    if args.json:
+        print(json.dumps({
+            "from": labels[0], "to": labels[1], "rows": changes.height,
+            "names": changes["domain"].n_unique(),
+            "changes": {f"{c}/{k}": n for c, k, n in counts.iter_rows()},
+        }, sort_keys=True))  # fmt: skip
+    elif changes.height == 0:
+        print(f"no changes between {args.before} and {args.after}")
+    else:
+        print(
+            f"{changes['domain'].n_unique():,} names changed between {labels[0]} and "
+            f"{labels[1]} ({changes.height:,} rows)"
+        )
+        for category, change, names in counts.iter_rows():
+            print(f"  {category:<9} {change:<24} {names:>7,}")
+    if args.out:
+        written = write_frame(changes, args.out)
+        print(
+            f"wrote {changes.height:,} rows to {written}",
+            file=sys.stderr if args.json else sys.stdout,
+        )
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from rdaplab.batch import check_output_path, history, write_frame
+    from rdaplab.errors import InputError
+
+    if args.out:
+        check_output_path(args.out)
+    path = Path(args.cache)
+    if not path.exists():
+        raise InputError(f"no cache file at {path}")
+    frame = history(path, args.names or None)
+    if args.out:
+        written = write_frame(frame, args.out)
+        print(f"wrote {frame.height:,} rows to {written}")
+        return 0
+    if frame.height == 0:
+        print("no stored batch looked up these names")
+        return 0
+    for r in frame.iter_rows(named=True):
+        when = r["snapshot_at"].strftime("%Y-%m-%d %H:%M:%SZ") if r["snapshot_at"] else "-"
+        expires = r["expiration_date"].strftime("%Y-%m-%d") if r["expiration_date"] else "-"
+        print(
+            f"{r['domain']:<28} {when}  {r['outcome']:<9} registrar: {r['registrar'] or '-'}  "
+            f"expires: {expires}  status: {', '.join(r['rdap_status'] or []) or '-'}  "
+            f"ns: {', '.join(r['nameservers'] or []) or '-'}"
+        )
     return 0
 
 

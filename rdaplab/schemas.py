@@ -30,7 +30,10 @@ DOMAINS_SCHEMA = pl.Schema(
         "registrar_iana_id": pl.Utf8(),
         "registrar_url": pl.Utf8(),
         "referral_status": pl.Utf8(),
+        # the registry's (depth-0 answer's) date, else the registrar's (docs/schemas.md)
         "registration_date": UTC_US,
+        # the registrar's (referral answer's) own date: it may differ from the registry's
+        "registrar_registration_date": UTC_US,
         "expiration_date": UTC_US,
         "last_changed_date": UTC_US,
         "rdap_status": STR_LIST,
@@ -50,6 +53,8 @@ EVENTS_SCHEMA = pl.Schema(
         "source": pl.Utf8(),
         "action": pl.Utf8(),
         "date": UTC_US,
+        # the eventDate as served when ``date`` could not be read from it (else null)
+        "date_text": pl.Utf8(),
         "actor": pl.Utf8(),
         "query_kind": pl.Utf8(),
         "key": pl.Utf8(),
@@ -196,6 +201,30 @@ LINKS_SCHEMA = pl.Schema(
         "href": pl.Utf8(),
         "type": pl.Utf8(),
         "value": pl.Utf8(),
+    }
+)
+
+# What changed between two snapshots of the same names (rdaplab.diff): one row per name and
+# changed field. ``before``/``after`` are the values as text (ISO dates; sets sorted and
+# joined by ", "); ``added``/``removed`` the members that came and went for set fields.
+# ``category`` keeps real changes ("change") apart from names that came or went
+# ("presence") and from rows where either snapshot failed ("error").
+DIFF_SCHEMA = pl.Schema(
+    {
+        "domain": pl.Utf8(),
+        "change": pl.Utf8(),
+        "field": pl.Utf8(),
+        "category": pl.Utf8(),
+        "before": pl.Utf8(),
+        "after": pl.Utf8(),
+        "added": STR_LIST,
+        "removed": STR_LIST,
+        "before_outcome": pl.Utf8(),
+        "after_outcome": pl.Utf8(),
+        "before_fetched_at": UTC_US,
+        "after_fetched_at": UTC_US,
+        "before_snapshot": pl.Utf8(),
+        "after_snapshot": pl.Utf8(),
     }
 )
 

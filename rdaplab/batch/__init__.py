@@ -3,6 +3,7 @@ results; ``lookup``, ``lookup_async``, ``start`` and ``stream`` all drive the ru
 """
 
 from rdaplab.batch.api import Batch, StreamBatch, lookup, lookup_async, start, stream
+from rdaplab.batch.changes import HISTORY_SCHEMA, diff, expiry_outcomes, history, snapshot
 from rdaplab.batch.load import load_result
 from rdaplab.batch.options import LookupOptions, StreamOptions
 from rdaplab.batch.progress import ProgressSnapshot, Renderer
@@ -15,6 +16,7 @@ from rdaplab.batch.result import (
 from rdaplab.batch.run import BatchRun
 
 __all__ = [
+    "HISTORY_SCHEMA",
     "Batch",
     "BatchRun",
     "LookupOptions",
@@ -24,10 +26,14 @@ __all__ = [
     "StreamBatch",
     "StreamOptions",
     "check_output_path",
+    "diff",
+    "expiry_outcomes",
+    "history",
     "load_result",
     "lookup",
     "lookup_async",
     "register_result_extension",
+    "snapshot",
     "start",
     "stream",
     "write_frame",

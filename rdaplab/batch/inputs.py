@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
+import io
 import itertools
+import shlex
 from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +91,136 @@ def read_named_values(values: Any, *, column: str | None = None) -> tuple[list[A
     )
 
 
+# --------------------------------------------------------------------------- encodings
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding``'s canonical codec name (``"latin-1"`` -> ``"iso8859-1"``).
+
+    Raises
+    ------
+    InputError
+        No such text encoding.
+    """
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise InputError(
+            f"unknown encoding {encoding!r}: try utf-8, latin-1, cp1252 (Python codec names)"
+        ) from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, rot13...
+        raise InputError(f"{encoding!r} is not a text encoding")
+    return info.name
+
+
+def is_utf8(encoding: str) -> bool:
+    return check_encoding(encoding) == "utf-8"
+
+
+def _not_text_where(path: Path, encoding: str) -> str | None:
+    """Where ``path`` stops being ``encoding`` text (``"byte 0xe9 on line 2"``), or None
+    when it all decodes; read in blocks, never the whole file at once."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    # exc.object may start with a partial sequence held from the last block
+                    start = max(exc.start - (len(exc.object) - len(block)), 0)
+                    line += block.count(b"\n", 0, start)
+                    return f"byte 0x{exc.object[exc.start]:02x} on line {line}"
+                line += block.count(b"\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:  # a truncated sequence at the end
+        return f"byte 0x{exc.object[exc.start]:02x} on line {line}"
+    except UnicodeError as exc:  # e.g. UTF-16 without a byte order mark
+        return str(exc)
+    except OSError:
+        return None
+    return None
+
+
+def _unreadable(path: Path, exc: BaseException, encoding: str = "utf-8") -> InputError:
+    """The one-line error of an input file that could not be read: when it is not text of
+    ``encoding`` (a Latin-1 file read as UTF-8), where and how to fix that."""
+    where = None
+    if path.suffix.lower() not in (".parquet", ".pq"):  # binary: no text encoding to blame
+        where = _not_text_where(path, encoding)
+    if where is None:
+        return InputError(f"cannot read {path}: {exc}")
+    if not is_utf8(encoding):
+        return InputError(
+            f"cannot read {path}: it is not {encoding} text ({where}); pass the encoding it "
+            "was saved in with --encoding"
+        )
+    fixed = path.with_name(f"{path.stem}-utf8{path.suffix}")
+    return InputError(
+        f"cannot read {path}: it is not UTF-8 text ({where}); if it is Latin-1 or "
+        "Windows-1252, pass --encoding latin-1 (or cp1252), or re-encode it: "
+        f"iconv -f latin1 -t utf-8 {shlex.quote(str(path))} > {shlex.quote(str(fixed))}"
+    )
+
+
+def read_input_file(
+    path: Path, *, encoding: str, column: str | None = None
+) -> pl.DataFrame | list[str]:
+    """A whole input file decoded from ``encoding`` (``rdaplab lookup --encoding``).
+
+    Polars reads UTF-8 only: the text is decoded here and handed over as UTF-8.
+
+    Returns
+    -------
+    polars.DataFrame or list of str
+        CSV and TSV files as a frame of string columns (Parquet files as they are: their
+        text is UTF-8 by definition); text files as their names (one a line, blank lines
+        and ``#`` comments skipped).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, unknown encoding, bytes that are not ``encoding``
+        text, or a ``column`` the file does not have.
+    """
+    check_encoding(encoding)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            frame = pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+    elif suffix in (".csv", ".tsv"):
+        try:
+            text = path.read_bytes().decode(encoding)
+        except UnicodeError as exc:
+            raise _unreadable(path, exc, encoding) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+        try:
+            frame = pl.read_csv(
+                io.BytesIO(text.removeprefix("\ufeff").encode("utf-8")),
+                separator="\t" if suffix == ".tsv" else ",",
+                infer_schema=False,  # as _read_file: names stay strings
+            )
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+    else:
+        try:
+            return list(_text_lines(path, encoding))
+        except UnicodeError as exc:
+            raise _unreadable(path, exc, encoding) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+    _pick_column(frame.columns, column, str(path))  # a missing column names the file
+    return frame
+
+
+# --------------------------------------------------------------------------- files
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"input file not found: {path}")
@@ -120,7 +253,7 @@ def _read_file(path: Path, *, column: str | None = None) -> tuple[list[Any], str
         else:
             return list(_text_lines(path)), None
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     name = _pick_column(frame.columns, column, str(path))
     return frame[name].to_list(), name
 
@@ -232,7 +365,7 @@ def _open_file(path: Path, column: str | None, size: int) -> Source:
         total = sum(1 for _ in _text_lines(path))
         return Source(total, _chunked(_text_lines(path), size), blocking=True)
     except (pl.exceptions.PolarsError, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any]]:
@@ -247,14 +380,17 @@ def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any
         strings_can_be_null=True,
         null_values=[""],
     )
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(block_size=1 << 20),
-        parse_options=pa_csv.ParseOptions(delimiter=sep),
-        convert_options=convert,
-        # The system allocator hands freed blocks back; Arrow's default pool keeps them.
-        memory_pool=pa.system_memory_pool(),
-    )
+    try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=1 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=sep),
+            convert_options=convert,
+            # The system allocator hands freed blocks back; Arrow's default pool keeps them.
+            memory_pool=pa.system_memory_pool(),
+        )
+    except pa.ArrowException as exc:  # it reads (and converts) the first block already
+        raise _unreadable(path, exc) from exc
     try:
         pending: list[Any] = []
         for batch in reader:
@@ -265,7 +401,7 @@ def _csv_chunks(path: Path, sep: str, name: str, size: int) -> Iterator[list[Any
         if pending:
             yield pending
     except pa.ArrowException as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     finally:
         reader.close()
 
@@ -278,9 +414,9 @@ def _parquet_chunks(path: Path, name: str, size: int) -> Iterator[list[Any]]:
             yield batch.column(0).to_pylist()
 
 
-def _text_lines(path: Path) -> Iterator[str]:
-    # One name per line, blanks and # comments skipped.
-    with path.open(encoding="utf-8-sig") as fh:
+def _text_lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:
+    # One name per line, blanks and # comments skipped; a UTF-8 byte order mark is dropped.
+    with path.open(encoding="utf-8-sig" if is_utf8(encoding) else encoding) as fh:
         for line in fh:
             text = line.strip()
             if text and not text.startswith("#"):

@@ -127,6 +127,17 @@ class LookupResult:
             got = self._extra["details"] = with_domain_details(self)
         return got
 
+    def history(self, name: str | None = None) -> pl.DataFrame:
+        """A name's values (or, without one, every domain's) across every batch stored in
+        this result's cache, oldest first (``rdaplab.history``; ``HISTORY_SCHEMA``).
+
+        Raises
+        ------
+        InputError
+            The result has no cache file (an in-memory cache, or a results file).
+        """
+        return _extension("history")(self, name)  # rdaplab.batch.changes registers it
+
     def write(self, path: str | Path, frame: str = "auto") -> Path:
         """Write one frame as Parquet, CSV or JSON, chosen by the extension.
 
@@ -164,7 +175,9 @@ class LookupResult:
         """Write a self-contained HTML report (tables and charts) that opens offline.
 
         Keyword arguments go to :func:`rdaplab.report.write_report` (``title``,
-        ``images=("png", "svg")``). See docs/report.md.
+        ``images=("png", "svg")``, and ``changes=`` / ``expiry=``: a
+        :func:`rdaplab.diff` and an :func:`rdaplab.expiry_outcomes` frame, which add a
+        Changes section). See docs/report.md.
         """
         return _extension("report")(self, path, **kwargs)
 

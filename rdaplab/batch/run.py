@@ -233,11 +233,22 @@ class BatchRun:
         del rows
         new = {k: results[k] for k in entries}
         to_fetch = route_queries(new, self.bootstrap)
+        self._record_asked(new, to_fetch)
         for key, entry in entries.items():
             if key not in to_fetch:  # invalid, or no RDAP service: done, never a request
                 self._finish(entry, normalize_result(entry.result))
         self._answer_from_cache(entries, to_fetch)
         return entries, to_fetch, classes
+
+    def _record_asked(self, results: dict[str, NameResult], to_fetch: dict[str, str]) -> None:
+        """Record what this batch asks for, cache hits included: a snapshot of the batch
+        (``rdaplab.diff``) covers every name it looked up, not only those it fetched."""
+        by_kind: dict[str, list[str]] = {}
+        for key in to_fetch:
+            result = results[key]
+            by_kind.setdefault(result.query_kind, []).append(result.query or key)
+        for kind, queries in by_kind.items():
+            self.store.record_batch_queries(self.batch_id, kind, queries)
 
     def _answer_from_cache(self, entries: dict[str, Entry], to_fetch: dict[str, str]) -> None:
         max_age_s = self.options.max_age_s
@@ -508,6 +519,8 @@ class BatchRun:
         }
         self._begin(total=counts.rows, unique=counts.unique)  # the final row counts
         finished_at = datetime.now(timezone.utc)
+        # what rdaplab.snapshot(cache, batch_id) rebuilds: this batch, as of its end
+        summary["snapshot"] = {"batch_id": self.batch_id, "as_of": finished_at.isoformat()}
         self.store.end_batch(self.batch_id, finished_at=finished_at, summary=summary)
         rules.record(
             self.store,

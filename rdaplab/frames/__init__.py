@@ -11,12 +11,14 @@ from rdaplab.frames.build import (
     normalize_results,
     queries_from_domains,
 )
+from rdaplab.frames.diff import CHANGE_KINDS, diff_domains, expiry_outcomes
 from rdaplab.frames.objects import domain_remarks_and_links
 from rdaplab.frames.redact import redact_frames, select_fields
 from rdaplab.models import Normalized
 from rdaplab.schemas import (
     ATTEMPTS_SCHEMA,
     AUTNUMS_SCHEMA,
+    DIFF_SCHEMA,
     DOMAINS_SCHEMA,
     ENTITIES_SCHEMA,
     EVENTS_SCHEMA,
@@ -33,6 +35,8 @@ from rdaplab.schemas import (
 __all__ = [
     "ATTEMPTS_SCHEMA",
     "AUTNUMS_SCHEMA",
+    "CHANGE_KINDS",
+    "DIFF_SCHEMA",
     "DOMAINS_SCHEMA",
     "ENTITIES_SCHEMA",
     "EVENTS_SCHEMA",
@@ -45,8 +49,10 @@ __all__ = [
     "Frames",
     "Normalized",
     "build_frames",
+    "diff_domains",
     "domain_remarks_and_links",
     "empty",
+    "expiry_outcomes",
     "normalize_result",
     "normalize_results",
     "queries_from_domains",

@@ -375,6 +375,7 @@ def _domain_frames(
         "registrar_url": [r.registrar_url for r in res_rows],
         "referral_status": [n.referral_status for n in norm_rows],
         "registration_date": [rec.registration_date for rec in recs],
+        "registrar_registration_date": [rec.registrar_registration_date for rec in recs],
         "expiration_date": [rec.expiration_date for rec in recs],
         "last_changed_date": [rec.last_changed_date for rec in recs],
         "rdap_status": [rec.rdap_status for rec in recs],
@@ -414,6 +415,7 @@ def _domain_frames(
         "source": [e.source for e in evs],
         "action": [e.action for e in evs],
         "date": [e.date for e in evs],
+        "date_text": [e.date_text for e in evs],
         "actor": [e.actor for e in evs],
     }
     en: dict[str, list[Any]] = {

@@ -5,6 +5,10 @@ libraries come from vl-convert-python's bundle and are included once; each chart
 Vega-Lite spec in a ``<script type="application/json">`` block drawn by vega-embed as SVG.
 Optionally each chart is also written as PNG and/or SVG beside the HTML.
 
+Given the frames of ``rdaplab.diff`` (``changes=``) and ``rdaplab.expiry_outcomes``
+(``expiry=``), the report gains a "Changes" section: names per change kind and snapshot
+pair, the top transfers between registrars, renewal versus drop, and their charts.
+
 A report holds aggregates only (counts, rates, latencies, the charts' aggregated data):
 never response bodies, contact data or per-name rows.
 """
@@ -25,12 +29,19 @@ from rdaplab._version import __version__
 from rdaplab.errors import ERROR_KINDS, OUTCOMES, InputError
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from rdaplab.batch import LookupResult
 
 INSTALL_HINT = "pip install 'rdaplab[notebook]'"
 IMAGE_FORMATS = ("png", "svg")
 REPORT_SUFFIXES = (".html", ".htm")
 PNG_SCALE = 2.0  # crisp on high-density screens and in slides
+TOP_TRANSFERS = 10  # rows of the report's table of transfers (the rest: one "Other" row)
+
+# The columns the Changes section reads from the frames it is given.
+_CHANGES_NEEDS = ("domain", "change", "category", "field", "before", "after")
+_EXPIRY_NEEDS = ("domain", "expiration_date", "fate")
 
 # (summary key, label, kind) of the totals table, in display order.
 _TOTALS: tuple[tuple[str, str, str], ...] = (
@@ -97,6 +108,8 @@ def write_report(
     *,
     title: str | None = None,
     images: Iterable[str] = (),
+    changes: pl.DataFrame | None = None,
+    expiry: pl.DataFrame | None = None,
 ) -> Path:
     """Write one self-contained HTML report of a batch; it opens offline.
 
@@ -111,6 +124,14 @@ def write_report(
     images
         ``"png"`` and/or ``"svg"``: also write each chart beside the HTML as
         ``<stem>-<chart-slug>.<format>``; :func:`export_report` returns their paths.
+    changes
+        A frame of ``rdaplab.diff`` (``DIFF_SCHEMA``; diffs of consecutive snapshot pairs
+        may be concatenated): adds a "Changes" section with names per change kind (per
+        snapshot pair), the top transfers between registrars and their charts
+        (``rdaplab.charts.changes_by_kind``, ``transfer_flows``).
+    expiry
+        A frame of ``rdaplab.expiry_outcomes``: adds renewal versus drop (names per fate,
+        ``rdaplab.charts.expiry_fates``) to the "Changes" section.
 
     Returns
     -------
@@ -120,15 +141,21 @@ def write_report(
     Raises
     ------
     InputError
-        The path cannot be written, an image format is unknown, or the optional
-        dependencies (altair, vl-convert-python) are missing.
+        The path cannot be written, an image format is unknown, ``changes`` / ``expiry``
+        are not such frames, or the optional dependencies (altair, vl-convert-python) are
+        missing.
 
     Examples
     --------
     >>> write_report(result, "report.html", images=("png",))  # doctest: +SKIP
     PosixPath('report.html')
+    >>> changes = rdaplab.diff("previous", "latest", cache="study.duckdb")  # doctest: +SKIP
+    >>> write_report(result, "report.html", changes=changes)  # doctest: +SKIP
+    PosixPath('report.html')
     """
-    return export_report(result, path, title=title, images=images).html
+    return export_report(
+        result, path, title=title, images=images, changes=changes, expiry=expiry
+    ).html
 
 
 def export_report(
@@ -137,17 +164,34 @@ def export_report(
     *,
     title: str | None = None,
     images: Iterable[str] = (),
+    changes: pl.DataFrame | None = None,
+    expiry: pl.DataFrame | None = None,
 ) -> ReportFiles:
-    """:func:`write_report`, returning every file written (HTML and chart images)."""
+    """:func:`write_report`, returning every file written (HTML and chart images).
+
+    ``ReportFiles.charts`` lists the batch's charts, then the Changes section's.
+    """
     path = check_report_path(path)
     formats = _image_formats(images)
+    changes = _frame_arg(changes, "changes", "rdaplab.diff", _CHANGES_NEEDS)
+    expiry = _frame_arg(expiry, "expiry", "rdaplab.expiry_outcomes", _EXPIRY_NEEDS)
     vlc = _vl_convert()
     charts = _chart_specs(result)
-    page = render_html(result, charts, title=title, bundle=_js_bundle() if charts else "")
+    change_charts = _change_chart_specs(changes, expiry)
+    every = {**charts, **change_charts}
+    page = render_html(
+        result,
+        charts,
+        title=title,
+        bundle=_js_bundle() if every else "",
+        changes=changes,
+        expiry=expiry,
+        change_charts=change_charts,
+    )
     written: list[Path] = []
     try:
         path.write_text(page, encoding="utf-8")
-        for slug, spec in _slugged(charts):
+        for slug, spec in _slugged(every):
             for fmt in formats:
                 out = path.with_name(f"{path.stem}-{slug}.{fmt}")
                 if fmt == "png":
@@ -159,7 +203,7 @@ def export_report(
                 written.append(out)
     except OSError as exc:
         raise InputError(f"cannot write the report {path}: {exc}") from exc
-    return ReportFiles(html=path, images=tuple(written), charts=tuple(charts))
+    return ReportFiles(html=path, images=tuple(written), charts=tuple(every))
 
 
 def check_report_path(path: str | Path) -> Path:
@@ -224,6 +268,46 @@ def _chart_specs(result: LookupResult) -> dict[str, dict[str, Any]]:
     return {str(name): chart.to_dict() for name, chart in report_charts(result).items()}
 
 
+def _frame_arg(frame: Any, name: str, source: str, needs: Sequence[str]) -> pl.DataFrame | None:
+    """``changes=`` / ``expiry=`` as a Polars DataFrame (a LazyFrame is collected, a pandas
+    frame converted), or :class:`InputError` before anything is written."""
+    if frame is None:
+        return None
+    import polars as pl
+
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    elif not isinstance(frame, pl.DataFrame) and hasattr(frame, "columns"):
+        try:
+            frame = pl.from_pandas(frame)
+        except Exception as exc:  # not a pandas frame after all
+            raise InputError(f"{name}= is a frame of {source}: {exc}") from None
+    if not isinstance(frame, pl.DataFrame):
+        raise InputError(f"{name}= is a frame of {source}, not {type(frame).__name__}")
+    missing = [c for c in needs if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{name}= is a frame of {source}; this one has no column {', '.join(missing)}"
+        )
+    return frame
+
+
+def _change_chart_specs(
+    changes: pl.DataFrame | None, expiry: pl.DataFrame | None
+) -> dict[str, dict[str, Any]]:
+    """Title -> Vega-Lite spec of every non-empty chart of the Changes section."""
+    if changes is None and expiry is None:
+        return {}
+    try:
+        import altair  # noqa: F401
+    except ImportError:
+        raise InputError(f"the report's charts need altair: {INSTALL_HINT}") from None
+    from rdaplab.notebook.charts import report_change_charts
+
+    charts = report_change_charts(changes, expiry)
+    return {str(name): chart.to_dict() for name, chart in charts.items()}
+
+
 def _slugged(charts: Mapping[str, Any]) -> list[tuple[str, Any]]:
     seen: dict[str, int] = {}
     out = []
@@ -248,9 +332,19 @@ def render_html(
     *,
     title: str | None = None,
     bundle: str = "",
+    changes: pl.DataFrame | None = None,
+    expiry: pl.DataFrame | None = None,
+    change_charts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """The report page; ``bundle`` is the inlined JS (required when there are charts)."""
-    if charts and not bundle:
+    """The report page; ``bundle`` is the inlined JS (required when there are charts).
+
+    ``changes`` / ``expiry`` (frames of ``rdaplab.diff`` / ``rdaplab.expiry_outcomes``)
+    add the "Changes" section; ``change_charts`` are its chart specs (title -> spec,
+    default: drawn from the frames).
+    """
+    if change_charts is None:
+        change_charts = _change_chart_specs(changes, expiry)
+    if (charts or change_charts) and not bundle:
         raise ValueError("charts need the JavaScript bundle")
     summary = result.summary or {}
     title = title or "rdaplab report"
@@ -262,7 +356,7 @@ def render_html(
         f"<title>{_e(title)}</title>",
         f"<style>{_CSS}</style>",
     ]
-    if charts:
+    if charts or change_charts:
         parts.append(f'<script id="rdaplab-vega-bundle">{bundle}</script>')
     parts.append("</head><body><main>")
     parts.append(_header(result, summary, title))
@@ -279,13 +373,18 @@ def render_html(
     hosts = [{**h, "state": _host_state(h)} for h in summary.get("hosts") or []]
     if hosts:
         parts.append(_section("Hosts", "hosts", _rows_table(hosts, _HOST_COLUMNS)))
-    parts.append(_charts_section(charts))
+    slugs = [slug for slug, _ in _slugged({**charts, **change_charts})]
+    parts.append(_charts_section(charts, slugs))
+    if changes is not None or expiry is not None:
+        parts.append(
+            _changes_section(changes, expiry, change_charts, slugs[len(charts) :], len(charts))
+        )
     parts.append(
         "<footer><p>Generated by rdaplab. This report holds aggregate tables and charts "
         "only: no response bodies, contact data or per-name rows.</p></footer>"
     )
     parts.append("</main>")
-    if charts:
+    if charts or change_charts:
         parts.append(f"<script>{_EMBED_JS}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -352,8 +451,8 @@ def _host_state(host: Mapping[str, Any]) -> str | None:
     return str(phase) if phase else None
 
 
-def _section(heading: str, ident: str, body: str) -> str:
-    return f'<section id="{ident}"><h2>{_e(heading)}</h2>{body}</section>'
+def _section(heading: str, ident: str, body: str, *, level: int = 2) -> str:
+    return f'<section id="{ident}"><h{level}>{_e(heading)}</h{level}>{body}</section>'
 
 
 def _key_value_table(rows: Sequence[tuple[str, str, str]]) -> str:
@@ -364,14 +463,14 @@ def _key_value_table(rows: Sequence[tuple[str, str, str]]) -> str:
     return f'<table class="kv"><tbody>{body}</tbody></table>'
 
 
-def _counts_table(label: str, counts: Mapping[str, int]) -> str:
+def _counts_table(label: str, counts: Mapping[str, int], unit: str = "rows") -> str:
     total = sum(counts.values())
     body = "".join(
         f'<tr data-key="{_e(k)}"><th scope="row">{_e(k)}</th><td class="num">{n:,}</td>'
         f'<td class="num">{_fmt(n / total if total else None, "percent")}</td></tr>'
         for k, n in counts.items()
     )
-    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in (label, "rows", "share"))
+    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in (label, unit, "share"))
     return f'<table class="counts"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -393,19 +492,171 @@ def _rows_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, 
     )
 
 
-def _charts_section(charts: Mapping[str, Mapping[str, Any]]) -> str:
+def _charts_section(charts: Mapping[str, Mapping[str, Any]], slugs: Sequence[str]) -> str:
     if not charts:
         return _section("Charts", "charts", '<p class="empty">Nothing to chart in this result.</p>')
+    return _section("Charts", "charts", _figures(charts, slugs, 0))
+
+
+def _figures(charts: Mapping[str, Mapping[str, Any]], slugs: Sequence[str], start: int) -> str:
+    """One ``<figure>`` per chart; ``start`` numbers the first ``vis-N`` target (charts
+    of all sections share one numbering, as they share the slugs)."""
     figures = []
-    for i, (slug, spec) in enumerate(_slugged(charts)):
-        name = list(charts)[i]
+    for i, (name, spec) in enumerate(charts.items(), start=start):
+        slug = slugs[i - start]
         figures.append(
             f'<figure class="chart" id="chart-{_e(slug)}"><figcaption>{_e(name)}</figcaption>'
             f'<div class="vis" id="vis-{i}"></div>'
             f'<script type="application/json" class="rdaplab-spec" data-target="vis-{i}">'
             f"{_json_for_script(spec)}</script></figure>"
         )
-    return _section("Charts", "charts", "".join(figures))
+    return "".join(figures)
+
+
+# --- the Changes section ------------------------------------------------------------------
+
+
+def _changes_section(
+    changes: pl.DataFrame | None,
+    expiry: pl.DataFrame | None,
+    charts: Mapping[str, Mapping[str, Any]],
+    slugs: Sequence[str],
+    start: int,
+) -> str:
+    """Names per change kind and snapshot pair, the top transfers, renewal versus drop,
+    each table followed by its chart (when it has data)."""
+    from rdaplab.notebook.charts.catalog import CHANGE_CATALOG
+
+    titles = {name: title for name, (_, title, _) in CHANGE_CATALOG.items()}
+    numbered = {title: (start + i, slugs[i]) for i, title in enumerate(charts)}
+
+    def figure(name: str) -> str:
+        title = titles[name]
+        if title not in charts:
+            return ""
+        i, slug = numbered[title]
+        return _figures({title: charts[title]}, [slug], i)
+
+    parts = []
+    if changes is not None:
+        parts.append(_snapshots_line(changes))
+        parts.append(
+            _section(
+                "Names per change kind",
+                "change-counts",
+                _change_counts_table(changes) + figure("changes_by_kind"),
+                level=3,
+            )
+        )
+        parts.append(
+            _section(
+                "Transfers between registrars",
+                "transfers",
+                _transfers_table(changes) + figure("transfer_flows"),
+                level=3,
+            )
+        )
+    if expiry is not None:
+        parts.append(
+            _section(
+                "Renewal versus drop",
+                "expiry-fates",
+                _fates_table(expiry) + figure("expiry_fates"),
+                level=3,
+            )
+        )
+    return _section("Changes", "changes", "".join(parts))
+
+
+def _snapshots_line(changes: pl.DataFrame) -> str:
+    from rdaplab.notebook.charts.changes_data import changes_frame, snapshot_pairs
+
+    frame = changes_frame(changes)
+    if frame.height == 0:
+        return '<p class="snapshots">No name changed between the two snapshots.</p>'
+    pairs = snapshot_pairs(frame)
+    spans = ", ".join(
+        f'from <b data-key="before">{_e(b) or "&mdash;"}</b> to '
+        f'<b data-key="after">{_e(a) or "&mdash;"}</b>'
+        for b, a in pairs.select("before_snapshot", "after_snapshot").iter_rows()
+    )
+    names, rows = frame["domain"].n_unique(), frame.height
+    return (
+        f'<p class="snapshots">{spans[0].upper()}{spans[1:]}: {names:,} '
+        f"name{'s' if names != 1 else ''} changed ({rows:,} rows; a name counts once per "
+        "change kind, and may have several).</p>"
+    )
+
+
+def _pair_label(before: str, after: str) -> str:
+    return f"{before or '?'} → {after or '?'}"
+
+
+def _change_counts_table(changes: pl.DataFrame) -> str:
+    from rdaplab.notebook.charts.changes_data import change_counts, snapshot_pairs
+
+    counts = change_counts(changes)
+    if counts.height == 0:
+        return '<p class="empty">No changes.</p>'
+    pairs = snapshot_pairs(changes)
+    heads = "".join(
+        f'<th scope="col" data-key="pair-{order}">{_e(_pair_label(b, a))}</th>'
+        for b, a, order in pairs.select("before_snapshot", "after_snapshot", "order").iter_rows()
+    )
+    cells: dict[tuple[str, str], dict[int, int]] = {}
+    for category, change, order, names in counts.select(
+        "category", "change", "order", "names"
+    ).iter_rows():
+        cells.setdefault((category, change), {})[order] = names
+    body = []
+    for (category, change), by_pair in cells.items():
+        values = "".join(
+            f'<td data-key="pair-{order}" class="num">{_fmt(by_pair.get(order, 0), "int")}</td>'
+            for order in pairs["order"].to_list()
+        )
+        body.append(
+            f'<tr data-key="{_e(category)}/{_e(change)}" class="category-{_e(category)}">'
+            f'<td data-key="category" class="text">{_e(category)}</td>'
+            f'<th scope="row" data-key="change">{_e(change)}</th>{values}</tr>'
+        )
+    head = (
+        '<th scope="col" data-key="category">category</th>'
+        f'<th scope="col" data-key="change">change</th>{heads}'
+    )
+    return (
+        f'<div class="scroll"><table class="rows changes"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+        '<p class="note">Names per change kind, for each snapshot pair (earlier → later). '
+        "<i>change</i>: both snapshots answered and a field differs; <i>presence</i>: the "
+        "name came or went (or one snapshot did not look it up); <i>error</i>: a lookup "
+        "failed or a value is missing once: not a change.</p>"
+    )
+
+
+def _transfers_table(changes: pl.DataFrame) -> str:
+    from rdaplab.notebook.charts.changes_data import transfer_flows_data
+
+    flows = transfer_flows_data(changes, top=TOP_TRANSFERS)
+    if flows.height == 0:
+        return '<p class="empty">No transfers.</p>'
+    rows = [
+        {"from": a if a is not None else flow, "to": b, "transfers": n}
+        for flow, a, b, n in flows.select(
+            "flow", "from_registrar", "to_registrar", "transfers"
+        ).iter_rows()
+    ]
+    columns = (("from", "from", "text"), ("to", "to", "text"), ("transfers", "names", "int"))
+    return _rows_table(rows, columns)
+
+
+def _fates_table(expiry: pl.DataFrame) -> str:
+    from rdaplab.notebook.charts.changes_data import expiry_fates_data
+
+    fates = expiry_fates_data(expiry, by_month=False)
+    if fates.height == 0:
+        return '<p class="empty">No name was due to expire between the two snapshots.</p>'
+    counts = {str(f): int(n) for f, n in fates.select("fate", "names").iter_rows()}
+    return _counts_table("fate", counts, unit="names")
 
 
 def _json_for_script(spec: Mapping[str, Any]) -> str:
@@ -454,6 +705,9 @@ section#totals, section#outcomes, section#error-kinds {
 .scroll { overflow-x: auto; }
 table.rows { font-size: 13px; } table.rows th, table.rows td { padding: 3px 7px; }
 figure.chart { margin: 18px 0 26px; } figcaption { font-weight: 600; margin-bottom: 6px; }
+h3 { font-size: 15px; margin: 20px 0 8px; }
+#changes table { min-width: 320px; }
+p.snapshots { margin: 4px 0 10px; } p.note { color: var(--muted); font-size: 12px; max-width: 760px; }
 .chart-error { color: #b42318; font-family: monospace; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
 """

@@ -5,7 +5,9 @@ document; :func:`referral_links` reads only the links of a raw body (what the en
 needs before an answer is normalized). Real servers bend the RFC in small ways, tolerated
 here: ``errorCode`` sent as a JSON string (APNIC) and empty error bodies (Verisign 404);
 dates with ``+0000`` offsets (MarkMonitor), without any zone (Namecheap), with one or two
-fractional digits (CentralNic, Nominet) -- all become tz-aware UTC.
+fractional digits (CentralNic, Nominet) -- all become tz-aware UTC; and, seen elsewhere,
+leap seconds (``23:59:60``), ``24:00:00``, a ``UTC``/``GMT`` suffix, a lowercase ``z``, a
+space for the ``T``, seven or more fractional digits (see :func:`parse_datetime`).
 
 Nothing here raises on a decoded document except :func:`decode_json` (and
 :func:`referral_links`) on a body that is no JSON object.
@@ -32,6 +34,7 @@ __all__ = [
     "get_ci",
     "json_decoder",
     "parse_datetime",
+    "read_date",
     "referral_links",
     "related_links",
     "status_list",
@@ -173,11 +176,33 @@ def _fix_iso(s: str) -> str:
     return s + offset
 
 
+def _odd_clock(s: str) -> datetime:
+    """``fromisoformat`` of a :func:`_fix_iso` result whose clock reads second 60 (a leap
+    second: 59.999999 of the same minute) or ``24:00:00`` (the next day's midnight)."""
+    tpos = s.find("T")
+    clock = s[tpos + 1 :]
+    if tpos < 0 or len(clock) < 8 or clock[2] != ":" or clock[5] != ":":
+        raise ValueError(s)
+    end = 8
+    while end < len(clock) and (clock[end].isdigit() or clock[end] == "."):
+        end += 1
+    if clock[6:8] == "60":
+        return datetime.fromisoformat(f"{s[:tpos]}T{clock[:6]}59.999999{clock[end:]}")
+    if clock[:8] == "24:00:00" and not clock[8:end].strip(".0"):
+        return datetime.fromisoformat(f"{s[:tpos]}T00:00:00{clock[end:]}") + timedelta(days=1)
+    raise ValueError(s)
+
+
 def parse_datetime(value: object) -> datetime | None:
     """Parse a tolerant ISO-8601 timestamp into an aware UTC datetime.
 
-    Accepts ``Z``/``+0000``/``+00:00`` offsets, any number of fractional digits, dates
-    without a zone (taken as UTC: RDAP dates are UTC in practice) and bare dates.
+    Accepts ``Z``/``z``/``+0000``/``+00:00``/``+00`` offsets and a trailing ``UTC`` or
+    ``GMT``, a space (or ``t``) for the ``T``, any number of fractional digits (truncated
+    to the microsecond), dates without a zone (taken as UTC: RDAP dates are UTC in
+    practice) and bare dates (midnight UTC). A leap second (``2016-12-31T23:59:60Z``) is
+    read as the last microsecond of its minute (``23:59:59.999999``): the calendar day
+    stays the one served and the order before the next second holds; ``24:00:00`` is the
+    next day's midnight.
 
     Parameters
     ----------
@@ -187,7 +212,8 @@ def parse_datetime(value: object) -> datetime | None:
     Returns
     -------
     datetime or None
-        Aware UTC datetime; None on garbage (never raises).
+        Aware UTC datetime; None on garbage (never raises): see :func:`read_date` for
+        keeping the text that could not be read.
     """
     if not isinstance(value, str):
         return None
@@ -197,9 +223,15 @@ def parse_datetime(value: object) -> datetime | None:
     try:
         dt = datetime.fromisoformat(s)  # fast path: Python 3.11+ takes most variants
     except ValueError:
+        if s[-3:].upper() in ("UTC", "GMT"):
+            s = s[:-3].rstrip() + "Z"
         try:
-            dt = datetime.fromisoformat(_fix_iso(s))
-        except (ValueError, IndexError):
+            fixed = _fix_iso(s)
+            try:
+                dt = datetime.fromisoformat(fixed)
+            except ValueError:
+                dt = _odd_clock(fixed)
+        except (ValueError, IndexError, OverflowError):
             return None
     try:
         if dt.tzinfo is None:
@@ -209,6 +241,24 @@ def parse_datetime(value: object) -> datetime | None:
         return dt.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def read_date(value: object) -> tuple[datetime | None, str | None]:
+    """``(parse_datetime(value), text)`` of an ``eventDate``: ``text`` is what was served
+    when it could not be read as a date, else None.
+
+    ``text`` is the stripped string (a non-string JSON value, such as a number, as JSON);
+    None when the date parsed, or nothing was served (null, missing, blank).
+    """
+    date = parse_datetime(value)
+    if date is not None or value is None:
+        return date, None
+    if isinstance(value, str):
+        return None, value.strip() or None
+    try:
+        return None, msgspec.json.encode(value).decode()
+    except (TypeError, ValueError, msgspec.EncodeError):  # pragma: no cover - decoded JSON
+        return None, repr(value)
 
 
 # --------------------------------------------------------------------------- links & errors

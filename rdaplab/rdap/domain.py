@@ -27,7 +27,7 @@ from rdaplab.rdap.decode import (
     as_text,
     dns_name,
     get_ci,
-    parse_datetime,
+    read_date,
     related_links,
     status_list,
 )
@@ -109,8 +109,8 @@ def parse_domain_doc(doc: Mapping[str, Any], source: str) -> DomainRecord:
         if not isinstance(ev, dict):
             continue
         action = as_text(ev.get("eventAction"))
-        date = parse_datetime(ev.get("eventDate"))
-        rec.events.append(EventRow(source, action, date, as_text(ev.get("eventActor"))))
+        date, text = read_date(ev.get("eventDate"))
+        rec.events.append(EventRow(source, action, date, as_text(ev.get("eventActor")), text))
         if action is None or date is None:
             continue
         key = action.lower()
@@ -155,12 +155,17 @@ def merge_records(reg: DomainRecord | None, rar: DomainRecord | None) -> DomainR
     """Merge a registry record with its registrar record (see :func:`parse_domain`).
 
     ``reg`` is updated in place and returned; missing records yield the other one, or an
-    empty record.
+    empty record. ``registrar_registration_date`` is set from ``rar`` (when given).
     """
     if reg is None:
-        return rar if rar is not None else DomainRecord()
+        if rar is None:
+            return DomainRecord()
+        rar.registrar_registration_date = rar.registration_date
+        return rar
     if rar is None:
         return reg
+    # the registrar's own date, kept whichever answer registration_date comes from
+    reg.registrar_registration_date = rar.registration_date
     for name in (
         "object_class",
         "handle",
@@ -168,7 +173,7 @@ def merge_records(reg: DomainRecord | None, rar: DomainRecord | None) -> DomainR
         "unicode_name",
         "registrar",
         "registrar_iana_id",
-        "registration_date",
+        "registration_date",  # the registrar's only when the registry serves none
         "expiration_date",
         "last_changed_date",
         "dnssec",
@@ -195,7 +200,10 @@ def parse_domain(
 
     Merge rule (thin registries such as .com/.net): the registry answer is authoritative
     for every field it carries (handle, names, dates, status, nameservers, DNSSEC,
-    registrar); the registrar answer only fills fields the registry lacks. Events,
+    registrar); the registrar answer only fills fields the registry lacks. The two often
+    disagree on the registration time (google.com: Verisign 04:00Z, MarkMonitor 07:00Z):
+    ``registrar_registration_date`` keeps the registrar's own value (None without a
+    registrar answer or without a readable registration event in it). Events,
     entities, nameserver rows and redactions from both answers are kept, tagged with
     ``source`` ``"registry"`` or ``"registrar"``.
 

@@ -241,6 +241,7 @@ def _typed_events(
             action = action.strip() or None
         v = ev.eventDate
         date: datetime | None
+        text: str | None = None
         if v is None:
             date = None
         else:
@@ -254,14 +255,17 @@ def _typed_events(
             else:
                 if date.tzinfo is not UTC:
                     date = parse_datetime(v)
+            if date is None:
+                text = v.strip() or None  # read_date's text of a string
         actor = ev.eventActor
         if actor is not None:
             actor = actor.strip() or None
-        row = _new_object(EventRow)  # EventRow(source, action, date, actor)
+        row = _new_object(EventRow)  # EventRow(source, action, date, actor, date_text)
         row.source = source
         row.action = action
         row.date = date
         row.actor = actor
+        row.date_text = text
         append(row)
         if action is None or date is None:
             continue
@@ -337,6 +341,7 @@ def _parse_typed(d: _DomainDoc, sd: _SecureDNS | None, source: str) -> DomainRec
     rec.registrar_iana_id = iana
     rec.registrar_url = _first_related(d.links) if d.links else None
     rec.registration_date = reg_date
+    rec.registrar_registration_date = None  # merge_records sets it
     rec.expiration_date = exp_date
     rec.last_changed_date = changed
     rec.rdap_status = list(st)

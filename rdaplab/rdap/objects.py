@@ -32,7 +32,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from rdaplab.rdap.decode import ParseError, as_list, as_text, parse_datetime, status_list
+from rdaplab.rdap.decode import (
+    ParseError,
+    as_list,
+    as_text,
+    parse_datetime,
+    read_date,
+    status_list,
+)
 from rdaplab.rdap.domain import read_nameservers
 from rdaplab.rdap.entities import read_entities
 from rdaplab.rdap.records import EventRow, LinkRow, ObjectRecord, RemarkRow
@@ -428,14 +435,8 @@ def _events(doc: Mapping[str, Any], source: str) -> list[EventRow]:
     for ev in as_list(doc.get("events")):
         if isinstance(ev, dict):
             action = as_text(ev.get("eventAction"))
-            out.append(
-                EventRow(
-                    source,
-                    action,
-                    parse_datetime(ev.get("eventDate")),
-                    as_text(ev.get("eventActor")),
-                )
-            )
+            date, text = read_date(ev.get("eventDate"))
+            out.append(EventRow(source, action, date, as_text(ev.get("eventActor")), text))
     return out
 
 

@@ -31,6 +31,9 @@ class EventRow:
     action: str | None  # as served, stripped (e.g. "last update of RDAP database")
     date: datetime | None  # UTC; None when missing or unparseable
     actor: str | None
+    # the eventDate as served (stripped; a non-string value as JSON) when it is there but
+    # ``date`` could not be read from it, else None: an unreadable date is never lost
+    date_text: str | None = None
 
 
 @dataclass(slots=True)
@@ -95,7 +98,10 @@ class DomainRecord:
     registrar: str | None = None
     registrar_iana_id: str | None = None
     registrar_url: str | None = None  # first rel="related" RDAP link of the registry answer
+    # the registry's (depth-0 answer's) date; the registrar's when the registry serves none
     registration_date: datetime | None = None
+    # the registrar's (referral answer's) own date; set by merge_records, None without one
+    registrar_registration_date: datetime | None = None
     expiration_date: datetime | None = None
     last_changed_date: datetime | None = None
     rdap_status: list[str] = field(default_factory=list)

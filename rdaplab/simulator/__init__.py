@@ -13,21 +13,32 @@ attempt number)``, so a run does not depend on the order in which concurrent req
 The modules, each importing only those listed before it (and ``rdaplab._data``):
 ``hashing`` and ``syntax`` (stable draws; names, addresses, handles), ``templates``
 (recorded answers), ``scenario`` (what to serve, validated), ``registry`` (runtime state),
-``domains`` and ``objects`` (the answers), ``limits`` and ``faults`` (the refusals and
+``domains`` and ``objects`` (the answers), ``epochs`` (names changing over time), ``limits`` and ``faults`` (the refusals and
 injected failures), ``bootstrap`` (IANA files), ``server`` (:class:`Simulator`) and
 ``thread`` (:class:`SimulatorThread`, :func:`run_forever`).
 """
 
 from __future__ import annotations
 
-from rdaplab.simulator.domains import REGISTRARS, ExpectedDomain
+from rdaplab.simulator.domains import NS_PROVIDERS, REGISTRARS, ExpectedDomain
+from rdaplab.simulator.epochs import EPOCH_SPAN
 from rdaplab.simulator.objects import ExpectedObject
 from rdaplab.simulator.registry import RegistryStats, stats_to_json
-from rdaplab.simulator.scenario import RIRS, RegistrySpec, Scenario
+from rdaplab.simulator.scenario import (
+    CHANGE_KINDS,
+    DEFAULT_CHANGE_RATES,
+    RIRS,
+    RegistrySpec,
+    Scenario,
+)
 from rdaplab.simulator.server import Simulator
 from rdaplab.simulator.thread import SimulatorThread, run_forever
 
 __all__ = [
+    "CHANGE_KINDS",
+    "DEFAULT_CHANGE_RATES",
+    "EPOCH_SPAN",
+    "NS_PROVIDERS",
     "REGISTRARS",
     "RIRS",
     "ExpectedDomain",

@@ -2,6 +2,8 @@
 
 Every value (dates, registrar, nameservers, handle) is a stable hash of the name, so a
 registry and its registrar agree, and :meth:`Simulator.expected` can say what is served.
+At epochs after 0, :mod:`.epochs` changes a name's :class:`Plan` (transfers, renewals,
+status values, DNSSEC...); the fields it sets are rendered here.
 """
 
 from __future__ import annotations
@@ -10,14 +12,20 @@ import copy
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rdaplab.simulator.hashing import stable_hash, unit
 from rdaplab.simulator.registry import Registry
 from rdaplab.simulator.scenario import RegistrySpec
-from rdaplab.simulator.templates import RDAP_JSON, DomainTemplate, registrar_entity, vcard_get
+from rdaplab.simulator.templates import (
+    RDAP_JSON,
+    DomainTemplate,
+    registrar_entity,
+    secure_dns_key,
+    vcard_get,
+)
 
 #: Real ICANN-accredited registrars (name, IANA Registrar ID) handed out to simulated names.
 REGISTRARS: tuple[tuple[str, str], ...] = (
@@ -46,11 +54,12 @@ NS_PROVIDERS: tuple[str, ...] = (
 )
 
 _DATE_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
-_EPOCH = datetime(1995, 1, 1, tzinfo=timezone.utc)
-_NOW = datetime(2025, 12, 31, tzinfo=timezone.utc)  # fixed "today": output must not drift
+_EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)  # first simulated registration
+#: The fixed "today" of epoch 0 (output must not drift); later epochs count from it.
+TODAY = datetime(2025, 12, 31, tzinfo=timezone.utc)
 
 
-def _add_years(dt: datetime, years: int) -> datetime:
+def add_years(dt: datetime, years: int) -> datetime:
     try:
         return dt.replace(year=dt.year + years)
     except ValueError:  # 29 February
@@ -78,6 +87,10 @@ class ExpectedDomain:
     nameservers: list[str]
     registry: str
     registrar_url: str | None
+    # The RDAP status values served (registry's, else registrar's), None when neither
+    # template has any; and secureDNS.delegationSigned, None when no answer carries one.
+    status: list[str] | None = None
+    dnssec: bool | None = None
 
 
 @dataclass
@@ -93,6 +106,11 @@ class Plan:
     nameservers: list[str]
     registrar: tuple[str, str]
     referral: str | None  # registrar registry name
+    # Set by epoch changes (.epochs); the defaults leave the template's values alone.
+    status_added: list[str] = field(default_factory=list)  # e.g. "client hold"
+    dnssec: bool | None = None  # secureDNS.delegationSigned; None: as the template has it
+    ds_seed: int = 0  # the DS record invented when DNSSEC is switched on
+    transferred: datetime | None = None  # date of the last transfer ("transfer" event)
 
 
 def absent_by_name(key: str) -> bool:
@@ -106,25 +124,44 @@ def drawn_absent(spec: RegistrySpec, seed: int, key: str) -> bool:
     return bool(spec.not_found_rate) and unit(seed, "nf", spec.name, key) < spec.not_found_rate
 
 
+def registrar_of(regs: Mapping[str, Registry], referral: str | None, draw: int) -> tuple[str, str]:
+    """The registrar (name, IANA ID): the referral target's identity, else REGISTRARS[draw]."""
+    target = regs[referral].spec if referral else None
+    if target is not None and target.registrar_name and target.registrar_iana_id:
+        return (target.registrar_name, target.registrar_iana_id)
+    return REGISTRARS[draw % len(REGISTRARS)]
+
+
+def pick_registrar(
+    reg: Registry, regs: Mapping[str, Registry], key: str, *salt: object
+) -> tuple[tuple[str, str], str | None]:
+    """The registrar of ``key`` and the registrar registry its answer refers to (or None).
+
+    ``salt`` (empty at epoch 0) draws a fresh pick for a re-registration.
+    """
+    spec = reg.spec
+    referral = None
+    if spec.referrals:
+        referral = spec.referrals[stable_hash("refer", spec.name, key, *salt) % len(spec.referrals)]
+    return registrar_of(regs, referral, stable_hash("registrar", key, *salt)), referral
+
+
+def nameservers_at(provider: str, count: int) -> list[str]:
+    return [f"ns{i}.{provider}" for i in range(1, count + 1)]
+
+
 def plan_name(
     reg: Registry, regs: Mapping[str, Registry], seed: int, key: str, unicode: str
 ) -> Plan | None:
-    """The values of ``key`` under its registry ``reg``, or None when the name does not exist."""
+    """The values of ``key`` under its registry ``reg`` at epoch 0 (None: it does not exist)."""
     spec = reg.spec
     if absent_by_name(key) or drawn_absent(spec, seed, key):
         return None
-    referral = None
-    if spec.referrals:
-        referral = spec.referrals[stable_hash("refer", spec.name, key) % len(spec.referrals)]
-    target = regs[referral].spec if referral else None
-    if target is not None and target.registrar_name and target.registrar_iana_id:
-        registrar = (target.registrar_name, target.registrar_iana_id)
-    else:
-        registrar = REGISTRARS[stable_hash("registrar", key) % len(REGISTRARS)]
-    span = (datetime(2024, 12, 31, tzinfo=timezone.utc) - _EPOCH).total_seconds()
-    registered = _EPOCH + timedelta(seconds=int(unit("reg", key) * span))
-    expires = _add_years(registered, 2026 - registered.year + stable_hash("exp", key) % 5)
-    horizon = (min(expires, _NOW) - registered).total_seconds()
+    registrar, referral = pick_registrar(reg, regs, key)
+    span = (datetime(2024, 12, 31, tzinfo=timezone.utc) - _EARLIEST).total_seconds()
+    registered = _EARLIEST + timedelta(seconds=int(unit("reg", key) * span))
+    expires = add_years(registered, 2026 - registered.year + stable_hash("exp", key) % 5)
+    horizon = (min(expires, TODAY) - registered).total_seconds()
     changed = registered + timedelta(seconds=int(unit("chg", key) * horizon))
     provider = NS_PROVIDERS[stable_hash("ns", key) % len(NS_PROVIDERS)]
     count = 2 + stable_hash("nscount", key) % 3
@@ -135,10 +172,31 @@ def plan_name(
         registered=registered,
         expires=expires,
         changed=changed,
-        nameservers=[f"ns{i}.{provider}" for i in range(1, count + 1)],
+        nameservers=nameservers_at(provider, count),
         registrar=registrar,
         referral=referral,
     )
+
+
+def served_status(template_status: list[str] | None, added: list[str]) -> list[str] | None:
+    """A template's status values plus those ``added`` by changes (None: no status at all).
+
+    ``"active"`` (EPP ``ok``, which RFC 5731 allows with no other status) is dropped once a
+    change adds a status.
+    """
+    if not added:
+        return None if template_status is None else list(template_status)
+    kept = [s for s in template_status or [] if s != "active"]
+    return kept + [s for s in added if s not in kept]
+
+
+def plan_dnssec(reg: Registry, registrar: Registry | None, plan: Plan) -> bool | None:
+    """The DNSSEC state a client reads for ``plan``: registry answer first, then registrar."""
+    if plan.dnssec is not None:
+        return plan.dnssec
+    if reg.template.dnssec is not None or registrar is None:
+        return reg.template.dnssec
+    return registrar.template.dnssec
 
 
 def registry_handle(reg: Registry, plan: Plan) -> str | None:
@@ -171,6 +229,9 @@ def expected_domain(
         nameservers=list(plan.nameservers) if any(t.ns_proto for t in tpls) else [],
         registry=reg.spec.name,
         registrar_url=registrar_url,
+        # A registry's status wins over its registrar's, as rdaplab merges them.
+        status=served_status(next((t.status for t in tpls if t.status), None), plan.status_added),
+        dnssec=plan_dnssec(reg, registrar, plan),
     )
 
 
@@ -220,6 +281,8 @@ def _set_events(events: list[Any], plan: Plan) -> None:
         "last changed": plan.changed,
         "last update": plan.changed,  # MarkMonitor's word for "last changed"
     }
+    if plan.transferred is not None:
+        values["transfer"] = plan.transferred
     for ev in events:
         if isinstance(ev, dict) and ev.get("eventAction") in values:
             ev["eventDate"] = _format_like(str(ev.get("eventDate", "")), values[ev["eventAction"]])
@@ -236,6 +299,28 @@ def _set_registrar(entity: dict[str, Any], plan: Plan) -> None:
             pid["identifier"] = reg_id
     if entity.get("handle") in old_ids and entity.get("handle"):
         entity["handle"] = reg_id  # registries use the IANA ID as the registrar's handle
+
+
+def _set_secure_dns(doc: dict[str, Any], plan: Plan) -> None:
+    """Set ``secureDNS.delegationSigned`` (adding the member if the template has none)."""
+    key = secure_dns_key(doc) or "secureDNS"
+    sd = doc.get(key)
+    if not isinstance(sd, dict):
+        sd = doc[key] = {}
+    sd["delegationSigned"] = bool(plan.dnssec)
+    sd.pop("keyData", None)
+    if plan.dnssec:
+        digest = hashlib.blake2b(f"{plan.key}/{plan.ds_seed}".encode(), digest_size=32)
+        sd["dsData"] = [
+            {
+                "keyTag": plan.ds_seed % 65536,
+                "algorithm": 13,
+                "digest": digest.hexdigest().upper(),
+                "digestType": 2,
+            }
+        ]
+    else:
+        sd.pop("dsData", None)
 
 
 def _nameservers(
@@ -277,6 +362,10 @@ def render_domain(
     elif "handle" in doc:
         doc["handle"] = handle
     _set_events(doc.get("events", []), plan)
+    if plan.status_added:
+        doc["status"] = served_status(tpl.status, plan.status_added)
+    if plan.dnssec is not None:
+        _set_secure_dns(doc, plan)
     if tpl.ns_proto is not None:
         doc["nameservers"] = _nameservers(tpl, tpl.ns_proto, plan, ns_base)
     reg = registrar_entity(doc)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from rdaplab._data import datasets_dir, responses_dir
@@ -39,6 +40,36 @@ _RIR_ONLY = (
     "entity_templates",
 )
 _TAG_RE = re.compile(r"^[A-Za-z0-9]+$")
+
+#: What can happen to a registered name between two epochs (see :attr:`Scenario.changes`).
+CHANGE_KINDS: tuple[str, ...] = (
+    "drop",
+    "reregister",
+    "transfer",
+    "renew",
+    "ns_move",
+    "dnssec_on",
+    "dnssec_off",
+    "hold",
+    "redemption",
+    "pending_delete",
+)
+
+#: Per-epoch, per-name probabilities used when a scenario has no ``"changes"`` mapping.
+DEFAULT_CHANGE_RATES: Mapping[str, float] = MappingProxyType(
+    {
+        "transfer": 0.1,
+        "renew": 0.3,
+        "drop": 0.05,
+        "reregister": 0.02,
+        "ns_move": 0.1,
+        "dnssec_on": 0.05,
+        "dnssec_off": 0.05,
+        "hold": 0.03,
+        "redemption": 0.03,
+        "pending_delete": 0.02,
+    }
+)
 
 
 @dataclass
@@ -303,12 +334,48 @@ def _check_across(specs: list[RegistrySpec]) -> None:
                 )
 
 
+def _check_changes(raw: Any) -> dict[str, float]:
+    """Validate a scenario's ``changes`` mapping (kind -> per-epoch probability)."""
+    if not isinstance(raw, Mapping):
+        raise ValueError(
+            f"scenario: changes must be an object mapping a change kind to a probability, "
+            f"got {type(raw).__name__}"
+        )
+    unknown = sorted(str(k) for k in raw if k not in CHANGE_KINDS)
+    if unknown:
+        raise ValueError(
+            f"scenario: changes: unknown kind(s) {unknown}; known: {list(CHANGE_KINDS)}"
+        )
+    for kind, rate in raw.items():
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+            raise ValueError(
+                f"scenario: changes[{kind!r}] must be a number in [0, 1], got {rate!r}"
+            )
+    return {kind: float(raw[kind]) for kind in CHANGE_KINDS if kind in raw}
+
+
 @dataclass
 class Scenario:
-    """A set of virtual registries plus the seed of every pseudo-random decision."""
+    """A set of virtual registries plus the seed of every pseudo-random decision.
+
+    ``changes`` maps change kinds (:data:`CHANGE_KINDS`) to the probability that a name
+    goes through that change in each epoch (kinds left out: 0). None (no ``"changes"`` in
+    the JSON) means :data:`DEFAULT_CHANGE_RATES`. Epoch 0 never changes anything.
+    """
 
     registries: list[RegistrySpec]
     seed: int = 0
+    changes: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.changes is not None:
+            self.changes = _check_changes(self.changes)
+
+    @property
+    def change_rates(self) -> dict[str, float]:
+        """The probability of every change kind per name and epoch (0 for kinds left out)."""
+        given = DEFAULT_CHANGE_RATES if self.changes is None else self.changes
+        return {kind: float(given.get(kind, 0.0)) for kind in CHANGE_KINDS}
 
     @classmethod
     def load(cls, source: Scenario | str | Path | Mapping[str, Any]) -> Scenario:
@@ -317,13 +384,15 @@ class Scenario:
         Parameters
         ----------
         source
-            Path to a scenario JSON file, or a mapping ``{"seed": int, "registries": [...]}``.
+            Path to a scenario JSON file, or a mapping ``{"seed": int, "registries": [...]}``
+            (optionally ``"changes": {kind: probability}``, see :data:`CHANGE_KINDS`).
 
         Raises
         ------
         ValueError
             On unreadable JSON, unknown or ill-typed fields, duplicate names or TLDs,
-            referrals to unknown registrars, or templates that do not exist.
+            referrals to unknown registrars, templates that do not exist, or a ``changes``
+            mapping with unknown kinds or probabilities outside [0, 1].
         """
         if isinstance(source, Scenario):
             return source
@@ -341,7 +410,7 @@ class Scenario:
             raise ValueError(f"cannot load a scenario from {type(source).__name__}")
         if not isinstance(raw, Mapping):
             raise ValueError("a scenario must be a JSON object with a 'registries' list")
-        extra = sorted(set(raw) - {"registries", "seed", "description"})
+        extra = sorted(set(raw) - {"registries", "seed", "description", "changes"})
         if extra:
             raise ValueError(f"scenario: unknown field(s) {extra}")
         regs = raw.get("registries")
@@ -350,9 +419,12 @@ class Scenario:
         seed = raw.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ValueError("scenario: 'seed' must be an integer")
+        changes = raw.get("changes")
+        if changes is not None:
+            changes = _check_changes(changes)
         specs = [_spec_from_mapping(r, i) for i, r in enumerate(regs)]
         _check_across(specs)
-        return cls(registries=specs, seed=seed)
+        return cls(registries=specs, seed=seed, changes=changes)
 
     @classmethod
     def default(cls) -> Scenario:

@@ -1,7 +1,7 @@
 """The aiohttp server: :class:`Simulator` binds one loopback port per virtual registry.
 
 A request is admitted by :mod:`.limits`, meets its drawn fault (:mod:`.faults`), then is
-answered from :mod:`.domains` or :mod:`.objects`.
+answered from :mod:`.domains` (at the current epoch, :mod:`.epochs`) or :mod:`.objects`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rdaplab.simulator.domains import (
     render_domain,
     style_name,
 )
+from rdaplab.simulator.epochs import Evolver, History
 from rdaplab.simulator.hashing import stable_hash
 from rdaplab.simulator.objects import (
     KIND_ALIASES,
@@ -55,10 +56,17 @@ class Simulator:
         Interface to listen on.
     port
         0 for ephemeral ports, else registry ``i`` (scenario order) listens on ``port + i``.
+    epoch
+        The epoch to serve (see :attr:`epoch`); 0 serves every name as drawn, unchanged.
     """
 
     def __init__(
-        self, scenario: ScenarioSource = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        scenario: ScenarioSource = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        epoch: int = 0,
     ) -> None:
         if scenario is None:
             scenario = Scenario.default()
@@ -74,6 +82,55 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._t0 = 0.0  # loop time at start(): simulated quota days count from here
         self._objects = ObjectAnswers(scenario.seed, self._regs, self._by_tld, self.base_url)
+        self._evolver = Evolver(self._regs, scenario.seed, scenario.change_rates)
+        self._epoch = 0
+        self.epoch = epoch
+
+    # ---- epochs
+
+    @property
+    def epoch(self) -> int:
+        """The epoch served: 0 is the names as drawn; each later one applies a round of
+        the scenario's ``changes`` (transfers, renewals, drops...) on top of the one before.
+
+        Settable while the server runs; requests arriving after the assignment are
+        answered at the new epoch (:meth:`expected` and :meth:`changes` follow it too).
+
+        Raises
+        ------
+        ValueError
+            On assignment of anything but a non-negative int.
+        """
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"epoch must be a non-negative integer, not {value!r}")
+        self._epoch = value
+
+    def set_epoch(self, epoch: int) -> int:
+        """Serve ``epoch`` from now on (same as assigning :attr:`epoch`); returns it."""
+        self.epoch = epoch
+        return self._epoch
+
+    def changes(self, name: str) -> list[tuple[int, str]]:
+        """The changes ``name`` went through up to the current epoch, in order.
+
+        Parameters
+        ----------
+        name
+            Any spelling (normalized as :meth:`expected` does).
+
+        Returns
+        -------
+        list of (epoch, kind)
+            Kinds from :data:`~rdaplab.simulator.scenario.CHANGE_KINDS`, e.g.
+            ``[(1, "transfer"), (2, "renew")]``; empty for names that never existed, are
+            not valid or have no registry here. Needs no running server.
+        """
+        norm = normalize_name(name)
+        return self._history(*norm)[1] if norm else []
 
     # ---- lifecycle
 
@@ -92,6 +149,7 @@ class Simulator:
         app = web.Application()
         # "_" cannot start a registry name, so this never shadows a registry's path.
         app.router.add_get("/_simulator/stats", self._stats_handler)
+        app.router.add_route("*", "/_simulator/epoch", self._epoch_handler)
         app.router.add_get("/{registry}/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -218,13 +276,19 @@ class Simulator:
         self._started()
         return bootstrap.write_bootstrap(directory, self._regs.values(), self.base_url)
 
-    def _plan(self, key: str, unicode: str) -> tuple[Registry, Plan] | None:
-        """The registry serving ``key`` and its values, or None when the name does not exist."""
+    def _history(self, key: str, unicode: str) -> tuple[tuple[Registry, Plan] | None, History]:
+        """The registry and values of ``key`` at the current epoch, and its changes."""
         reg = self._by_tld.get(key.rsplit(".", 1)[-1])
         if reg is None:
-            return None
+            return None, []
         plan = plan_name(reg, self._regs, self.scenario.seed, key, unicode)
-        return None if plan is None else (reg, plan)
+        plan, history = self._evolver.evolve(reg, plan, self._epoch)
+        return (None if plan is None else (reg, plan)), history
+
+    def _plan(self, key: str, unicode: str) -> tuple[Registry, Plan] | None:
+        """The registry serving ``key`` and its values, or None when the name does not exist
+        (at the current epoch: dropped names do not)."""
+        return self._history(key, unicode)[0]
 
     def _related_url(self, reg: Registry, plan: Plan) -> str | None:
         if plan.referral is None:
@@ -233,7 +297,8 @@ class Simulator:
         return f"{self.base_url(plan.referral)}domain/{name}"
 
     def expected(self, name: str) -> ExpectedDomain | None:
-        """The values served for ``name``; None if it does not exist or nothing serves it.
+        """The values served for ``name`` at the current epoch; None if it does not exist
+        (never did, or is dropped at this epoch) or nothing serves it.
 
         Parameters
         ----------
@@ -308,6 +373,22 @@ class Simulator:
         cannot call.
         """
         return web.json_response(stats_to_json(self.stats()))
+
+    async def _epoch_handler(self, request: web.Request) -> web.Response:
+        """``GET /_simulator/epoch`` on any port: ``{"epoch": n}``; ``POST`` (or ``PUT``)
+        ``{"epoch": n}`` sets it, for a simulator in another process."""
+        if request.method in ("POST", "PUT"):
+            try:
+                raw = await request.json()
+                self.epoch = raw["epoch"] if isinstance(raw, dict) else raw
+            except (ValueError, KeyError) as exc:
+                message = f'expected {{"epoch": n}} with n >= 0 ({exc})'
+                return web.Response(
+                    status=400, body=error_body(400, "Bad Request", message), content_type=RDAP_JSON
+                )
+        elif request.method not in ("GET", "HEAD"):
+            return web.Response(status=405, headers={"Allow": "GET, POST, PUT"})
+        return web.json_response({"epoch": self._epoch})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None

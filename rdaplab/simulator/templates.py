@@ -49,6 +49,33 @@ def vcard_get(entity: Mapping[str, Any], prop: str) -> list[Any] | None:
     return None
 
 
+def secure_dns_key(doc: Mapping[str, Any]) -> str | None:
+    """The member holding ``secureDNS`` in any case (AFNIC serves ``secureDns``), if any."""
+    if "secureDNS" in doc:
+        return "secureDNS"
+    return next((k for k in doc if isinstance(k, str) and k.lower() == "securedns"), None)
+
+
+def dnssec_of(doc: Mapping[str, Any]) -> bool | None:
+    """Whether an answer says its delegation is signed, read as rdaplab's parser reads it.
+
+    ``delegationSigned`` (a boolean, or "true" / "false"), else True when DS or key data is
+    present; None when the answer carries no ``secureDNS`` (or nothing readable in it).
+    """
+    key = secure_dns_key(doc)
+    sd = doc.get(key) if key is not None else None
+    if not isinstance(sd, dict):
+        return None
+    signed = sd.get("delegationSigned")
+    if isinstance(signed, bool):
+        return signed
+    if isinstance(signed, str) and signed.strip().lower() in ("true", "false"):
+        return signed.strip().lower() == "true"
+    if sd.get("dsData") or sd.get("keyData"):
+        return True
+    return None
+
+
 def registrar_entity(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     """The entity of role "registrar" in a domain answer, if any."""
     for ent in doc.get("entities", []) or []:
@@ -96,6 +123,11 @@ class DomainTemplate(_Parsed):
             p.get("type") == "IANA Registrar ID" for p in reg.get("publicIds", [])
         )
         self.has_handle = "handle" in doc
+        status = doc.get("status")
+        self.status: list[str] | None = (
+            [str(s) for s in status] if isinstance(status, list) and status else None
+        )
+        self.dnssec = dnssec_of(doc)
 
 
 class ObjTemplate(_Parsed):

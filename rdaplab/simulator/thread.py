@@ -25,9 +25,14 @@ class SimulatorThread:
     """
 
     def __init__(
-        self, scenario: ScenarioSource = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        scenario: ScenarioSource = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        epoch: int = 0,
     ) -> None:
-        self.simulator = Simulator(scenario, host=host, port=port)
+        self.simulator = Simulator(scenario, host=host, port=port, epoch=epoch)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -79,6 +84,23 @@ class SimulatorThread:
     def expected(self, name: str) -> ExpectedDomain | None:
         return self.simulator.expected(name)
 
+    @property
+    def epoch(self) -> int:
+        """See :attr:`Simulator.epoch`; assigning it takes effect for the next request."""
+        return self.simulator.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.simulator.epoch = value
+
+    def set_epoch(self, epoch: int) -> int:
+        """See :meth:`Simulator.set_epoch`."""
+        return self.simulator.set_epoch(epoch)
+
+    def changes(self, name: str) -> list[tuple[int, str]]:
+        """See :meth:`Simulator.changes` (pure computation, no server call)."""
+        return self.simulator.changes(name)
+
     def expected_object(
         self, kind: str, query: str | int, registry: str | None = None
     ) -> ExpectedObject:
@@ -109,11 +131,15 @@ def run_forever(
     host: str = "127.0.0.1",
     port: int = 8080,
     bootstrap_dir: str | Path | None = None,
+    epoch: int = 0,
 ) -> None:
-    """Serve a scenario until Ctrl-C (``rdaplab simulate``), printing each registry's URL."""
+    """Serve a scenario until Ctrl-C (``rdaplab simulate``), printing each registry's URL.
+
+    ``epoch`` is the epoch served at start; ``POST /_simulator/epoch`` changes it.
+    """
 
     async def main() -> None:
-        async with Simulator(scenario, host=host, port=port) as sim:
+        async with Simulator(scenario, host=host, port=port, epoch=epoch) as sim:
             for spec in sim.scenario.registries:
                 print(f"{sim.base_url(spec.name)}\t{_serves(spec)}", flush=True)
             if bootstrap_dir is not None:

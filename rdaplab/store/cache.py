@@ -331,6 +331,7 @@ class Cache(Maintenance, AuditTrail, HostLimits):
         max_age_s: float,
         not_found_ttl_s: float,
         now: datetime | None = None,
+        as_of: datetime | None = None,
     ) -> dict[str, CachedLookup]:
         """Return the fresh cached lookup of each query that has one.
 
@@ -351,6 +352,9 @@ class Cache(Maintenance, AuditTrail, HostLimits):
             Freshness windows in seconds.
         now
             Reference time (default: the current time).
+        as_of
+            Ignore answers fetched after this time: the cache as it stood then (a
+            snapshot; with infinite windows, each query's newest answer up to ``as_of``).
 
         Returns
         -------
@@ -365,6 +369,7 @@ class Cache(Maintenance, AuditTrail, HostLimits):
         # A Polars frame, not a pyarrow table: see RESPONSES_FRAME (pandas).
         wanted = pl.DataFrame({"query": pl.Series("query", list(queries), dtype=pl.String)})
         view = f"_rdaplab_q_{uuid.uuid4().hex}"
+        as_of_clause = "" if as_of is None else " AND r.fetched_at <= $as_of"
         sql = f"""
             WITH wanted AS (SELECT DISTINCT query FROM {view}),
             newest AS (
@@ -373,7 +378,7 @@ class Cache(Maintenance, AuditTrail, HostLimits):
                 SELECT r.query, r.lookup_id, r.response_id, r.status, r.fetched_at
                 FROM responses r SEMI JOIN wanted w ON r.query = w.query
                 WHERE r.query_kind = $kind AND r.depth = 0
-                  AND r.fetched_at >= least($ok_cutoff, $nf_cutoff)
+                  AND r.fetched_at >= least($ok_cutoff, $nf_cutoff){as_of_clause}
                 QUALIFY row_number() OVER (
                     PARTITION BY r.query ORDER BY r.fetched_at DESC, r.response_id DESC) = 1
             ),
@@ -393,7 +398,13 @@ class Cache(Maintenance, AuditTrail, HostLimits):
         # No ORDER BY: sorting rows that carry the bodies costs more than the whole join;
         # each lookup's few rows are put in depth order below. encode() hands the body
         # back as UTF-8 bytes directly (a VARCHAR -> BLOB cast would parse \\x escapes).
-        params = {"kind": query_kind, "ok_cutoff": ok_cutoff, "nf_cutoff": nf_cutoff}
+        params: dict[str, Any] = {
+            "kind": query_kind,
+            "ok_cutoff": ok_cutoff,
+            "nf_cutoff": nf_cutoff,
+        }
+        if as_of is not None:
+            params["as_of"] = utc(as_of)
         with self._lock, gc_paused():
             con = self._c
             con.register(view, wanted)
@@ -458,22 +469,83 @@ class Cache(Maintenance, AuditTrail, HostLimits):
             out[head] = CachedLookup([item[2] for item in items])
         return out
 
-    def queries(self, query_kind: str, *, batch_id: str | None = None) -> list[str]:
+    def queries(
+        self,
+        query_kind: str,
+        *,
+        batch_id: str | None = None,
+        as_of: datetime | None = None,
+        asked: bool = False,
+    ) -> list[str]:
         """Distinct queries of a kind with a stored answer or an attempt, sorted.
 
-        With ``batch_id``: those this batch answered or attempted.
+        With ``batch_id``: those of this batch. With ``as_of``: those known by then. With
+        ``asked``: also those a batch asked for without fetching them (served from the
+        cache, or not sent yet when it stopped; recorded since schema 5).
         """
         where = "query_kind = $kind" + ("" if batch_id is None else " AND batch_id = $batch")
         params: dict[str, Any] = {"kind": query_kind}
         if batch_id is not None:
             params["batch"] = batch_id
+        fetched = started = asked_by = ""
+        if as_of is not None:
+            params["as_of"] = utc(as_of)
+            fetched = " AND fetched_at <= $as_of"
+            started = " AND started_at <= $as_of"
+            asked_by = " AND batch_id IN (SELECT batch_id FROM batches WHERE started_at <= $as_of)"
         sql = f"""
-            SELECT query FROM responses WHERE {where} AND depth = 0
-            UNION SELECT query FROM attempts WHERE {where}
+            SELECT query FROM responses WHERE {where} AND depth = 0{fetched}
+            UNION SELECT query FROM attempts WHERE {where}{started}
+            {f"UNION SELECT query FROM batch_queries WHERE {where}{asked_by}" if asked else ""}
             ORDER BY query
         """
         with self._lock:
             return [row[0] for row in self._c.execute(sql, params).fetchall()]
+
+    def record_batch_queries(self, batch_id: str, query_kind: str, queries: Sequence[str]) -> None:
+        """Record the distinct queries a batch asked for, cache hits included, so a
+        snapshot of the batch (:func:`rdaplab.diff`) knows every name it covered."""
+        if not queries:
+            return
+        data = pl.DataFrame(
+            {
+                "batch_id": pl.Series([batch_id] * len(queries), dtype=pl.String),
+                "query_kind": pl.Series([query_kind] * len(queries), dtype=pl.String),
+                "query": pl.Series(list(queries), dtype=pl.String),
+            }
+        )
+        with self._lock:
+            self._insert_frame("batch_queries", ("batch_id", "query_kind", "query"), data)
+
+    def batches_with(self, query_kind: str, queries: Sequence[str]) -> list[str]:
+        """The batches that asked for, answered or attempted any of ``queries``, oldest
+        first (a name's history)."""
+        if not queries:
+            return []
+        wanted = pl.DataFrame({"query": pl.Series("query", list(queries), dtype=pl.String)})
+        view = f"_rdaplab_q_{uuid.uuid4().hex}"
+        sql = f"""
+            WITH touched AS (
+                SELECT batch_id FROM responses SEMI JOIN {view} w USING (query)
+                WHERE query_kind = $kind AND depth = 0
+                UNION SELECT batch_id FROM attempts SEMI JOIN {view} w USING (query)
+                WHERE query_kind = $kind
+                UNION SELECT batch_id FROM batch_queries SEMI JOIN {view} w USING (query)
+                WHERE query_kind = $kind
+            )
+            SELECT b.batch_id FROM batches b SEMI JOIN touched t USING (batch_id)
+            ORDER BY b.started_at, b.batch_id
+        """
+        with self._lock:
+            con = self._c
+            con.register(view, wanted)
+            try:
+                rows = con.execute(sql, {"kind": query_kind}).fetchall()
+            except duckdb.Error as exc:
+                raise CacheError(f"cannot read cache {self.path}: {exc}") from exc
+            finally:
+                con.unregister(view)
+        return [row[0] for row in rows]
 
     def batch(self, batch_id: str) -> dict[str, Any] | None:
         """The ``batches`` row of one batch as a dict (``summary`` is JSON text), or None."""

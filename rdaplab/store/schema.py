@@ -132,6 +132,17 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
         );
         """,
     ),
+    (
+        5,
+        "batch_queries: every distinct query of a batch, cache hits included (snapshots)",
+        """
+        CREATE TABLE batch_queries (
+            batch_id   VARCHAR NOT NULL,
+            query_kind VARCHAR NOT NULL,
+            query      VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
 SCHEMA_VERSION: Final = max(v for v, _, _ in MIGRATIONS)
 

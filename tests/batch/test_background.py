@@ -179,10 +179,12 @@ def test_load_result_from_a_cache_rebuilds_the_same_frames(sim_env, tmp_path):
     assert loaded.attempts.height == first.attempts.height
     assert loaded.events.height == first.events.height
 
-    # One batch: its names and the summary it recorded.
+    # One batch: its names (cache hits included: its snapshot) and the summary it recorded.
     second = rdaplab.lookup([*names(14)], **kw)  # 12 hits, 2 new
     only = rdaplab.load_result(kw["cache"], batch_id=second.batch_id)
-    assert sorted(only.domains["domain"].to_list()) == ["name0012.test", "name0013.test"]
+    assert sorted(only.domains["domain"].to_list()) == names(14)
+    fetched_here = only.domains.filter(~pl.col("from_cache"))["domain"].to_list()
+    assert sorted(fetched_here) == ["name0012.test", "name0013.test"]
     assert only.summary["cache_hits"] == 12 and only.summary["total"] == 14
     with pytest.raises(rdaplab.InputError, match="no batch"):
         rdaplab.load_result(kw["cache"], batch_id="nope")

@@ -368,6 +368,42 @@ def test_input_kinds(
     assert [q.strip() for q in got] == SERVED
 
 
+def test_latin1_input_is_one_line_then_reads_with_encoding(
+    run: Any, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    # a spreadsheet saved as Latin-1: "café" is b"caf\xe9", which is no UTF-8
+    src = tmp_path / "latin.csv"
+    src.write_bytes("id,domain\n1,café.test\n2,a.test\n".encode("latin-1"))
+    assert b"caf\xe9.test" in src.read_bytes()
+    line = assert_one_line_error(
+        run("latin.csv"),
+        "cannot read latin.csv: it is not UTF-8 text (byte 0xe9 on line 2)",
+        "--encoding latin-1",
+        "iconv -f latin1 -t utf-8 latin.csv > latin-utf8.csv",
+    )
+    assert "invalid utf-8 sequence" not in line  # Polars' own words say less
+    assert not (tmp_path / "c.duckdb").exists()  # refused before anything was opened
+
+    proc = run("latin.csv", "--encoding", "latin-1", "--out", "o.parquet")
+    assert proc.returncode == 0, proc.stderr
+    d = pl.read_parquet(tmp_path / "o.parquet")
+    assert d["query"].to_list() == ["café.test", "a.test"]
+    assert d["domain"].to_list() == ["xn--caf-dma.test", "a.test"]
+    assert d["outcome"].to_list() == ["ok", "ok"]
+    assert d["unicode_name"][0] == "café.test"
+
+    # a Windows-1252 text list: 0x80 is "€" there, and undefined in Latin-1's C1 range
+    names = tmp_path / "names.txt"
+    names.write_bytes("# liste de noms €\ncafé.test\n".encode("cp1252"))
+    assert_one_line_error(run("names.txt"), "byte 0x80 on line 1", "--encoding latin-1")
+    proc = run("names.txt", "--encoding", "cp1252", "--out", "t.parquet")
+    assert proc.returncode == 0, proc.stderr
+    assert pl.read_parquet(tmp_path / "t.parquet")["query"].to_list() == ["café.test"]
+
+    assert_one_line_error(run("latin.csv", "--encoding", "klingon"), "unknown encoding 'klingon'")
+    assert build_parser().parse_args(["lookup", "in.csv"]).encoding == "utf-8"
+
+
 def test_several_columns_without_domain_need_column(run: Any, tmp_path: Path) -> None:
     write_csv(tmp_path / "in.csv", {"id": ["1"], "fqdn": ["a.test"]})
     line = assert_one_line_error(run("in.csv"), "in.csv", "--column")

@@ -113,7 +113,7 @@ def test_report_from_a_results_file(batch, tmp_path: Path) -> None:
         ("no-folder", "does not exist"),
         ("not-html", "a report is an HTML file"),
         ("unknown-batch", "batch"),
-        ("batch-of-results", "batch_id applies to a cache file"),
+        ("batch-of-results", "batch_id and as_of apply to a cache file"),
     ],
 )
 def test_errors_are_one_line_with_exit_code_2(

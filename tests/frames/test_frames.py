@@ -7,6 +7,7 @@ import dataclasses
 import gc
 from datetime import datetime, timezone
 
+import msgspec
 import polars as pl
 import pytest
 
@@ -102,6 +103,7 @@ def test_domains_schema_contract() -> None:
         ("registrar_url", pl.String()),
         ("referral_status", pl.String()),
         ("registration_date", UTC_US),
+        ("registrar_registration_date", UTC_US),
         ("expiration_date", UTC_US),
         ("last_changed_date", UTC_US),
         ("rdap_status", pl.List(pl.String())),
@@ -117,8 +119,11 @@ def test_domains_schema_contract() -> None:
 
 def test_detail_schemas_contract() -> None:
     keys = ["query_kind", "key"]  # every detail frame ends with whose row it is
-    assert EVENTS_SCHEMA.names() == ["domain", "source", "action", "date", "actor", *keys]
+    assert EVENTS_SCHEMA.names() == [
+        "domain", "source", "action", "date", "date_text", "actor", *keys,
+    ]  # fmt: skip
     assert EVENTS_SCHEMA["date"] == UTC_US
+    assert EVENTS_SCHEMA["date_text"] == pl.String()
     assert ENTITIES_SCHEMA.names() == [
         "domain",
         "source",
@@ -224,7 +229,9 @@ def test_google_merge_row() -> None:
     assert row["registrar_iana_id"] == "292"
     assert row["registrar_url"] == "https://rdap.markmonitor.com/rdap/domain/GOOGLE.COM"
     assert row["referral_status"] == "followed"
+    # Verisign says 04:00Z, MarkMonitor 07:00:00.000+0000 (hand-checked in both files)
     assert row["registration_date"] == datetime(1997, 9, 15, 4, tzinfo=timezone.utc)
+    assert row["registrar_registration_date"] == datetime(1997, 9, 15, 7, tzinfo=timezone.utc)
     assert row["expiration_date"] == datetime(2028, 9, 14, 4, tzinfo=timezone.utc)
     assert row["nameservers"] == [f"ns{i}.google.com" for i in (1, 2, 3, 4)]
     assert row["dnssec"] is False
@@ -233,6 +240,65 @@ def test_google_merge_row() -> None:
     assert row["unicode_name"] is None
     sources = frames.events.group_by("source").len().sort("source")
     assert sources.rows() == [("registrar", 4), ("registry", 4)]
+
+
+def test_registration_dates_by_source() -> None:
+    # the real google.com pair of 2021, the registry answer alone, and the registrar's
+    # answer behind a registry answer without a registration event
+    utc = timezone.utc
+    registry = decode_json(body("verisign/google.com-2024.json"))
+    registry["events"] = [e for e in registry["events"] if e["eventAction"] != "registration"]
+    results = {
+        "google.com": ok(
+            "google.com",
+            body("verisign/GOOGLE.COM-2021.json"),
+            body("markmonitor/google.com-2021.json"),
+            referral_status="followed",
+        ),
+        "alone.com": ok("alone.com", body("verisign/google.com-2024.json")),
+        "filled.com": ok(
+            "filled.com",
+            msgspec.json.encode(registry),
+            body("markmonitor/GOOGLE.COM-2024.json"),
+            referral_status="followed",
+        ),
+    }
+    rows = [(k, k) for k in results]
+    for tolerant in (False, True):  # raw bodies (fast path), then decoded documents
+        if tolerant:
+            for result in results.values():
+                for resp in result.responses:
+                    resp.document = decode_json(resp.body)
+        d = build_frames(rows, results).domains
+        got = d.select("domain", "registration_date", "registrar_registration_date").rows()
+        assert got == [
+            ("google.com", datetime(1997, 9, 15, 4, tzinfo=utc), datetime(1997, 9, 15, 7, tzinfo=utc)),
+            ("alone.com", datetime(1997, 9, 15, 4, tzinfo=utc), None),
+            # the registry serves no registration event: the registrar's date, in both
+            ("filled.com", datetime(1997, 9, 15, 7, tzinfo=utc), datetime(1997, 9, 15, 7, tzinfo=utc)),
+        ]  # fmt: skip
+
+
+def test_unparseable_event_date_keeps_its_text() -> None:
+    doc = decode_json(body("verisign/google.com-2024.json"))
+    doc["events"] = [
+        {"eventAction": "registration", "eventDate": "1997-09-15T04:00:60Z"},  # leap second
+        {"eventAction": "expiration", "eventDate": " 2028-02-30T04:00:00Z "},  # no such day
+        {"eventAction": "last changed", "eventDate": 20190909},  # a number
+        {"eventAction": "last update of RDAP database", "eventDate": None},
+    ]
+    results = {"google.com": ok("google.com", msgspec.json.encode(doc))}
+    frames = build_frames([("google.com", "google.com")], results)
+    ev = frames.events.select("action", "date", "date_text").rows()
+    assert ev == [
+        ("registration", datetime(1997, 9, 15, 4, 0, 59, 999999, tzinfo=timezone.utc), None),
+        ("expiration", None, "2028-02-30T04:00:00Z"),
+        ("last changed", None, "20190909"),
+        ("last update of RDAP database", None, None),  # nothing served: nothing to keep
+    ]
+    row = frames.domains.row(0, named=True)
+    assert row["registration_date"] == datetime(1997, 9, 15, 4, 0, 59, 999999, tzinfo=timezone.utc)
+    assert row["expiration_date"] is None and row["last_changed_date"] is None
 
 
 def test_unicode_name_from_record_else_result() -> None:
@@ -406,7 +472,7 @@ def _reference_frames(
         }
         for name in (
             "handle", "registrar", "registrar_iana_id", "registration_date",
-            "expiration_date", "last_changed_date", "rdap_status", "nameservers", "dnssec",
+            "registrar_registration_date", "expiration_date", "last_changed_date", "rdap_status", "nameservers", "dnssec",
         ):  # fmt: skip
             row[name] = getattr(rec, name) if rec is not None else None
         d.append(row)

@@ -25,7 +25,7 @@ from rdaplab.frames.objects import (
     networks_frame,
 )
 from rdaplab.rdap.kinds import Query, detect_kind, normalize_queries, normalize_query
-from rdaplab.rdap.objects import RIRS, parse_autnum, parse_network, rir_from_host
+from rdaplab.rdap.objects import RIRS, parse_autnum, parse_network, parse_object, rir_from_host
 
 UTC = timezone.utc
 RESPONSES = responses_dir()
@@ -603,6 +603,22 @@ def test_mutated_real_documents_never_raise() -> None:
     for row in net_rows:
         assert isinstance(row["cidrs"], list) and isinstance(row["rdap_status"], list)
         assert row["ip_version"] in (None, 4, 6)
+
+
+def test_object_events_keep_unreadable_date_text() -> None:
+    doc = load("arin/ip-13.64.0.0.json")
+    doc["events"] = [
+        {"eventAction": "registration", "eventDate": "2016-12-31T23:59:60-05:00"},
+        {"eventAction": "last changed", "eventDate": "2020-13-01T00:00:00Z"},
+    ]
+    rec = parse_object("ip", doc)
+    assert [(e.action, e.date, e.date_text) for e in rec.events] == [
+        ("registration", datetime(2017, 1, 1, 4, 59, 59, 999999, tzinfo=UTC), None),
+        ("last changed", None, "2020-13-01T00:00:00Z"),
+    ]
+    assert rec.row is not None
+    assert rec.row["registration_date"] == datetime(2017, 1, 1, 4, 59, 59, 999999, tzinfo=UTC)
+    assert rec.row["last_changed_date"] is None
 
 
 def test_mistyped_members_are_ignored_not_fatal() -> None:

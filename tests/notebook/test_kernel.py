@@ -212,3 +212,13 @@ def test_a_kernel_interrupt_stops_the_batch_cleanly_and_a_rerun_resumes(tmp_path
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_changes_over_time_notebook_executes_in_a_real_kernel(tmp_path):
+    nb = _execute(_stripped("changes-over-time.ipynb"), tmp_path)
+    text = _text(nb)
+    # its own checks against what the simulator changed passed, with every kind present
+    match = re.search(r"(\d+) transfers, (\d+) drops, (\d+) names left alone: all as made", text)
+    assert match and all(int(g) > 0 for g in match.groups()), text[-2000:]
+    assert _charts_shown(nb) >= 3
+    assert re.search(r"report.html [\d,]+ bytes", text)

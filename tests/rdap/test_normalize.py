@@ -23,6 +23,7 @@ from rdaplab.rdap.decode import (
     decode_json,
     error_detail,
     parse_datetime,
+    read_date,
     related_links,
 )
 from rdaplab.rdap.domain import merge_records, parse_domain, parse_domain_doc
@@ -432,6 +433,8 @@ def test_merge_google_com_registry_and_registrar() -> None:
     assert rec.handle == "2138514_DOMAIN_COM-VRSN"
     assert rec.expiration_date == utc(2028, 9, 14, 4)
     assert rec.registration_date == utc(1997, 9, 15, 4)
+    # ... and the registrar's own registration time is kept beside it (07:00:00.000+0000)
+    assert rec.registrar_registration_date == utc(1997, 9, 15, 7)
     assert rec.last_changed_date == utc(2019, 9, 9, 15, 39, 4)
     assert rec.rdap_status == ALL_6
     assert rec.nameservers == GOOGLE_NS
@@ -460,9 +463,47 @@ def test_merge_registrar_fills_missing_fields() -> None:
     assert rec.dnssec is True  # registry value wins over the registrar's False
 
 
+def test_registration_date_sources() -> None:
+    registry = load("verisign/google.com-2024.json")
+    registrar = load("markmonitor/GOOGLE.COM-2024.json")
+    alone = parse_domain(registry)  # no registrar answer: no registrar date
+    assert (alone.registration_date, alone.registrar_registration_date) == (
+        utc(1997, 9, 15, 4),
+        None,
+    )
+    # the registry serves no registration event: the registrar's date fills it
+    no_reg = copy.deepcopy(registry)
+    no_reg["events"] = [e for e in no_reg["events"] if e["eventAction"] != "registration"]
+    rec = parse_domain(no_reg, registrar)
+    assert rec.registration_date == rec.registrar_registration_date == utc(1997, 9, 15, 7)
+    # an unreadable registry date is no registration date either (its text is kept)
+    odd = copy.deepcopy(registry)
+    odd["events"][0]["eventDate"] = "1997-09-31T04:00:00Z"
+    rec = parse_domain(odd, registrar)
+    assert rec.registration_date == utc(1997, 9, 15, 7)
+    assert [(e.source, e.date, e.date_text) for e in rec.events[:1]] == [
+        ("registry", None, "1997-09-31T04:00:00Z")
+    ]
+    # the registrar serves none: null, the registry's stands
+    bare = copy.deepcopy(registrar)
+    bare["events"] = [e for e in bare["events"] if e["eventAction"] != "registration"]
+    rec = parse_domain(registry, bare)
+    assert (rec.registration_date, rec.registrar_registration_date) == (
+        utc(1997, 9, 15, 4),
+        None,
+    )
+    # the fast path, merged the same way
+    for reg_doc, rar_doc in ((registry, registrar), (no_reg, registrar), (odd, registrar),
+                             (registry, bare)):  # fmt: skip
+        reg_raw, rar_raw = msgspec.json.encode(reg_doc), msgspec.json.encode(rar_doc)
+        got = merge_records(parse_body(reg_raw), parse_body(rar_raw, "registrar"))
+        assert repr(got) == repr(parse_domain(reg_doc, rar_doc))
+
+
 def test_registrar_answer_alone() -> None:
     rec = parse_domain(None, load("markmonitor/abc.xyz.json"))
     assert rec.ldh_name == "abc.xyz"
+    assert rec.registrar_registration_date == rec.registration_date is not None
     assert {e.source for e in rec.entities} == {"registrar"}
     assert parse_domain(None, None) == DomainRecord()
 
@@ -746,6 +787,29 @@ def test_bad_shapes_never_raise() -> None:
         ("2020-01-02T03:04:05+01", utc(2020, 1, 2, 2, 4, 5)),
         ("2020-01-02", utc(2020, 1, 2)),
         ("  2020-01-02T00:00:00Z ", utc(2020, 1, 2)),
+        # odd forms real registries send, each hand-checked
+        ("2016-12-31T23:59:60Z", utc(2016, 12, 31, 23, 59, 59, 999999)),  # leap second
+        ("2016-12-31T23:59:60.5Z", utc(2016, 12, 31, 23, 59, 59, 999999)),
+        ("2017-01-01T08:59:60+09:00", utc(2016, 12, 31, 23, 59, 59, 999999)),  # JST
+        ("2016-12-31 23:59:60", utc(2016, 12, 31, 23, 59, 59, 999999)),
+        ("2015-06-30T23:59:60.000+0000", utc(2015, 6, 30, 23, 59, 59, 999999)),
+        ("2020-01-02T24:00:00Z", utc(2020, 1, 3)),  # the end of the day
+        ("2020-12-31T24:00:00.000+0000", utc(2021, 1, 1)),
+        ("2020-01-02T03:04:05", utc(2020, 1, 2, 3, 4, 5)),  # no zone
+        ("2020-01-02 03:04:05", utc(2020, 1, 2, 3, 4, 5)),  # space, no zone
+        ("2020-01-02 03:04:05Z", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02T03:04:05z", utc(2020, 1, 2, 3, 4, 5)),  # lowercase z
+        ("2020-01-02t03:04:05z", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02T03:04:05+0000", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02T03:04:05-0000", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02T03:04:05 +0000", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02T03:04:05 UTC", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02 03:04:05GMT", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-02T03:04:05.1234567Z", utc(2020, 1, 2, 3, 4, 5, 123456)),  # 7 digits
+        ("2020-01-02T03:04:05.123456789+0000", utc(2020, 1, 2, 3, 4, 5, 123456)),
+        ("2020-01-02T03:04:05.9999999Z", utc(2020, 1, 2, 3, 4, 5, 999999)),  # truncated
+        ("2020-01-02T03:04:05.000000000000Z", utc(2020, 1, 2, 3, 4, 5)),
+        ("2020-01-01", utc(2020, 1, 1)),  # date only: midnight UTC
     ],
 )
 def test_parse_datetime(text: str, expected: datetime) -> None:
@@ -759,6 +823,34 @@ def test_parse_datetime(text: str, expected: datetime) -> None:
 )
 def test_parse_datetime_garbage(junk: object) -> None:
     assert parse_datetime(junk) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("2020-02-30T00:00:00Z", "2020-02-30T00:00:00Z"),  # no such day
+        ("0000-00-00T00:00:00Z", "0000-00-00T00:00:00Z"),  # "unknown", as some write it
+        (" 2020-01-02T24:00:01Z ", "2020-01-02T24:00:01Z"),  # past the end of the day
+        ("2020-01-02T23:60:00Z", "2020-01-02T23:60:00Z"),  # minute 60 is no leap second
+        ("9999-12-31T24:00:00Z", "9999-12-31T24:00:00Z"),  # past year 9999
+        ("9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59-01:00"),
+        ("not a date", "not a date"),
+        ("UTC", "UTC"),
+        (20200102, "20200102"),  # JSON values that are no string: as JSON
+        (1.5, "1.5"),
+        (True, "true"),
+        ({"date": "2020"}, '{"date":"2020"}'),
+        (None, None),  # nothing served: nothing to keep
+        ("", None),
+        ("  ", None),
+    ],
+)
+def test_read_date_keeps_the_text_it_cannot_read(value: object, text: str | None) -> None:
+    assert read_date(value) == (None, text)
+
+
+def test_read_date_of_a_date() -> None:
+    assert read_date(" 2016-12-31T23:59:60Z") == (utc(2016, 12, 31, 23, 59, 59, 999999), None)
 
 
 # --------------------------------------------------------------------------- JSON & errors
@@ -1083,7 +1175,7 @@ def test_fast_path_sets_every_field() -> None:
         assert not hasattr(cls, "__post_init__"), cls
     record_fields = [f.name for f in dataclasses.fields(DomainRecord)]
     event_fields = [f.name for f in dataclasses.fields(EventRow)]
-    assert event_fields == ["source", "action", "date", "actor"]
+    assert event_fields == ["source", "action", "date", "actor", "date_text"]
     events = 0
     for path in ALL_FILES:
         try:
@@ -1136,6 +1228,7 @@ def _check_date(date: str) -> None:
     # repr: also tells a naive datetime or another tzinfo object apart
     assert repr(rec.events[0].date) == repr(parse_datetime(date)), date
     assert repr(rec.registration_date) == repr(parse_datetime(date)), date
+    assert rec.events[0].date_text == read_date(date)[1], date
     _same_as_tolerant(_event_body(date))
 
 
@@ -1166,6 +1259,10 @@ def test_fast_path_dates_equal_parse_datetime_on_every_corpus_date() -> None:
         "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59.9999999Z", "2020-01-02T03:04:05Zjunk",
         "2020-01-02T03:04:05+25:00", "\uff12\uff10\uff12\uff10-01-02T00:00:00Z", "", "Z",
         "2020-01", "not a date", "T", "2020-01-02T03:04:05+",
+        "2016-12-31T23:59:60.5+0000", "2017-01-01T08:59:60+09:00", "2016-12-31 23:59:60",
+        "2020-01-02T24:00:00.000+0000", "2020-01-02T24:00:01Z", "9999-12-31T24:00:00Z",
+        "2020-01-02T03:04:05 UTC", "2020-01-02 03:04:05gmt", " 2020-02-30 ", "0000-00-00",
+        "2020-01-02T03:04:05.123456789+0000", "2020-01-02T23:60:00Z", "  ",
     ],
 )  # fmt: skip
 def test_fast_path_dates_on_odd_strings(date: str) -> None:

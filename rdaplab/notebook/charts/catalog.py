@@ -4,6 +4,10 @@
 report order). :func:`report_charts` draws them all; :class:`ResultCharts` gets one
 method per entry, generated from the table with the function's signature (less ``data``)
 and docstring, so ``dir()``, ``help()`` and Jupyter's Shift-Tab show each chart.
+
+:data:`CHANGE_CATALOG` is the table of the change-over-time charts, which take the frames
+of ``rdaplab.diff`` / ``rdaplab.expiry_outcomes`` rather than a result (so they are not
+on ``result.charts``); :func:`report_change_charts` draws them for the report.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rdaplab.notebook.charts.batch_charts import (
     registry_mix,
     throughput,
 )
+from rdaplab.notebook.charts.changes_charts import changes_by_kind, expiry_fates, transfer_flows
 from rdaplab.notebook.charts.marks import is_empty
 from rdaplab.notebook.charts.research_charts import (
     expiry_calendar,
@@ -33,7 +38,15 @@ from rdaplab.notebook.charts.research_charts import (
 if TYPE_CHECKING:
     from rdaplab.batch import LookupResult
 
-__all__ = ["CATALOG", "CHARTS", "ResultCharts", "report_charts"]
+__all__ = [
+    "CATALOG",
+    "CHANGE_CATALOG",
+    "CHANGE_CHARTS",
+    "CHARTS",
+    "ResultCharts",
+    "report_change_charts",
+    "report_charts",
+]
 
 ChartFunction = Callable[..., alt.TopLevelMixin]
 
@@ -53,6 +66,20 @@ CATALOG: dict[str, tuple[ChartFunction, str]] = {
 
 #: The charts of a batch in report order: (function name, title).
 CHARTS: tuple[tuple[str, str], ...] = tuple((name, title) for name, (_, title) in CATALOG.items())
+
+#: The change-over-time charts in report order: function name -> (function, title, input).
+#: The input is the frame the function takes: ``"changes"`` (``rdaplab.diff``) or
+#: ``"expiry"`` (``rdaplab.expiry_outcomes``).
+CHANGE_CATALOG: dict[str, tuple[ChartFunction, str, str]] = {
+    "changes_by_kind": (changes_by_kind, "Changes by kind", "changes"),
+    "transfer_flows": (transfer_flows, "Transfers between registrars", "changes"),
+    "expiry_fates": (expiry_fates, "Renewal versus drop", "expiry"),
+}
+
+#: The change-over-time charts in report order: (function name, title).
+CHANGE_CHARTS: tuple[tuple[str, str], ...] = tuple(
+    (name, title) for name, (_, title, _) in CHANGE_CATALOG.items()
+)
 
 
 def report_charts(
@@ -82,6 +109,38 @@ def report_charts(
         if names is not None and name not in names:
             continue
         chart = function(result)
+        if not is_empty(chart):
+            out[title] = chart
+    return out
+
+
+def report_change_charts(
+    changes: Any = None, expiry: Any = None, *, names: Sequence[str] | None = None
+) -> dict[str, alt.TopLevelMixin]:
+    """The change-over-time charts, title -> chart, in report order, without empty ones.
+
+    Parameters
+    ----------
+    changes
+        A diff frame (``rdaplab.diff``), or ``None`` (no ``changes`` charts).
+    expiry
+        An ``rdaplab.expiry_outcomes`` frame, or ``None`` (no ``expiry_fates``).
+    names
+        Restrict to these chart function names (see ``CHANGE_CHARTS``).
+
+    Examples
+    --------
+    >>> charts = report_change_charts(changes, expiry)  # doctest: +SKIP
+    >>> list(charts)  # doctest: +SKIP
+    ['Changes by kind', 'Transfers between registrars', 'Renewal versus drop']
+    """
+    inputs = {"changes": changes, "expiry": expiry}
+    out: dict[str, alt.TopLevelMixin] = {}
+    for name, (function, title, source) in CHANGE_CATALOG.items():
+        frame = inputs[source]
+        if frame is None or (names is not None and name not in names):
+            continue
+        chart = function(frame)
         if not is_empty(chart):
             out[title] = chart
     return out
