@@ -40,21 +40,14 @@ from rdaplab.simulator.domains import (
 )
 from rdaplab.simulator.hashing import stable_hash, unit
 from rdaplab.simulator.registry import Registry
+from rdaplab.simulator.scenario import CHANGE_KINDS
 
 #: Simulated time between two epochs (epoch ``e`` covers ``TODAY + (e-1..e) * EPOCH_SPAN``).
 EPOCH_SPAN = timedelta(days=30)
 
-#: The order in which the changes of an existing, not dropped name apply within an epoch.
-ORDER: tuple[str, ...] = (
-    "transfer",
-    "renew",
-    "ns_move",
-    "dnssec_on",
-    "dnssec_off",
-    "hold",
-    "redemption",
-    "pending_delete",
-)
+#: The order in which the changes of an existing, not dropped name apply within an epoch:
+#: the scenario's kinds, less the two that drop and re-register it.
+ORDER: tuple[str, ...] = tuple(k for k in CHANGE_KINDS if k not in ("drop", "reregister"))
 
 #: The RDAP status value (RFC 8056 mapping of the EPP status) each status change adds.
 STATUS_OF: Mapping[str, str] = {
