@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from rdaplab.batch.load import load_result, parse_as_of
+from rdaplab.batch.load import batch_domains, load_result, parse_as_of
 from rdaplab.batch.result import LookupResult, register_result_extension
 from rdaplab.errors import InputError
 from rdaplab.frames.diff import diff_domains
@@ -242,10 +242,9 @@ def history(
     with _opened(cache) as store:
         keys = wanted if wanted is not None else store.queries("domain")
         for batch_id in store.batches_with("domain", keys):
-            result = load_result(store, batch_id=batch_id, redact_pii=redact_pii)
-            domains = result.domains
-            if wanted is not None:
-                domains = domains.filter(pl.col("domain").is_in(wanted))
+            domains = batch_domains(
+                store, batch_id, None if wanted is None else set(wanted), redact_pii=redact_pii
+            )
             if domains.height == 0:
                 continue
             row = store.batch(batch_id) or {}

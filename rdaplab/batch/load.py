@@ -20,7 +20,7 @@ from rdaplab.rdap import KINDS, normalize_domains, normalize_query
 from rdaplab.schemas import ATTEMPTS_SCHEMA, DOMAINS_SCHEMA, Frames, empty
 from rdaplab.store import Cache
 
-__all__ = ["load_result", "parse_as_of"]
+__all__ = ["batch_domains", "load_result", "parse_as_of"]
 
 RESULT_SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".ndjson", ".jsonl")
 CACHE_SUFFIXES = (".duckdb", ".db", ".ddb")
@@ -166,6 +166,14 @@ def parse_as_of(value: datetime | date | str) -> datetime:
     raise InputError(f"as_of must be a datetime, a date or ISO text, not {type(value).__name__}")
 
 
+def batch_domains(
+    cache: Cache, batch_id: str, names: set[str] | None, *, redact_pii: bool
+) -> pl.DataFrame:
+    """The ``domains`` frame of a batch's snapshot, only ``names`` when given (the others
+    are not read or normalized: a history of one name across batches of 10^5)."""
+    return _result_from_cache(cache, batch_id, redact_pii, domains=names).domains
+
+
 def _batch_end(row: dict[str, Any], attempts: pl.DataFrame) -> datetime:
     """When a batch's answers stop: its end, or for one that never finished (killed,
     interrupted) its last attempt's answer."""
@@ -186,7 +194,11 @@ def _aware(value: datetime) -> datetime:
 
 
 def _result_from_cache(
-    cache: Cache, batch_id: str | None, redact_pii: bool, as_of: datetime | None = None
+    cache: Cache,
+    batch_id: str | None,
+    redact_pii: bool,
+    as_of: datetime | None = None,
+    domains: set[str] | None = None,
 ) -> LookupResult:
     attempts = cache.attempts(batch_id)
     stored: dict[str, Any] | None = None
@@ -207,6 +219,8 @@ def _result_from_cache(
             as_of=None if batch_id else as_of,
             asked=batch_id is not None,  # a batch's snapshot covers its cache hits too
         )
+        if domains is not None:  # only these domains (a history): normalize nothing else
+            queries = [q for q in queries if q in domains] if kind == "domain" else []
         if not queries:
             continue
         found = cache.lookup_fresh(
