@@ -107,8 +107,6 @@ class _Host:
     requests: int = 0
     throttled: int = 0
     answered: int = 0
-    # Answers that referred onward (a thin registry): the registrars' work waits on them.
-    referred: int = 0
     first_at: float | None = None
     last_at: float | None = None
 
@@ -423,8 +421,6 @@ class Scheduler:
                     links = referral_links(res.body)
                     if job.lookup.kind != "domain":
                         links = []  # referrals are a domain thing (thin registries)
-                    if links and job.depth < self.retry.max_referral_depth:
-                        host.referred += 1
                 except ParseError as exc:
                     host.breaker.ok(probe)
                     perr = FetchError("parse_error", f"HTTP {status} body: {exc}", status=status)
@@ -502,10 +498,7 @@ class Scheduler:
                 in_flight=in_flight,
                 backlog=host.queued,
                 success=200 <= status < 300,
-                # A host that refers onward is never off the critical path: its queue
-                # is also its registrars' (verisign held at 16/s fed markmonitor a trickle
-                # that then ran at 4/s and ended 33 s after its own bound).
-                horizon_s=None if host.referred else self._horizon(now),
+                horizon_s=self._horizon(now),
             )
             if 200 <= status < 300:
                 self._record(rec, res, None, decision=decision)
