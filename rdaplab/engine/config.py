@@ -104,8 +104,15 @@ class Limits:
         conf = hosts.get(key) or hosts.get(key.rsplit(":", 1)[0])
         return profile.merged(conf) if conf else profile
 
-    def controller_for(self, host: str, *, learned: LearnedLimits | None = None) -> HostController:
-        """A controller for ``host``; ``learned`` (an earlier batch's) sets where it starts."""
+    def controller_for(
+        self,
+        host: str,
+        *,
+        learned: LearnedLimits | None = None,
+        max_park_s: float | None = None,
+    ) -> HostController:
+        """A controller for ``host``; ``learned`` (an earlier batch's) sets where it starts;
+        ``max_park_s`` is the longest park the caller applies without Retry-After."""
         profile = self.profile_for(host)
         limiter = HostLimiter(host, rate_per_s=None, burst=max(1, profile.burst))
         return HostController(
@@ -114,6 +121,7 @@ class Limits:
             max_rate_per_s=self.per_host_max_rate_per_s,
             max_concurrency=self.per_host_max_concurrency,
             learned=learned,
+            **({} if max_park_s is None else {"max_park_s": max_park_s}),
         )
 
     def limiter_for(self, host: str) -> HostLimiter:

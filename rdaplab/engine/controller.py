@@ -89,6 +89,7 @@ PROBE_COST_S = 0.5
 # A host whose queue takes under this share of the batch's remaining time (its slowest
 # host's, at the rates in force) raises nothing: it is not what the batch waits for.
 OFF_PATH_SHARE = 0.5
+OFF_PATH_CUT_SHARE = 0.7  # a throttled host off the path: cut to finish in this share
 # Registries escalate repeated violations to blocks (LACNIC: a ban after a few minutes
 # over; the simulator: N refusals within a window). After this many refusals within
 # CAUTION_WINDOW_S the host is handled with care: no slow-start doubling and no step
@@ -141,6 +142,10 @@ class HostController:
         What an earlier batch learned about this host (:mod:`rdaplab.engine.learned`):
         an adaptive controller starts from its aged rate, with its throttled rate as
         the ceiling to search under, instead of slow-starting from the profile.
+    max_park_s
+        The longest park the caller applies after a throttle without Retry-After (the
+        scheduler's ``Retry.retry_after_default_s``): a longer one is never asked for,
+        so the controller's idea of when the host next hears from it stays true.
     """
 
     def __init__(
@@ -151,8 +156,10 @@ class HostController:
         max_rate_per_s: float = 100.0,
         max_concurrency: int = 16,
         learned: LearnedLimits | None = None,
+        max_park_s: float = 5.0,
     ) -> None:
         self.limiter = limiter
+        self.max_park_s = max_park_s
         self.profile = profile
         self.adaptive = profile.adaptive
         # The batch's ceiling bounds what the controller learns, not a rate the user pinned.
@@ -181,6 +188,7 @@ class HostController:
         self._last_cut_at = -math.inf
         self._oks_since_cut = 0
         self._clean_since: float | None = None  # when the current rate started, clean
+        self._proof_checked = False  # the rate in force was found proven (see _proof_due)
         self._clean_oks = 0
         self._win_start: float | None = None
         self._win_oks = 0
@@ -301,9 +309,23 @@ class HostController:
         # A window of one request interval ends with the answer one interval on, whose
         # span jitters around it by milliseconds: a strict comparison missed it half the
         # time and waited a whole extra interval (half a second at 2/s).
-        if now - self._win_start < window * WINDOW_SLACK:
+        if now - self._win_start < window * WINDOW_SLACK and not self._proof_due(now):
             return None
         return self._end_window(now, backlog, horizon_s)
+
+    def _proof_due(self, now: float) -> bool:
+        """The rate in force has just become proven (a window ends there, not later).
+
+        At slow rates a window is seconds long: a proof completed just after one began
+        waited for the next to end (8 s at 0.5/s before a raise).
+        """
+        if self.phase == "start" or self._clean_since is None or self._proof_checked:
+            return False
+        clean_from = max(self._clean_since, self._park_end)
+        if now - clean_from >= self._proof_s() and self._clean_oks >= PROOF_MIN_REQUESTS:
+            self._proof_checked = True
+            return True
+        return False
 
     def on_throttle(
         self,
@@ -315,6 +337,8 @@ class HostController:
         weak: bool = False,
         retry_after_resolution_s: float = 0.0,
         connections: bool = False,
+        backlog: int | None = None,
+        horizon_s: float | None = None,
     ) -> str:
         """A throttle signal for a request sent at ``sent_at``; returns the decision.
 
@@ -362,6 +386,7 @@ class HostController:
             self._weak.append(True)
             if sum(self._weak) < WEAK_MIN:
                 self._clean_since, self._clean_oks = now, 0  # not clean, though not a cut
+                self._proof_checked = False
                 return "park"
         self.throttle_events += 1
         self._events.append(now)
@@ -432,6 +457,13 @@ class HostController:
             new = min(new, ceiling * ESTIMATE_MARGIN)
         if floor is not None:
             new = max(new, min(floor, sent_rate * ESTIMATE_CUT))
+        if backlog and horizon_s:
+            # Off the critical path: what the host needs to finish well inside the
+            # batch's remaining time is enough, and every refusal spared counts (toward
+            # a block, and in the share of requests refused).
+            need = backlog / (OFF_PATH_CUT_SHARE * horizon_s)
+            if need < new:
+                new = max(need, new * HARD_CUT_FACTOR)
         if self._recent_refusals(now) > CAUTION_THROTTLES:
             new *= CAUTION_CUT  # refused again and again: well clear of the limit
         self._cuts_unproven += 1
@@ -463,6 +495,7 @@ class HostController:
             return math.inf  # the caller's default wait: a pinned rate cannot adapt
         else:
             park = (2.0 ** max(0, self._streak - 1)) / self.rate
+            park = min(park, self.max_park_s)
         if decision == "cut":
             self._last_park_s = park
             self._told_park_s = park if retry_after_s is not None else 0.0
@@ -676,6 +709,7 @@ class HostController:
         self.rate = new
         self._clean_since = now
         self._clean_oks = 0
+        self._proof_checked = False
         self._win_start, self._win_oks, self._win_lat, self._win_in_flight = now, 0, 0.0, 0
         self._apply()
 

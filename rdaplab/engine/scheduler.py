@@ -266,7 +266,9 @@ class Scheduler:
         host = self._hosts.get(key)
         if host is None:
             hint = self._learned(key) if self._learned is not None else None
-            controller = self.limits.controller_for(key, learned=hint)
+            controller = self.limits.controller_for(
+                key, learned=hint, max_park_s=self.retry.retry_after_default_s
+            )
             host = self._hosts[key] = _Host(key, controller, Breaker(key, self.retry))
             budget = controller.profile.daily_budget
             if budget is not None:
@@ -454,6 +456,8 @@ class Scheduler:
                     weak=weak,
                     retry_after_resolution_s=res.retry_after_resolution_s,
                     connections=signal.scope == "connections",
+                    backlog=host.queued,
+                    horizon_s=self._horizon(now),
                 )
                 wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
                 if (weak and decision == "park") or decision == "concurrency":

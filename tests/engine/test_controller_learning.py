@@ -285,8 +285,12 @@ def random_hosts(seed: int, n: int) -> list[tuple[float, int, float, int]]:
 # share of hosts ending within 10 % under their limit). Measured on seed 11 as built
 # (cautious after 3 refusals a minute): no Retry-After 1.10 / 1.18 / 1.38, 1.5 %, 73 %;
 # with it 1.15 / 1.29 / 1.58, 1.6 %, 59 % (a second-long park on every throttle costs
-# time and hides the rate; caution then holds the rate near what was measured).
-BOUNDS = [(False, 1.15, 1.25, 1.6, 0.03, 0.65), (True, 1.2, 1.35, 1.7, 0.03, 0.5)]
+# time and hides the rate; caution then holds the rate near what was measured). Since a
+# rate is raised as soon as it is proven (2026-12-05): 1.095 / 1.21 / 1.41, 1.5 %, 63 %
+# and 1.149 / 1.256 / 1.476, 1.7 %, 57 % (before: 67 % and 58 % near, p90 1.226 and
+# 1.268): a quicker climb ends a few more hosts just under 0.9 x their limit, after one
+# more probe refused late in the run.
+BOUNDS = [(False, 1.15, 1.25, 1.6, 0.03, 0.6), (True, 1.2, 1.35, 1.7, 0.03, 0.5)]
 
 
 @pytest.mark.parametrize(("retry_after", "median", "p90", "worst", "share", "near"), BOUNDS)
@@ -350,3 +354,50 @@ def test_few_random_hosts_are_driven_into_a_block():
         drive(host, controller(), requests=n)
         blocked += host.blocked
     assert blocked <= 8
+
+
+def test_a_park_is_never_longer_than_the_callers_cap_nor_remembered_longer():
+    # Four throttles in a row at 0.5/s asked for a 16 s park; the scheduler caps it at
+    # its default (5 s), and the controller counted its proof from the 16 s park's end:
+    # a 0.7/s host waited 12 s longer at a rate 30 % under its limit.
+    ctl = make(0.5, max_park_s=5.0)
+    for i in range(4):
+        d = ctl.on_throttle(sent_at=10.0 * i, now=10.0 * i + 0.01, in_flight=1)
+        assert ctl.park_s(d, None) <= 5.0
+    assert ctl._park_end == pytest.approx(30.01 + 5.0)
+    # The host's own Retry-After is not ours to cap here (the scheduler caps it).
+    d = ctl.on_throttle(sent_at=40.0, now=40.01, in_flight=1)
+    assert ctl.park_s(d, 30.0) == 30.0
+
+
+def test_a_rate_is_raised_as_soon_as_it_is_proven_not_at_the_next_window_end():
+    # At 0.5/s a window is 8 s: a proof completed a moment after a window began used to
+    # wait for that window to end. A 0.7/s host, burst 1, 50 requests, no Retry-After:
+    # the first raise after the last cut came 13 s after the park (26.75 s), now at the
+    # proof's end (22.75 s); and the run is faster for it.
+    host = BucketHost(0.7, 1, 0.05)
+    run = drive(host, controller(), requests=50)
+    last_cut = max(t for t, _, ok in run.sent if not ok)
+    after = [(t, r) for t, r, _ in run.sent if t > last_cut]
+    cut_to = after[0][1]
+    raised = [t for t, r in after if r > cut_to]
+    proof = max(C.PROOF_MIN_S, C.PROOF_MIN_REQUESTS / cut_to)
+    park_end = last_cut + 5.0
+    # The raise goes out with the first request after the proof's end (one interval).
+    assert raised and raised[0] <= park_end + proof + 2 / cut_to
+    assert run.elapsed_s <= 1.33 * (49 / 0.7 + 0.05)
+
+
+def test_a_throttled_host_off_the_critical_path_is_cut_to_what_it_needs():
+    # 40 requests left, the batch needs 100 s more: 40 / (0.7 x 100) = 0.57/s is enough,
+    # but a cut never goes below half of what it would have been (a horizon can shrink).
+    def cut(backlog: int | None, horizon_s: float | None) -> float:
+        ctl = make(4.0)
+        ctl.on_throttle(sent_at=0.0, now=0.01, in_flight=1, backlog=backlog, horizon_s=horizon_s)
+        return ctl.rate
+
+    normal = cut(None, None)
+    assert cut(40, 100.0) == pytest.approx(normal * C.HARD_CUT_FACTOR)
+    assert cut(40, 20.0) == pytest.approx(max(40 / (C.OFF_PATH_CUT_SHARE * 20.0), normal / 2))
+    # On the path (its own queue is the horizon): the usual cut.
+    assert cut(40, 40 / 4.0) == pytest.approx(normal)
