@@ -19,15 +19,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
 
 from rdaplab._version import __version__
 from rdaplab.engine.config import Timeouts
 from rdaplab.errors import FetchError
 from rdaplab.rdap.bootstrap_urls import is_loopback_url
+
+if TYPE_CHECKING:  # aiohttp loads with the first client (~125 ms of `import rdaplab`)
+    import aiohttp
 
 RDAP_ACCEPT = "application/rdap+json, application/json;q=0.8"
 DEFAULT_USER_AGENT = f"rdaplab/{__version__} (+https://github.com/rdaplab/rdaplab; research)"
@@ -171,6 +172,8 @@ class RdapClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> RdapClient:
+        import aiohttp
+
         connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -215,6 +218,8 @@ class RdapClient:
         """
         if self._session is None:
             raise RuntimeError("RdapClient is not open; use 'async with RdapClient()'")
+        import aiohttp  # loaded by __aenter__: a dictionary lookup here
+
         started_at = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         current = url
