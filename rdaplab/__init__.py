@@ -17,7 +17,8 @@ for the scheduler's internals, ``rdaplab.rdap`` for parsing, ``rdaplab.store``,
 - vocabularies: ``OUTCOMES``, ``ERROR_KINDS``, ``KINDS``, ``PRIORITIES``.
 
 ``rdaplab.charts``, ``rdaplab.report`` and ``rdaplab.simulator`` load on first use (they
-import Altair, vl-convert and the simulator's server).
+import Altair, vl-convert and the simulator's server), as does ``rdaplab.jobs`` (durable
+jobs: ``rdaplab.jobs.submit``, ``rdaplab.jobs.list``, ``rdaplab.jobs.Worker``).
 
 >>> import rdaplab
 >>> result = rdaplab.lookup(["example.com"])  # doctest: +SKIP
@@ -28,9 +29,22 @@ from typing import Any
 
 from rdaplab._version import __version__
 from rdaplab.batch import (
+    Alert,
+    AlertCleared,
+    AlertThresholds,
     Batch,
+    BatchFinished,
+    BatchStarted,
+    BreakerClosed,
+    BreakerOpened,
+    Event,
+    EventHandler,
+    HostExhausted,
+    HostParked,
+    HostThrottled,
     LookupOptions,
     LookupResult,
+    Progress,
     ProgressSnapshot,
     StreamBatch,
     StreamOptions,
@@ -66,21 +80,34 @@ __all__ = [
     "OUTCOMES",
     "PRIORITIES",
     "PROFILES",
+    "Alert",
+    "AlertCleared",
+    "AlertThresholds",
     "Batch",
+    "BatchFinished",
     "BatchInterrupted",
+    "BatchStarted",
     "Bootstrap",
     "BootstrapError",
     "BootstrapOverrideWarning",
     "BootstrapStaleWarning",
+    "BreakerClosed",
+    "BreakerOpened",
     "Cache",
     "CacheError",
     "CacheLockedError",
+    "Event",
+    "EventHandler",
     "FetchError",
+    "HostExhausted",
+    "HostParked",
+    "HostThrottled",
     "InputError",
     "Limits",
     "LookupOptions",
     "LookupResult",
     "Profile",
+    "Progress",
     "ProgressSnapshot",
     "PublicSuffixes",
     "RdapLabError",
@@ -105,6 +132,7 @@ from rdaplab import notebook as _notebook  # noqa: F401
 
 _LAZY = {
     "charts": "rdaplab.notebook.charts",
+    "jobs": "rdaplab.jobs",
     "report": "rdaplab.notebook.report",
     "simulator": "rdaplab.simulator",
 }

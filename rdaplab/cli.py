@@ -1,5 +1,5 @@
 """The ``rdaplab`` command line: lookup, demo, simulate, cache, bootstrap, psl, report, diff
-and history.
+and history; job, worker and serve come from :mod:`rdaplab.service.commands`.
 
 Exit codes: 0 when the command ran (a batch with failed rows still ran), 2 with a one-line
 ``rdaplab: error: ...`` message for unusable input or environment (missing file or column,
@@ -205,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="domain names (default: all)")
     p.add_argument("--out", help="write the history (.parquet, .csv, .json, .ndjson)")
     p.set_defaults(func=cmd_history)
+
+    from rdaplab.service.commands import add_commands  # job, worker, serve
+
+    add_commands(sub)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 ::
 
-    notebook/, cli            (top: the user's surfaces; cli may use notebook)
+    cli                       (top: may use everything below)
+    service/                  (the web service and dashboard: jobs, batch, notebook charts)
+    jobs/  notebook/          (durable jobs; the notebook surfaces: side by side)
     batch/                    (options, inputs, the run loop, summaries, results)
     engine/  store/  frames/  (side by side: none imports another)
     rdap/                     (pure RDAP: no I/O)
@@ -24,7 +26,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "rdaplab"
 
 BOTTOM = {"_version", "_data", "_gc", "errors", "models", "schemas", "columns"}
-RANK = {"rdap": 1, "engine": 2, "store": 2, "frames": 2, "batch": 3, "notebook": 4, "cli": 5}
+RANK = {
+    "rdap": 1,
+    "engine": 2,
+    "store": 2,
+    "frames": 2,
+    "batch": 3,
+    "jobs": 4,
+    "notebook": 4,
+    "service": 5,
+    "cli": 6,
+}
 
 
 def _modules() -> dict[str, Path]:

@@ -4,6 +4,22 @@ results; ``lookup``, ``lookup_async``, ``start`` and ``stream`` all drive the ru
 
 from rdaplab.batch.api import Batch, StreamBatch, lookup, lookup_async, start, stream
 from rdaplab.batch.changes import HISTORY_SCHEMA, diff, expiry_outcomes, history, snapshot
+from rdaplab.batch.events import (
+    EVENT_TYPES,
+    Alert,
+    AlertCleared,
+    AlertThresholds,
+    BatchFinished,
+    BatchStarted,
+    BreakerClosed,
+    BreakerOpened,
+    Event,
+    EventHandler,
+    HostExhausted,
+    HostParked,
+    HostThrottled,
+    Progress,
+)
 from rdaplab.batch.load import load_result
 from rdaplab.batch.options import LookupOptions, StreamOptions
 from rdaplab.batch.progress import ProgressSnapshot, Renderer
@@ -16,11 +32,25 @@ from rdaplab.batch.result import (
 from rdaplab.batch.run import BatchRun
 
 __all__ = [
+    "EVENT_TYPES",
     "HISTORY_SCHEMA",
+    "Alert",
+    "AlertCleared",
+    "AlertThresholds",
     "Batch",
+    "BatchFinished",
     "BatchRun",
+    "BatchStarted",
+    "BreakerClosed",
+    "BreakerOpened",
+    "Event",
+    "EventHandler",
+    "HostExhausted",
+    "HostParked",
+    "HostThrottled",
     "LookupOptions",
     "LookupResult",
+    "Progress",
     "ProgressSnapshot",
     "Renderer",
     "StreamBatch",

@@ -24,11 +24,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from rdaplab.batch.events import AlertThresholds
 from rdaplab.batch.privacy import PrivacySettings
 from rdaplab.errors import InputError
 from rdaplab.rdap import KINDS
 
 if TYPE_CHECKING:
+    from rdaplab.batch.events import EventHandler
     from rdaplab.batch.progress import Renderer
     from rdaplab.engine import Budget, Limits, Retry, Timeouts
     from rdaplab.rdap import Bootstrap
@@ -131,6 +133,20 @@ class LookupOptions:
         (its rate, aged: trusted less the older it is, ignored after 30 days); ``False``:
         learn from scratch (the profile's start), e.g. for reproducible benchmarks. What
         this batch learns is saved either way (docs/scheduler.md).
+    on_event
+        A callable receiving the batch's monitoring events (:class:`~rdaplab.Event`
+        records: ``batch_started``, ``progress``, ``host_throttled``, ``host_parked``,
+        ``breaker_opened``, ``breaker_closed``, ``host_exhausted``, ``alert``,
+        ``alert_cleared``, ``batch_finished``; docs/events.md). It runs on the batch's
+        event-loop thread, so it must be quick (append to a list, put on a queue); one
+        that raises is logged once and the batch goes on. ``None``: no events, no cost.
+    alerts
+        The :class:`~rdaplab.AlertThresholds` that raise ``alert`` events and the
+        progress widget's warning line (``None``: the defaults, throttled share > 5 %,
+        error share > 10 %, p99 latency > 5 s; ``AlertThresholds.off()``: none).
+    event_interval_s
+        Seconds between two ``progress`` events (and alert checks); one more comes at
+        the end.
     """
 
     kind: str = "auto"
@@ -158,11 +174,20 @@ class LookupOptions:
     legal_basis: str | None = None
     budget: Budget | None = None
     learned_limits: bool = True
+    on_event: EventHandler | None = None
+    alerts: AlertThresholds | None = None
+    event_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         # Every bad value fails here, before any input is read or any request is sent.
         if self.kind != "auto" and self.kind not in KINDS:
             raise InputError(f"kind must be 'auto' or one of {', '.join(KINDS)}; got {self.kind!r}")
+        if self.on_event is not None and not callable(self.on_event):
+            raise InputError(f"on_event must be a callable or None; got {self.on_event!r}")
+        if self.alerts is not None and not isinstance(self.alerts, AlertThresholds):
+            raise InputError(f"alerts must be an AlertThresholds or None; got {self.alerts!r}")
+        if not self.event_interval_s > 0:
+            raise InputError(f"event_interval_s must be > 0; got {self.event_interval_s!r}")
         self.privacy_settings  # noqa: B018  (validates fields=, privacy=, retention=)
 
     @property

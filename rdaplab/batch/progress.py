@@ -19,6 +19,12 @@ Renderer = Callable[["ProgressSnapshot"], None]
 
 @dataclass(frozen=True, slots=True)
 class ProgressSnapshot:
+    """A batch's progress at one moment, as renderers receive it.
+
+    ``hosts`` holds per-registry-host figures; ``alerts`` the messages of the alerts active
+    now (see :class:`~rdaplab.AlertThresholds`), which renderers show as a warning.
+    """
+
     total: int
     done: int
     ok: int
@@ -30,6 +36,7 @@ class ProgressSnapshot:
     elapsed_s: float
     finished: bool = False
     hosts: dict[str, dict[str, float]] = field(default_factory=dict)
+    alerts: tuple[str, ...] = ()
 
     @property
     def rate_per_s(self) -> float:
@@ -62,6 +69,7 @@ class ProgressTracker:
         self._t0 = time.monotonic()
         self._last = -1e9
         self.hosts_source: Callable[[], dict[str, dict[str, float]]] | None = None
+        self.alerts: tuple[str, ...] = ()  # messages of the active alerts (set by the run)
 
     def add_done(self, outcome: str, n: int = 1, *, from_cache: bool = False) -> None:
         self.done += n
@@ -93,6 +101,7 @@ class ProgressTracker:
             elapsed_s=time.monotonic() - self._t0,
             finished=finished,
             hosts=self.hosts_source() if self.hosts_source else {},
+            alerts=self.alerts,
         )
 
     def tick(self, *, force: bool = False) -> None:
@@ -121,11 +130,14 @@ def format_line(s: ProgressSnapshot) -> str:
     pct = 100.0 * s.done / s.total if s.total else 100.0
     eta = s.eta_s
     eta_text = "done" if s.finished else ("ETA --" if eta is None else f"ETA {_dur(eta)}")
-    return (
+    line = (
         f"rdaplab {s.done:,}/{s.total:,} ({pct:.0f}%) {s.rate_per_s:,.1f}/s {eta_text}"
         f" | ok {s.ok:,} not found {s.not_found:,} errors {s.errors:,}"
         f" | requests {s.requests:,} throttled {s.throttled:,} cached {s.cache_hits:,}"
     )
+    if s.alerts:  # the short form: "throttled share 12 %" (the message up to its colon)
+        line += " | ALERT " + ", ".join(a.partition(":")[0] for a in s.alerts)
+    return line
 
 
 def _dur(seconds: float) -> str:

@@ -12,8 +12,13 @@ Its interface is small on purpose (the jobs and the distributed layers drive it 
     run.summary                           # set when the batch ended cleanly
 
 Progress goes to ``run.tracker`` (a :class:`~rdaplab.batch.progress.ProgressTracker`,
-which knows nothing of terminals or notebooks). Request slots come from each host's own
-limiter and controller, and from ``options.budget`` when it is shared with other processes.
+which knows nothing of terminals or notebooks), and monitoring events
+(:mod:`rdaplab.batch.events`) to ``options.on_event``: ``batch_started`` on entering,
+``progress`` every ``options.event_interval_s`` and at the end, what the scheduler reports
+of each host (throttles, parks, breakers, exhaustion), alerts once per episode
+(:mod:`rdaplab.batch.monitor`), and ``batch_finished`` on leaving, however the batch
+ended. Request slots come from each host's own limiter and controller, and from
+``options.budget`` when it is shared with other processes.
 
 Admitting a chunk normalizes it, looks each distinct query up once (a query already in
 flight is not sent again), answers what the cache holds fresh in one set query per kind
@@ -31,7 +36,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
@@ -39,8 +44,23 @@ from typing import Any
 
 from rdaplab._gc import gc_paused
 from rdaplab._version import __version__
+from rdaplab.batch.events import Alert as AlertEvent
+from rdaplab.batch.events import (
+    AlertCleared,
+    AlertThresholds,
+    BatchFinished,
+    BatchStarted,
+    BreakerClosed,
+    BreakerOpened,
+    Event,
+    HostExhausted,
+    HostParked,
+    HostThrottled,
+    Progress,
+)
 from rdaplab.batch.inputs import kind_for
 from rdaplab.batch.learned import learned_reader, save_learned_limits
+from rdaplab.batch.monitor import AlertMonitor
 from rdaplab.batch.options import LookupOptions
 from rdaplab.batch.plan import (
     INVALID_PREFIX,
@@ -77,6 +97,15 @@ class Entry:
 
 
 FinishedRow = tuple[int, Any, Entry]  # (input row index, value as given, its lookup)
+
+# What the scheduler's host events (kind, host, fields) become.
+_HOST_EVENTS: dict[str, Callable[..., Event]] = {
+    "host_throttled": HostThrottled,
+    "host_parked": HostParked,
+    "breaker_opened": BreakerOpened,
+    "breaker_closed": BreakerClosed,
+    "host_exhausted": HostExhausted,
+}
 
 
 class BatchRun:
@@ -149,10 +178,30 @@ class BatchRun:
         self._fetch_t1: float | None = None
         self._started_at = datetime.now(timezone.utc)
         self._cancelled = False
+        # Monitoring: events for options.on_event, alerts for it and for the renderer.
+        # Neither wanted: nothing is counted or built per request.
+        self._on_event = options.on_event
+        self._monitor: AlertMonitor | None = None
+        if options.on_event is not None or renderer is not None:
+            self._monitor = AlertMonitor(options.alerts or AlertThresholds())
+        self._watcher: asyncio.Task[None] | None = None
+        self._last_progress: tuple[int, int] | None = None  # (done, requests) last sent
+        self._handler_failed = False
 
     # -- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> BatchRun:
         self._begin(total=self.total or 0, unique=0)
+        if self._on_event is not None:
+            self._emit(
+                BatchStarted(
+                    batch_id=self.batch_id,
+                    total=self.total,
+                    cache=str(self.store.path),
+                    streamed=self.streamed,
+                )
+            )
+        if self._monitor is not None:
+            self._watcher = asyncio.create_task(self._watch(self.options.event_interval_s))
         return self
 
     async def __aexit__(
@@ -164,6 +213,20 @@ class BatchRun:
         # A consumer leaving a stream early (GeneratorExit) is a clean stop, summarized;
         # a cancel or an error leaves the batch unfinished, as a killed process would.
         failed = exc_type is not None and not issubclass(exc_type, GeneratorExit)
+        ended_by: BaseException | None = exc if failed else None
+        try:
+            await self._exit(failed)
+        except BaseException as raised:
+            ended_by = raised
+            raise
+        finally:
+            if self._on_event is not None:
+                self._emit(self._finished_event(ended_by))
+
+    async def _exit(self, failed: bool) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         try:
             await self._stop_fetching()
         finally:
@@ -175,6 +238,7 @@ class BatchRun:
                 log.exception("rdaplab: could not save the last answers to the cache")
             finally:
                 self._writer.close()
+                self._observe(finished=True)  # last alerts and progress, before the last draw
                 self.tracker.close()
             # What the hosts taught this batch is kept however it ended (a cancelled or
             # interrupted batch learned as much as a finished one).
@@ -398,6 +462,8 @@ class BatchRun:
 
     def _on_attempt(self, attempt: Attempt) -> None:
         self.tracker.add_request(throttled=attempt.throttled)
+        if self._monitor is not None:
+            self._monitor.add_attempt(attempt.latency_ms, attempt.throttled)
         self._writer.add_attempt(attempt)
 
     def _on_done(self, result: NameResult) -> None:
@@ -419,6 +485,8 @@ class BatchRun:
             counts[1] += record.outcome == "error"
         if not self._inflight:
             self._fetch_t1 = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.add_lookup(record.outcome == "error")
         self._finish(entry, record)
 
     async def _open_scheduler(self) -> Scheduler:
@@ -438,6 +506,7 @@ class BatchRun:
             budget_used=lambda host: store.host_requests(host, within_s=86_400.0),
             budget=self.options.budget,
             learned=learned_reader(store) if self.options.learned_limits else None,
+            on_host_event=self._on_host_event if self._on_event is not None else None,
         )
         self.tracker.hosts_source = self._host_progress
         self._flusher = asyncio.create_task(self._writer.run_periodic())
@@ -455,6 +524,143 @@ class BatchRun:
             await self._client.__aexit__(None, None, None)
         if self._fetch_t0 is not None and self._fetch_t1 is None:
             self._fetch_t1 = time.monotonic()
+
+    # -- monitoring -------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        """Hand ``event`` to ``options.on_event``; a handler that raises is logged once."""
+        handler = self._on_event
+        if handler is None:
+            return
+        try:
+            handler(event)
+        except Exception:  # a monitor must never break the batch
+            if not self._handler_failed:
+                self._handler_failed = True
+                log.exception(
+                    "rdaplab: the on_event handler raised on a %r event; the batch goes on "
+                    "(further failures of this batch's handler are not logged)",
+                    event.kind,
+                )
+
+    def _on_host_event(self, kind: str, host: str, fields: dict[str, Any]) -> None:
+        cls = _HOST_EVENTS.get(kind)
+        if cls is None:
+            return
+        self._emit(cls(batch_id=self.batch_id, host=host, **fields))
+
+    async def _watch(self, interval_s: float) -> None:
+        """Every ``interval_s``: judge the alerts and send a progress event."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self._observe(finished=False)
+
+    def _observe(self, *, finished: bool) -> None:
+        """Judge the alerts (events for the ones starting or ending an episode; the active
+        ones shown by the renderer), then a progress event when anything moved (the last
+        one always)."""
+        monitor = self._monitor
+        if monitor is None:
+            return
+        try:
+            tracker = self.tracker
+            verdicts = monitor.evaluate(rows=tracker.done, cache_hits=tracker.cache_hits)
+            tracker.alerts = tuple(monitor.active.values())
+            if self._on_event is None:
+                if verdicts and not finished:
+                    tracker.tick(force=True)
+                return
+            for v in verdicts:
+                if v.raised:
+                    self._emit(
+                        AlertEvent(
+                            batch_id=self.batch_id,
+                            name=v.name,
+                            message=v.message,
+                            value=v.value,
+                            threshold=v.threshold,
+                        )
+                    )
+                else:
+                    self._emit(
+                        AlertCleared(
+                            batch_id=self.batch_id,
+                            name=v.name,
+                            value=v.value,
+                            threshold=v.threshold,
+                        )
+                    )
+            if verdicts and not finished:
+                tracker.tick(force=True)
+            moved = (tracker.done, tracker.requests)
+            if finished or moved != self._last_progress:
+                self._last_progress = moved
+                self._emit(self._progress_event(finished=finished))
+        except Exception:  # a monitor must never break the batch
+            log.exception("rdaplab: batch monitoring failed")
+
+    def _progress_event(self, *, finished: bool) -> Progress:
+        snap = self.tracker.snapshot(finished=finished)
+        total: int | None = snap.total if (self.total is not None or finished) else None
+        percent: float | None = None
+        if total is not None:
+            percent = (
+                min(100.0, 100.0 * snap.done / total) if total else (100.0 if finished else 0.0)
+            )
+        monitor = self._monitor
+        return Progress(
+            batch_id=self.batch_id,
+            done=snap.done,
+            total=total,
+            percent=percent,
+            rate_per_s=snap.rate_per_s,
+            eta_s=snap.eta_s if total is not None else None,
+            elapsed_s=snap.elapsed_s,
+            ok=snap.ok,
+            not_found=snap.not_found,
+            errors=snap.errors,
+            cache_hits=snap.cache_hits,
+            requests=snap.requests,
+            throttled=snap.throttled,
+            hosts=snap.hosts,
+            alerts=tuple(monitor.active) if monitor is not None else (),
+            finished=finished,
+        )
+
+    def _finished_event(self, ended_by: BaseException | None) -> BatchFinished:
+        cancelled = self._cancelled or isinstance(
+            ended_by, (asyncio.CancelledError, KeyboardInterrupt)
+        )
+        error = None
+        if ended_by is not None and not cancelled:
+            error = f"{type(ended_by).__name__}: {ended_by}"
+        t = self.tracker
+        # A clean end has the summary's figures (requests and throttles from the attempts
+        # log); otherwise the tracker's counts.
+        s: dict[str, Any] = self.summary or {
+            "ok": t.ok,
+            "not_found": t.not_found,
+            "error": t.errors,
+            "requests": t.requests,
+            "throttled": t.throttled,
+            "cache_hit_rows": t.cache_hits,
+            "elapsed_s": round(time.monotonic() - self._t0, 3),
+            "stopped_early": not self.completed,
+        }
+        return BatchFinished(
+            batch_id=self.batch_id,
+            total=max(t.total, t.done),
+            done=t.done,
+            ok=int(s["ok"]),
+            not_found=int(s["not_found"]),
+            errors=int(s["error"]),
+            requests=int(s["requests"]),
+            throttled=int(s["throttled"]),
+            cache_hits=int(s["cache_hit_rows"]),
+            elapsed_s=float(s["elapsed_s"]),
+            stopped_early=bool(s["stopped_early"]),
+            cancelled=cancelled,
+            error=error,
+        )
 
     def _host_progress(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}

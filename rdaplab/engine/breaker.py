@@ -41,6 +41,9 @@ class Breaker:
         The job whose request is the half-open probe.
     probe_done
         Set when the probe's verdict is in (or anything else waiters must re-check).
+    on_change
+        Called as ``on_change(state, reason)`` when the breaker opens (``"open"``) or
+        closes again (``"closed"``); the scheduler reports it as a host event.
     """
 
     authority: str
@@ -53,6 +56,7 @@ class Breaker:
     probe_owner: Any = None
     probe_done: asyncio.Event = field(default_factory=asyncio.Event)
     consecutive_failures: int = 0
+    on_change: Callable[[str, str], None] | None = None
 
     def refusal(self) -> FetchError | None:
         """The error a job ends with now, when the breaker is open; else None."""
@@ -79,6 +83,8 @@ class Breaker:
             self.reason = None
             self.cooldown_s = 0.0
             self.probe_done.set()
+            if self.on_change is not None:
+                self.on_change("closed", f"{self.authority} answers again")
 
     def open(self, kind: ErrorKind, err: FetchError, *, again: bool) -> FetchError:
         """Open for the cool-down (doubled when ``again``); the error for queued jobs."""
@@ -97,6 +103,8 @@ class Breaker:
         )
         log.warning("rdaplab: %s; failing its queued rows", self.reason)
         self.probe_done.set()  # waiters re-check: the breaker is open, they fail fast
+        if self.on_change is not None:
+            self.on_change("open", self.reason)
         return FetchError(self.kind, self.reason)
 
     async def gate(self, job: object, exhausted: Callable[[], bool]) -> bool:

@@ -39,12 +39,22 @@ Per answer (throttle signals are recognised by :func:`rdaplab.engine.throttle.cl
 Every attempt is reported with the limiter state in force, the requests in flight, the
 throttle signal seen and the controller's decision (the attempts log). No exception
 escapes for one row: every job ends in a finished lookup.
+
+What happens to a host is also reported, when ``on_host_event`` is given, as
+``on_host_event(kind, host, fields)`` with plain values (the batch layer turns them into
+event records; the engine knows nothing of them):
+
+- ``host_throttled``: ``status``, ``retry_after_s``, ``decision``, ``reason``;
+- ``host_parked``: ``seconds`` (a park started or was extended);
+- ``breaker_opened`` / ``breaker_closed``: ``reason``;
+- ``host_exhausted``: ``cause`` (``quota``, ``block`` or ``daily_budget``), ``reason``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import random
@@ -155,6 +165,10 @@ class Scheduler:
         A :class:`~rdaplab.engine.Budget` shared with other processes: each request also
         waits for its slot there, and every answer is reported to it. ``None``: this
         process alone (nothing more to wait for).
+    on_host_event
+        ``(kind, host, fields)``: called when a host throttles, is parked, its breaker
+        opens or closes, or it is exhausted (see the module). It runs on the loop between
+        requests: it must be quick; an exception it raises is logged once and ignored.
     seed
         Seed of the backoff jitter.
     """
@@ -171,6 +185,7 @@ class Scheduler:
         budget_used: Callable[[str], int] | None = None,
         budget: Budget | None = None,
         learned: Callable[[str], LearnedLimits | None] | None = None,
+        on_host_event: Callable[[str, str, dict[str, Any]], None] | None = None,
         seed: int | None = None,
     ) -> None:
         self.client = client
@@ -182,6 +197,8 @@ class Scheduler:
         self._budget_used = budget_used
         self._budget = budget
         self._learned = learned
+        self._on_host_event = on_host_event
+        self._host_event_failed = False
         self._rng = random.Random(seed)
         self._global = FairShare(self.limits.max_concurrency)
         self._hosts: dict[str, _Host] = {}
@@ -269,7 +286,10 @@ class Scheduler:
             controller = self.limits.controller_for(
                 key, learned=hint, max_park_s=self.retry.retry_after_default_s
             )
-            host = self._hosts[key] = _Host(key, controller, Breaker(key, self.retry))
+            breaker = Breaker(key, self.retry)
+            if self._on_host_event is not None:
+                breaker.on_change = functools.partial(self._breaker_changed, key)
+            host = self._hosts[key] = _Host(key, controller, breaker)
             budget = controller.profile.daily_budget
             if budget is not None:
                 used = self._budget_used(key) if self._budget_used is not None else 0
@@ -279,7 +299,35 @@ class Scheduler:
                         f"daily budget of {budget} requests for {key} used up "
                         f"({used} in the last 24 hours)"
                     )
+                    self._host_event(
+                        "host_exhausted", key, cause="daily_budget", reason=host.exhausted
+                    )
         return host
+
+    # -- host events -----------------------------------------------------------------------
+    def _host_event(self, kind: str, host: str, **fields: Any) -> None:
+        """Report what happened to a host (nothing to do without ``on_host_event``)."""
+        if self._on_host_event is None:
+            return
+        try:
+            self._on_host_event(kind, host, fields)
+        except Exception:  # a monitor must never break the batch
+            if not self._host_event_failed:
+                self._host_event_failed = True
+                with contextlib.suppress(Exception):
+                    log.exception("rdaplab: the host event callback raised (logged once)")
+
+    def _report_park(self, host: _Host, before: float) -> None:
+        """A park that starts, or is extended notably (not the microseconds each throttle
+        of one burst adds to the park it already caused)."""
+        after = host.limiter.parked_for()
+        if (before <= 0.0 and after > 0.0) or after - before > max(0.05, 0.25 * before):
+            self._host_event("host_parked", host.authority, seconds=after)
+
+    def _breaker_changed(self, host: str, state: str, reason: str) -> None:
+        self._host_event(
+            "breaker_opened" if state == "open" else "breaker_closed", host, reason=reason
+        )
 
     def _enqueue(self, job: _Job) -> None:
         host = self._host(job.url)
@@ -441,6 +489,15 @@ class Scheduler:
                 throttled += 1
                 host.throttled += 1
                 if signal.kind != "throttle":
+                    if self._on_host_event is not None:
+                        self._host_event(
+                            "host_throttled",
+                            host.authority,
+                            status=status,
+                            retry_after_s=signal.retry_after_s,
+                            decision="stop_host",
+                            reason=signal.reason,
+                        )
                     self._exhaust(host, signal)
                     self._record(rec, res, None, signal=signal, decision="stop_host")
                     self._job_failed(
@@ -460,6 +517,15 @@ class Scheduler:
                     horizon_s=self._horizon(now),
                 )
                 wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
+                if self._on_host_event is not None:
+                    self._host_event(
+                        "host_throttled",
+                        host.authority,
+                        status=status,
+                        retry_after_s=signal.retry_after_s,
+                        decision=decision,
+                        reason=signal.reason,
+                    )
                 if (weak and decision == "park") or decision == "concurrency":
                     # A lone 503 + Retry-After (maybe a passing fault), or one request
                     # over a connection limit (the ceiling is the fix): that request waits
@@ -469,7 +535,10 @@ class Scheduler:
                         await asyncio.sleep(wait)
                         continue
                 else:
+                    parked = host.limiter.parked_for()
                     host.limiter.park(wait)
+                    if self._on_host_event is not None:
+                        self._report_park(host, parked)
                     self._record(rec, res, None, signal=signal, decision=decision)
                 if throttled > self.retry.max_throttled:
                     self._job_failed(
@@ -561,6 +630,12 @@ class Scheduler:
         host.exhausted = f"{host.authority} {what} ({signal.reason}){when}"
         host.breaker.probe_done.set()  # anyone waiting on a probe: the host is done
         log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
+        self._host_event(
+            "host_exhausted",
+            host.authority,
+            cause="block" if signal.kind == "block" else "quota",
+            reason=host.exhausted,
+        )
         self._drain(host, FetchError("rate_limited", host.exhausted))
 
     def _budget_spent(self, host: _Host) -> None:
@@ -571,6 +646,9 @@ class Scheduler:
         )
         host.breaker.probe_done.set()
         log.warning("rdaplab: %s; its remaining rows end as rate_limited", host.exhausted)
+        self._host_event(
+            "host_exhausted", host.authority, cause="daily_budget", reason=host.exhausted
+        )
         self._drain(host, FetchError("rate_limited", host.exhausted))
 
     def _drain(self, host: _Host, err: FetchError) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "INSTALL_HINT",
     "WidgetProgress",
     "auto_renderer",
+    "format_alerts_html",
     "format_hosts_html",
     "format_status_html",
     "in_notebook",
@@ -105,6 +106,32 @@ def format_status_html(s: ProgressSnapshot) -> str:
     return '<span style="font-family:monospace">' + " · ".join(parts) + "</span>"
 
 
+def format_alerts_html(alerts: tuple[str, ...] | list[str]) -> str:
+    """A warning line per active alert, or ``""`` when none is active.
+
+    Parameters
+    ----------
+    alerts
+        The messages of the active alerts (:attr:`ProgressSnapshot.alerts`).
+
+    Returns
+    -------
+    str
+        An HTML fragment (one ``<div class="rdaplab-alert">`` per alert), shown above the
+        status line.
+    """
+    if not alerts:
+        return ""
+    style = (
+        "font-family:monospace;color:#92400e;background:#fef3c7;"
+        "border-left:3px solid #d97706;padding:1px 6px;margin:2px 0"
+    )
+    return "".join(
+        f'<div class="rdaplab-alert" style="{style}">&#9888; alert: {html.escape(a)}</div>'
+        for a in alerts
+    )
+
+
 def _activity(stats: Mapping[str, float]) -> tuple[float, float, float]:
     """Sort key: busiest hosts first (in flight + queued, then current rate, then volume)."""
     busy = stats.get("in_flight", 0.0) + stats.get("queued", 0.0)
@@ -170,7 +197,8 @@ def format_hosts_html(hosts: Mapping[str, Mapping[str, float]], limit: int = 10)
 
 
 class WidgetProgress:
-    """A batch's live progress panel: a bar, a status line and a per-registry table.
+    """A batch's live progress panel: a bar, a status line (with a warning line above it
+    while an alert is active) and a per-registry table.
 
     Parameters
     ----------
@@ -356,7 +384,8 @@ class WidgetProgress:
             self._bar.max = top
             self._bar.value = top if s.finished and s.total == 0 else min(s.done, top)
             self._bar.bar_style = _bar_style(s)
-        self._status.value = format_status_html(s)
+        # An active alert (rdaplab.AlertThresholds) shows as a warning line above the status.
+        self._status.value = format_alerts_html(s.alerts) + format_status_html(s)
         self._hosts.value = format_hosts_html(s.hosts, self.max_hosts)
 
 

@@ -502,6 +502,19 @@ class Cache(Maintenance, AuditTrail, HostLimits):
         with self._lock:
             return [row[0] for row in self._c.execute(sql, params).fetchall()]
 
+    def stale_queries(self, query_kind: str, *, older_than_s: float) -> list[str]:
+        """Queries of a kind whose newest stored answer is older than ``older_than_s``
+        seconds, the stalest first (what a refresh or warm-up job fetches again; the old
+        answers stay until new ones replace them)."""
+        since = cutoff(datetime.now(UTC), older_than_s)
+        sql = """
+            SELECT query FROM responses WHERE query_kind = ? AND depth = 0
+            GROUP BY query HAVING max(fetched_at) < ?
+            ORDER BY max(fetched_at), query
+        """
+        with self._lock:
+            return [row[0] for row in self._c.execute(sql, [query_kind, since]).fetchall()]
+
     def record_batch_queries(self, batch_id: str, query_kind: str, queries: Sequence[str]) -> None:
         """Record the distinct queries a batch asked for, cache hits included, so a
         snapshot of the batch (:func:`rdaplab.diff`) knows every name it covered."""
@@ -579,6 +592,16 @@ class Cache(Maintenance, AuditTrail, HostLimits):
                 [host, since],
             )
         return int(row[0]) if row else 0
+
+    def attempt_counts(self, batch_id: str) -> dict[str, tuple[int, int]]:
+        """Per host, (requests, throttled) of one batch so far (a job's progress)."""
+        sql = """
+            SELECT host, count(*), count(*) FILTER (WHERE throttled)
+            FROM attempts WHERE batch_id = ? GROUP BY host
+        """
+        with self._lock:
+            rows = self._c.execute(sql, [batch_id]).fetchall()
+        return {host: (int(n), int(t)) for host, n, t in rows}
 
     def attempts(self, batch_id: str | None = None) -> pl.DataFrame:
         """Return the attempts log (optionally of one batch), oldest first.

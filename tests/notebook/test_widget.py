@@ -19,6 +19,7 @@ from rdaplab.notebook.widget import (
     INSTALL_HINT,
     WidgetProgress,
     auto_renderer,
+    format_alerts_html,
     format_hosts_html,
     format_status_html,
     in_notebook,
@@ -133,6 +134,19 @@ def test_widget_shows_status_and_hosts() -> None:
     _, status, table = wp.widget.children
     assert "<b>5 / 10</b>" in status.value
     assert "rdap.verisign.com" in table.value and "2.5" in table.value
+
+
+def test_an_active_alert_shows_as_a_warning_line() -> None:
+    wp = WidgetProgress()
+    wp(snap(5, 10))
+    _, status, _ = wp.widget.children
+    assert "rdaplab-alert" not in status.value and format_alerts_html(()) == ""
+    message = "throttled share 12 %: 6 of 50 requests in the last 9 s (limit 5 %) <b>"
+    wp(snap(6, 10, finished=True, alerts=(message,)))
+    assert status.value.count('class="rdaplab-alert"') == 1
+    assert "throttled share 12 %" in status.value and "&lt;b&gt;" in status.value  # escaped
+    assert status.value.index("rdaplab-alert") < status.value.index("<b>6 / 10</b>")
+    assert format_alerts_html(["a", "b"]).count("rdaplab-alert") == 2
 
 
 async def test_snapshots_from_another_thread_are_coalesced_onto_the_loop() -> None:
