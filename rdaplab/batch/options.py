@@ -133,6 +133,11 @@ class LookupOptions:
         (its rate, aged: trusted less the older it is, ignored after 30 days); ``False``:
         learn from scratch (the profile's start), e.g. for reproducible benchmarks. What
         this batch learns is saved either way (docs/scheduler.md).
+    quiet_hours_only
+        Send to a registry host only inside the quiet hours its profile names
+        (``Profile.quiet_hours``, e.g. set with ``Limits(hosts={host: {"quiet_hours":
+        "22:00-06:00 Europe/Amsterdam"}})``); outside them its rows wait while the other
+        hosts go on. Hosts without quiet hours are asked at any time.
     on_event
         A callable receiving the batch's monitoring events (:class:`~rdaplab.Event`
         records: ``batch_started``, ``progress``, ``host_throttled``, ``host_parked``,
@@ -174,6 +179,7 @@ class LookupOptions:
     legal_basis: str | None = None
     budget: Budget | None = None
     learned_limits: bool = True
+    quiet_hours_only: bool = False
     on_event: EventHandler | None = None
     alerts: AlertThresholds | None = None
     event_interval_s: float = 1.0
@@ -226,6 +232,7 @@ class LookupOptions:
             "not_found_max_age_s": self.not_found_max_age_s,
             "refresh": self.refresh,
             "learned_limits": self.learned_limits,
+            "quiet_hours_only": self.quiet_hours_only,
         }
 
 

@@ -507,6 +507,7 @@ class BatchRun:
             budget=self.options.budget,
             learned=learned_reader(store) if self.options.learned_limits else None,
             on_host_event=self._on_host_event if self._on_event is not None else None,
+            quiet_hours_only=self.options.quiet_hours_only,
         )
         self.tracker.hosts_source = self._host_progress
         self._flusher = asyncio.create_task(self._writer.run_periodic())

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rdaplab.engine.windows import Window
+
 __all__ = ["PROFILES", "UNKNOWN", "Profile", "profile_for"]
 
 
@@ -45,6 +47,10 @@ class Profile:
         in the cache); ``None``: no budget.
     adaptive
         Whether the scheduler may change the rate and concurrency (``False`` pins them).
+    quiet_hours
+        The registry's quiet hours, ``"HH:MM-HH:MM [Zone]"`` (e.g. ``"22:00-06:00
+        Europe/Amsterdam"``): a batch run with ``quiet_hours_only=True`` (a job with
+        ``window="registry"``) sends to this host only inside them. ``None``: any time.
     source
         Where the numbers come from.
     """
@@ -57,6 +63,7 @@ class Profile:
     daily_budget: int | None = None
     adaptive: bool = True
     source: str = ""
+    quiet_hours: str | None = None
 
     def __post_init__(self) -> None:
         if self.rate_per_s is not None and not self.rate_per_s > 0:
@@ -70,6 +77,8 @@ class Profile:
             raise ValueError(f"max_concurrency must be >= 1, not {self.max_concurrency!r}")
         if self.daily_budget is not None and self.daily_budget < 0:
             raise ValueError(f"daily_budget must be >= 0, not {self.daily_budget!r}")
+        if self.quiet_hours is not None:
+            Window.parse(self.quiet_hours)  # a bad one fails here, not mid-batch
 
     def merged(self, overrides: Mapping[str, Any]) -> Profile:
         """This profile with keys from a ``Limits.hosts`` entry applied."""
@@ -92,6 +101,7 @@ _FIELDS = (
     "daily_budget",
     "adaptive",
     "source",
+    "quiet_hours",
 )
 
 #: Where a host without a profile starts: slow, then learns (slow start, then AIMD).

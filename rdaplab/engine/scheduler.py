@@ -58,6 +58,7 @@ import functools
 import logging
 import math
 import random
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -73,6 +74,7 @@ from rdaplab.engine.controller import HostController
 from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import FairShare, HostLimiter
 from rdaplab.engine.throttle import Signal, classify
+from rdaplab.engine.windows import Window
 from rdaplab.errors import ErrorKind, FetchError
 from rdaplab.models import Attempt, NameResult, Response
 from rdaplab.rdap.decode import ParseError, decode_json, error_detail, referral_links
@@ -80,6 +82,7 @@ from rdaplab.rdap.decode import ParseError, decode_json, error_detail, referral_
 log = logging.getLogger("rdaplab")
 
 HORIZON_EVERY_S = 0.2  # how stale the batch's remaining-time estimate may be
+QUIET_RECHECK_S = 30.0  # a host outside its quiet hours looks again at least this often
 
 
 @dataclass(slots=True)
@@ -119,6 +122,7 @@ class _Host:
     answered: int = 0
     first_at: float | None = None
     last_at: float | None = None
+    window: Window | None = None  # its quiet hours, when the batch keeps to them
 
     @property
     def limiter(self) -> HostLimiter:
@@ -169,6 +173,10 @@ class Scheduler:
         ``(kind, host, fields)``: called when a host throttles, is parked, its breaker
         opens or closes, or it is exhausted (see the module). It runs on the loop between
         requests: it must be quick; an exception it raises is logged once and ignored.
+    quiet_hours_only
+        Send to a host whose profile names ``quiet_hours`` only inside them: outside, its
+        queue waits (its workers look again at least every ``QUIET_RECHECK_S``) while the
+        other hosts go on.
     seed
         Seed of the backoff jitter.
     """
@@ -186,6 +194,7 @@ class Scheduler:
         budget: Budget | None = None,
         learned: Callable[[str], LearnedLimits | None] | None = None,
         on_host_event: Callable[[str, str, dict[str, Any]], None] | None = None,
+        quiet_hours_only: bool = False,
         seed: int | None = None,
     ) -> None:
         self.client = client
@@ -198,6 +207,7 @@ class Scheduler:
         self._budget = budget
         self._learned = learned
         self._on_host_event = on_host_event
+        self._quiet_hours_only = quiet_hours_only
         self._host_event_failed = False
         self._rng = random.Random(seed)
         self._global = FairShare(self.limits.max_concurrency)
@@ -290,6 +300,9 @@ class Scheduler:
             if self._on_host_event is not None:
                 breaker.on_change = functools.partial(self._breaker_changed, key)
             host = self._hosts[key] = _Host(key, controller, breaker)
+            quiet = controller.profile.quiet_hours
+            if quiet_hours := (quiet if self._quiet_hours_only else None):
+                host.window = Window.parse(quiet_hours)
             budget = controller.profile.daily_budget
             if budget is not None:
                 used = self._budget_used(key) if self._budget_used is not None else 0
@@ -362,6 +375,11 @@ class Scheduler:
                 # Too many workers after a concurrency cut: this one retires.
                 if host.workers > host.limiter.max_concurrency:
                     return
+                if host.window is not None and not host.window.is_open(time.time()):
+                    # Outside the registry's quiet hours: the queue waits, nothing is sent.
+                    wait_s = host.window.seconds_until_open(time.time())
+                    await asyncio.sleep(min(max(wait_s, 0.05), QUIET_RECHECK_S))
+                    continue
                 job = host.pop()
                 if job is None:
                     return

@@ -6,9 +6,9 @@ inside its window, until it is done, cancelled or past its deadline; any process
 follow and steer it (:class:`Job`). See docs/jobs.md.
 """
 
+from rdaplab.engine.windows import Window
 from rdaplab.jobs.job import PRIORITIES, Job, JobStatus, list_jobs, submit, warm_up
 from rdaplab.jobs.ledger import STATES, jobs_dir
-from rdaplab.jobs.windows import Window
 from rdaplab.jobs.worker import Worker
 
 list = list_jobs  # rdaplab.jobs.list(cache), as the issue names it

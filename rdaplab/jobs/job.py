@@ -23,13 +23,15 @@ from typing import Any
 from rdaplab.batch import LookupOptions, LookupResult
 from rdaplab.batch.inputs import read_named_values
 from rdaplab.batch.result import make_result
+from rdaplab.engine.windows import Window, parse_deadline, parse_duration_s
 from rdaplab.errors import InputError
 from rdaplab.jobs.ledger import FINAL_STATES, Ledger
 from rdaplab.jobs.parts import JobFiles
-from rdaplab.jobs.windows import Window, parse_deadline, parse_duration_s
 from rdaplab.store.connection import default_cache_path
 
 __all__ = ["PRIORITIES", "Job", "JobStatus", "list_jobs", "submit", "warm_up"]
+
+REGISTRY_WINDOW = "registry"
 
 # Higher runs first; ``idle`` (warm-up) runs only when nothing else is queued.
 PRIORITIES = {"critical": 40, "high": 30, "normal": 20, "low": 10, "idle": 0}
@@ -52,6 +54,7 @@ JOB_OPTIONS = (
     "legal_basis",
     "learned_limits",
     "user_agent",
+    "quiet_hours_only",
 )
 
 
@@ -306,6 +309,9 @@ def _record(
 ) -> Job:
     path = _cache_path(cache)
     rank, rank_name = _priority(priority)
+    if window == REGISTRY_WINDOW:  # each host inside its own quiet hours, not one window
+        options = {**options, "quiet_hours_only": True}
+        window = None
     win = window if isinstance(window, Window) or window is None else Window.parse(window)
     now = time.time()
     deadline_at = None if deadline is None else parse_deadline(deadline, now=now)
@@ -368,6 +374,9 @@ def submit(
     window
         ``"22:00-06:00"`` (local time, or ``"22:00-06:00 Europe/Paris"``): the job runs
         only inside this daily span, pauses at its end and resumes at the next.
+        ``"registry"``: each registry host is asked only inside the quiet hours its
+        profile names (``Profile.quiet_hours``; hosts without any are asked at any
+        time), the job itself running whenever a worker is free.
     deadline
         A date-time (ISO text or ``datetime``) or a duration from now (``"12h"``): the job
         stops at it with what it has (state ``done``, message ``deadline reached``).

@@ -33,12 +33,12 @@ import polars as pl
 from rdaplab.batch import StreamBatch, stream
 from rdaplab.batch.events import BatchStarted, Event, EventHandler, Progress
 from rdaplab.engine import authority
+from rdaplab.engine.windows import Window
 from rdaplab.errors import RdapLabError
 from rdaplab.jobs.events import JobStateChanged
 from rdaplab.jobs.job import _cache_path
 from rdaplab.jobs.ledger import Ledger
 from rdaplab.jobs.parts import JobFiles
-from rdaplab.jobs.windows import Window
 from rdaplab.store import Cache
 
 __all__ = ["Worker"]

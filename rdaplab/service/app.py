@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from rdaplab.errors import InputError, RdapLabError
-from rdaplab.service import dashboard, jobs_api
+from rdaplab.service import dashboard, events_api, jobs_api
 from rdaplab.service.jobs_api import NotFound, json_response
 from rdaplab.service.lookups import batch_lookup
 from rdaplab.service.metrics import CONTENT_TYPE, collect
@@ -225,6 +225,7 @@ def make_app(
     app.router.add_post("/batch-lookup", batch_lookup)
     app.router.add_get("/metrics", _metrics)
     jobs_api.add_routes(app)
+    events_api.add_routes(app)
     dashboard.add_routes(app)
     return app
 

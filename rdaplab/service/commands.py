@@ -17,7 +17,7 @@ __all__ = ["add_commands"]
 
 
 def _duration(text: str) -> float:
-    from rdaplab.jobs.windows import parse_duration_s
+    from rdaplab.engine.windows import parse_duration_s
 
     try:
         return parse_duration_s(text)

@@ -27,8 +27,8 @@ import polars as pl
 from aiohttp import web
 
 from rdaplab.batch import StreamBatch, StreamOptions, stream
+from rdaplab.engine.windows import parse_duration_s
 from rdaplab.errors import InputError, RdapLabError
-from rdaplab.jobs.windows import parse_duration_s
 from rdaplab.service.state import STATE, LookupProgress, ServiceState
 
 __all__ = ["LOOKUP_OPTIONS", "batch_lookup", "parse_options"]

@@ -5,14 +5,18 @@ service's worker) is given an ``on_event`` handler (:meth:`Monitor.handler`); th
 :class:`Monitor` keeps the newest ``progress`` record of each running batch (per host:
 queued, in flight, pace now), the rows finished per source and outcome, the alerts and
 the recent host events (throttles, parks, breakers) and job state changes. ``/metrics``
-and the dashboard read it. Handlers run on the event loop's thread and only update dicts and deques.
+and the dashboard read it, and ``GET /events`` streams every record to its subscribers
+(:meth:`Monitor.subscribe`). Handlers run on the event loop's thread and only update
+dicts, deques and queues.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +62,26 @@ class Monitor:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=keep_alerts)
         self.host_events: deque[dict[str, Any]] = deque(maxlen=keep_events)
         self.latest: LiveBatch | None = None  # the batch that started last (for charts)
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.events_dropped = 0  # records a slow GET /events client did not take in time
+
+    @contextlib.contextmanager
+    def subscribe(self, *, max_queued: int = 10_000) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+        """A queue receiving every event record from now on (``GET /events``); a client
+        that falls ``max_queued`` records behind loses the oldest."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=max_queued)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    def _publish(self, record: dict[str, Any]) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+                self.events_dropped += 1
+            queue.put_nowait(record)
 
     def handler(
         self,
@@ -80,6 +104,8 @@ class Monitor:
         """Take one event record (an object with ``kind`` and ``to_dict()``)."""
         data: dict[str, Any] = event.to_dict()
         kind = data.get("kind")
+        if self._subscribers:
+            self._publish({"source": source, **({"job_id": job_id} if job_id else {}), **data})
         batch_id = str(data.get("batch_id", ""))
         live: LiveBatch | None
         if kind == "batch_started":

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from rdaplab.engine.windows import parse_deadline, parse_duration_s
 from rdaplab.errors import InputError
 from rdaplab.jobs import Window
-from rdaplab.jobs.windows import parse_deadline, parse_duration_s
 
 
 def test_a_window_past_midnight_is_open_at_night_only() -> None:

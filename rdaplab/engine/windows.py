@@ -1,5 +1,5 @@
-"""When a job may run: off-peak windows (``22:00-06:00``, local time), deadlines and
-durations as users type them.
+"""When work may run: off-peak windows (``22:00-06:00``, local time) of jobs and of
+registry hosts (a profile's ``quiet_hours``), deadlines and durations as users type them.
 
 A window is a daily span of wall-clock time; one that ends before it starts wraps past
 midnight. Times are read in the worker's local time zone unless one is given (an IANA
