@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "run.py"
-SCENARIOS = {"scheduler", "generated", "client", "warm", "memory"}
+SCENARIOS = {"scheduler", "generated", "client", "warm", "memory", "jobs"}
 
 
 def _load_run() -> ModuleType:
@@ -136,6 +136,11 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
         float(wr["replay_s"]) * 100_000 / 3000, rel=0.01
     )
 
+    jb = rows["jobs"]
+    assert int(jb["n"]) == 300 and float(jb["stream_per_s"]) > 0
+    assert 0 < float(jb["job_ratio"]) < 2 and 0 < float(jb["batch_lookup_ratio"]) < 2
+    assert 0 < float(jb["first_row_s"]) < float(jb["n"]) / float(jb["stream_per_s"]) + 5
+
     mem = rows["memory"]
     assert mem["sizes"] == "5000,15000"
     assert float(mem["peak_mb_5000"]) > 0 and float(mem["peak_mb_15000"]) > 0
@@ -163,6 +168,6 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     for n, res in data["memory"]["sizes"].items():
         assert res["rows"] == res["ok"] == res["done"] == int(n)
     targets = data["targets"]
-    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 15
+    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 18
     assert data["generated"]["summary"]["valid"] == 3  # tests/benchmarks/test_generated.py
     assert all(isinstance(t["met"], bool) for t in targets)
