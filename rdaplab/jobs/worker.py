@@ -38,7 +38,7 @@ from rdaplab.errors import RdapLabError
 from rdaplab.jobs.events import JobStateChanged
 from rdaplab.jobs.job import _cache_path
 from rdaplab.jobs.ledger import Ledger
-from rdaplab.jobs.parts import JobFiles
+from rdaplab.jobs.parts import JobFiles, PartWriter
 from rdaplab.store import Cache
 
 __all__ = ["Worker"]
@@ -410,6 +410,8 @@ class Worker:
                 row["batch_ids"] = batch_ids
                 self.ledger.update(job_id, batch_ids=batch_ids)
 
+        parts = PartWriter(files)
+
         def on_batch(batch: StreamBatch) -> None:
             started(batch.batch_id)
             frames: dict[str, pl.DataFrame] = {}
@@ -418,7 +420,7 @@ class Worker:
                 frames[frame_name] = frame.with_columns(rows_map.gather(frame["row"]).alias("row"))
             for frame_name in _DETAIL:
                 frames[frame_name] = getattr(batch, frame_name)
-            files.write_part(frames)
+            parts.add(frames)
             progress.add(frames["queries"])
 
         def on_event(event: Event) -> None:
@@ -447,6 +449,7 @@ class Worker:
             now = time.monotonic()
             if now - last_update >= max(1.0, self.poll_s) or task.done():
                 last_update = now
+                parts.flush_if_due()
                 self.ledger.update(
                     job_id, heartbeat_at=self.clock(), **progress.fields(row["total"])
                 )
@@ -459,11 +462,15 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
                 break
-        if outcome is None:
-            task.result()  # an error in the batch fails the job (run_job records it)
-            outcome = ("done", None, None)
+        try:
+            if outcome is None:
+                task.result()  # an error in the batch fails the job (run_job records it)
+                outcome = ("done", None, None)
+        finally:
+            self.progress = None
+            parts.flush()  # every row this run handed over, whatever stopped it
+            files.compact()  # the small parts of this run into one
         state, message, paused_by = outcome
-        self.progress = None
         self._count_requests(store, segment.get("batch_id"), progress)
         self._save_segment(store, files, segment.get("batch_id"))
         self.ledger.update(

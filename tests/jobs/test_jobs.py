@@ -288,3 +288,50 @@ async def test_a_hosts_daily_budget_is_shared_by_every_job_of_the_cache(
     assert (rows["outcome"] == "ok").sum() == 5  # what the day's budget had left
     assert set(rows.filter(pl.col("outcome") == "error")["error_kind"]) == {"rate_limited"}
     assert registry.stats()["r"].requests == 15
+
+
+def test_parts_are_buffered_and_merged_into_one_set_when_a_run_ends(tmp_path: Path) -> None:
+    from rdaplab.jobs.parts import JobFiles, PartWriter
+
+    files = JobFiles(tmp_path / "job")
+    files.create([f"n{i}.test" for i in range(10)])
+
+    def part(rows: list[int]) -> dict[str, pl.DataFrame]:
+        q = pl.DataFrame(
+            {"row": rows, "query": [f"n{r}.test" for r in rows], "outcome": ["ok"] * len(rows)}
+        )
+        return {"queries": q, "domains": q.select("row", domain="query")}
+
+    writer = PartWriter(files, max_rows=4, max_age_s=3600)
+    writer.add(part([0, 1]))
+    assert files.done_rows().len() == 0  # buffered: 2 rows < 4
+    writer.add(part([2, 3]))
+    assert sorted(files.done_rows()) == [0, 1, 2, 3]  # 4 rows: written
+    writer.add(part([5]))
+    writer.flush()
+    writer.add(part([4, 5]))  # a row finished twice (a resumed run) ...
+    writer.flush()
+    assert len(list(files.parts.glob("*-queries.parquet"))) == 3
+    assert files.compact() == 3
+    assert len(list(files.parts.glob("*-queries.parquet"))) == 1
+    assert len(list(files.parts.glob("*-domains.parquet"))) == 1
+    frames = files.frames()
+    assert frames.domains["domain"].to_list() == [f"n{i}.test" for i in range(6)]  # ... once
+    assert JobFiles(files.root).compact() == 0  # one set already: nothing to do
+    assert len(list(files.parts.glob("*.parquet"))) == 2
+
+
+def test_a_long_run_keeps_few_part_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rdaplab.jobs import parts as parts_module
+    from rdaplab.jobs.parts import JobFiles, PartWriter
+
+    monkeypatch.setattr(parts_module, "COMPACT_PARTS", 8)
+    monkeypatch.setattr(parts_module, "BIG_PART_ROWS", 20)
+    files = JobFiles(tmp_path / "job")
+    files.create([f"n{i}.test" for i in range(100)])
+    writer = PartWriter(files, max_rows=1, max_age_s=3600)
+    for i in range(100):  # one part per row: 100 parts unmerged
+        writer.add({"queries": pl.DataFrame({"row": [i], "outcome": ["ok"]})})
+    count = len(list(files.parts.glob("*-queries.parquet")))
+    assert count <= 100 // 20 + 8  # the big merged ones, and fewer than 8 small ones
+    assert sorted(files.done_rows()) == list(range(100))
