@@ -183,7 +183,7 @@ def export_report(
         result,
         charts,
         title=title,
-        bundle=_js_bundle() if every else "",
+        bundle=vega_bundle() if every else "",
         changes=changes,
         expiry=expiry,
         change_charts=change_charts,
@@ -250,8 +250,9 @@ def _vl_version() -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _js_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script (about 900 KB; built once per process)."""
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one inline-safe script (about 900 KB; built once
+    per process): what the report and the service's dashboard embed to work offline."""
     bundle: str = _vl_convert().javascript_bundle(vl_version=_vl_version())
     # Only "</script" could end the inline script early; "<\/" means the same in JS text.
     return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)

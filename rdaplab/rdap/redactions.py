@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import jsonpath
-from jsonpath import JSONPath, JSONPathMatch
+if TYPE_CHECKING:  # python-jsonpath loads with the first JSONPath redaction (~40 ms)
+    from jsonpath import JSONPathMatch
 
 from rdaplab.rdap.decode import as_list, as_text
 from rdaplab.rdap.records import RedactionRow
@@ -213,6 +213,9 @@ _PATH_MEMBERS = ("postPath", "replacementPath", "prePath")
 def _compiled(path: str) -> Any:
     """The compiled JSONPath, or None when python-jsonpath cannot parse it (RFC 9537 lets
     a server send paths in other languages; tolerant parsing never raises on them)."""
+    import jsonpath
+    from jsonpath import JSONPath
+
     try:
         compiled = jsonpath.compile(path)
     except Exception:  # JSONPathSyntaxError and friends: the path is ignored
@@ -233,13 +236,15 @@ def _segment_keys(path: str) -> tuple[str, ...]:
 
 # Matches of path prefixes in one root, by the prefix's segment texts: entries of one
 # redacted member share most of their prefixes ($.entities[?(...)].vcardArray[1]).
-_Levels = dict[tuple[str, ...], list[JSONPathMatch]]
+_Levels: TypeAlias = "dict[tuple[str, ...], list[JSONPathMatch]]"
 
 
 def _levels(path: str, root: Any, memo: _Levels) -> list[list[JSONPathMatch]]:
     """The matches of every prefix of ``path`` in ``root``, shortest first ([root] first):
     the library's own evaluation (``JSONPath.finditer``), one segment at a time, so that
     the prefixes a removal is cut back to cost nothing more."""
+    from jsonpath import JSONPathMatch
+
     compiled = _compiled(path)
     keys = _segment_keys(path)
     matches = memo.get(())

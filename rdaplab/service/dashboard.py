@@ -25,7 +25,6 @@ from typing import Any
 from aiohttp import web
 
 from rdaplab.jobs import JobStatus, list_jobs
-from rdaplab.service.attempts import host_figures, recent_attempts
 from rdaplab.service.jobs_api import json_response
 from rdaplab.service.monitor import LiveBatch
 from rdaplab.service.page import render_page
@@ -54,9 +53,9 @@ def charts_available() -> bool:
 def _page() -> str:
     bundle = ""
     if charts_available():
-        from rdaplab.notebook.report import _js_bundle
+        from rdaplab.notebook.report import vega_bundle
 
-        bundle = _js_bundle()
+        bundle = vega_bundle()
     return render_page(bundle)
 
 
@@ -100,7 +99,7 @@ async def dashboard_data(state: ServiceState) -> dict[str, Any]:
     since = datetime.now(timezone.utc) - timedelta(seconds=NOW_WINDOW_S)
     statuses, recent = await asyncio.gather(
         asyncio.to_thread(list_jobs, state.cache_path),
-        asyncio.to_thread(host_figures, store, since),
+        asyncio.to_thread(store.host_figures, since),
     )
     jobs = list(reversed(statuses))
     running = next((j for j in jobs if j.state == "running"), None)
@@ -156,7 +155,7 @@ def _specs(state: ServiceState, batch: LiveBatch) -> dict[str, Any]:
         datetime.fromtimestamp(batch.started_at, timezone.utc) - timedelta(seconds=5),
         datetime.now(timezone.utc) - timedelta(seconds=CHART_WINDOW_S),
     )
-    attempts = recent_attempts(state.cache, batch.batch_id, since)
+    attempts = state.cache.recent_attempts(batch.batch_id, since)
     history = list(batch.history)
     title = "Rows done and requests sent"
     progress: Any

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rdaplab.jobs import STATES, list_jobs
-from rdaplab.service.attempts import LATENCY_BUCKETS_S, error_counts, host_figures
 from rdaplab.service.state import ServiceState
+from rdaplab.store.monitoring import LATENCY_BUCKETS_S
 
 __all__ = ["CONTENT_TYPE", "Exposition", "collect", "escape_label"]
 
@@ -126,7 +126,7 @@ async def collect(state: ServiceState) -> str:
     store = state.cache
     since = state.started_at
     hosts, errors = await asyncio.to_thread(
-        lambda: (host_figures(store, since), error_counts(store, since))
+        lambda: (store.host_figures(since), store.error_counts(since))
     )
     jobs = await asyncio.to_thread(list_jobs, state.cache_path)
     monitor = state.monitor

@@ -3,7 +3,8 @@
 Modules: ``connection`` (opening, locks), ``schema`` (migrations, columns), ``cache``
 (the :class:`Cache`: answers, attempts, batches), ``maintenance`` (purges, retention,
 compaction), ``audit`` (the audit trail), ``hosts`` (each host's learned limits),
-``stats`` (aggregates of the attempts log, in DuckDB) and ``sql`` (DuckDB helpers).
+``stats`` (aggregates of the attempts log, in DuckDB), ``monitoring`` (live aggregates
+for a service's metrics and dashboard) and ``sql`` (DuckDB helpers).
 """
 
 from rdaplab.store.cache import Cache

@@ -36,6 +36,7 @@ from rdaplab.rdap.pii import body_has_pii
 from rdaplab.store.audit import AuditTrail
 from rdaplab.store.hosts import HostLimits
 from rdaplab.store.maintenance import Maintenance, retention_seconds
+from rdaplab.store.monitoring import AttemptMonitoring
 from rdaplab.store.schema import (
     ATTEMPTS_DTYPES,
     ATTEMPTS_FRAME,
@@ -59,7 +60,7 @@ __all__ = ["Cache"]
 _HEADERS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 
 
-class Cache(Maintenance, AuditTrail, HostLimits):
+class Cache(Maintenance, AuditTrail, HostLimits, AttemptMonitoring):
     """The DuckDB-backed store of raw RDAP answers, attempts and batches.
 
     Parameters

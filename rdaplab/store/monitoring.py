@@ -1,9 +1,11 @@
-"""Small aggregates of the cache's ``attempts`` log for ``/metrics`` and the dashboard.
+"""Live aggregates of the ``attempts`` log, for monitoring (the service's ``/metrics``
+and dashboard): per host since a moment, failed attempts by kind, one batch's recent
+attempts.
 
-Each is one SQL query on the service's open :class:`~rdaplab.store.Cache`, under the
-cache's own lock (as :mod:`rdaplab.store.cache` does), so it never runs at the same time
-as a write of the batches. Call them from a thread (``asyncio.to_thread``): DuckDB
-releases the event loop that way.
+Methods of :class:`~rdaplab.store.Cache` (:class:`AttemptMonitoring`); each is one SQL
+query under the connection's lock, so it never runs at the same time as a batch's
+write. Call them from a thread (``asyncio.to_thread``) in a server: the loop goes on
+while DuckDB works.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 import polars as pl
 
 from rdaplab.schemas import ATTEMPTS_SCHEMA
-from rdaplab.store import Cache
+from rdaplab.store.connection import Connection
 
-__all__ = ["LATENCY_BUCKETS_S", "HostFigures", "error_counts", "host_figures", "recent_attempts"]
+__all__ = ["LATENCY_BUCKETS_S", "AttemptMonitoring", "HostFigures"]
 
 #: The latency histogram's upper bounds in seconds (``+Inf`` is added).
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -52,8 +54,25 @@ class HostFigures:
     statuses: dict[str, int]  # HTTP status (or "none") -> attempts
 
 
-def host_figures(store: Cache, since: datetime) -> list[HostFigures]:
-    """Per host, the attempts started at or after ``since`` (sorted by host)."""
+class AttemptMonitoring(Connection):
+    """The monitoring aggregates of :class:`~rdaplab.store.cache.Cache` (see the module)."""
+
+    def host_figures(self, since: datetime) -> list[HostFigures]:
+        """Per host, the attempts started at or after ``since`` (sorted by host)."""
+        return _host_figures(self, since)
+
+    def error_counts(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(host, error kind, attempts) of the failed attempts started at or after
+        ``since``."""
+        return _error_counts(self, since)
+
+    def recent_attempts(self, batch_id: str, since: datetime) -> pl.DataFrame:
+        """The attempts of one batch started at or after ``since``: the columns the
+        charts need, with the attempts log's dtypes."""
+        return _recent_attempts(self, batch_id, since)
+
+
+def _host_figures(store: Connection, since: datetime) -> list[HostFigures]:
     buckets = ",\n".join(
         f"count(*) FILTER (WHERE latency_ms <= {1000.0 * b!r})" for b in LATENCY_BUCKETS_S
     )
@@ -95,8 +114,7 @@ def host_figures(store: Cache, since: datetime) -> list[HostFigures]:
     return out
 
 
-def error_counts(store: Cache, since: datetime) -> list[tuple[str, str, int]]:
-    """(host, error kind, attempts) of the failed attempts started at or after ``since``."""
+def _error_counts(store: Connection, since: datetime) -> list[tuple[str, str, int]]:
     sql = """
         SELECT host, error_kind, count(*) FROM attempts
         WHERE started_at >= ? AND error_kind IS NOT NULL GROUP BY ALL ORDER BY ALL
@@ -106,9 +124,7 @@ def error_counts(store: Cache, since: datetime) -> list[tuple[str, str, int]]:
     return [(str(h), str(k), int(n)) for h, k, n in rows]
 
 
-def recent_attempts(store: Cache, batch_id: str, since: datetime) -> pl.DataFrame:
-    """The attempts of one batch started at or after ``since``: the columns the charts
-    need, with the attempts log's dtypes."""
+def _recent_attempts(store: Connection, batch_id: str, since: datetime) -> pl.DataFrame:
     cols = ", ".join(_CHART_COLUMNS)
     sql = (
         f"SELECT {cols} FROM attempts WHERE batch_id = $batch AND started_at >= $since "
