@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from rdaplab.engine import authority
-from rdaplab.store import Cache, attempt_stats
+from rdaplab.store import Cache, attempt_stats, attempt_stats_of
 
 if TYPE_CHECKING:
     from rdaplab.engine import Scheduler
@@ -99,15 +99,19 @@ class SummaryBuilder:
         attempts_of: str | None,
         streamed: bool = False,
         stopped_early: bool = False,
+        attempts: pl.DataFrame | None = None,
     ) -> dict[str, Any]:
         """The summary dict (keys documented in docs/quickstart.md and docs/schemas.md).
 
         ``attempts_of``: the batch whose attempts are counted (``None`` with a ``cache``:
-        every attempt in it; no ``cache``: none).
+        every attempt in it; no ``cache``: none). ``attempts``: an attempts frame to count
+        instead of the cache's (a job's, kept beside its ledger).
         """
         hosts: pl.DataFrame | None = None
         regs: pl.DataFrame | None = None
-        if cache is not None:
+        if attempts is not None:
+            hosts, regs = attempt_stats_of(attempts, sorted(self.registries))
+        elif cache is not None:
             hosts, regs = attempt_stats(cache, attempts_of, sorted(self.registries))
         host_rows = _host_rows(hosts)
         return {

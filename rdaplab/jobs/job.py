@@ -23,6 +23,7 @@ from typing import Any
 from rdaplab.batch import LookupOptions, LookupResult
 from rdaplab.batch.inputs import read_named_values
 from rdaplab.batch.result import make_result
+from rdaplab.batch.summary import SummaryBuilder
 from rdaplab.engine.windows import Window, parse_deadline, parse_duration_s
 from rdaplab.errors import InputError
 from rdaplab.jobs.ledger import FINAL_STATES, Ledger
@@ -32,6 +33,9 @@ from rdaplab.store.connection import default_cache_path
 __all__ = ["PRIORITIES", "Job", "JobStatus", "list_jobs", "submit", "warm_up"]
 
 REGISTRY_WINDOW = "registry"
+
+# What SummaryBuilder.add_queries reads of a queries frame.
+SUMMARY_COLUMNS = ("query_kind", "outcome", "error_kind", "registry_url", "from_cache", "key")
 
 # Higher runs first; ``idle`` (warm-up) runs only when nothing else is queued.
 PRIORITIES = {"critical": 40, "high": 30, "normal": 20, "low": 10, "idle": 0}
@@ -250,27 +254,25 @@ class Job:
         frames = self.files.frames()
         attempts = self.files.attempts()
         segments = self.files.summaries()
-        q = frames.queries
-        outcome = q["outcome"]
-        errors = q.filter(outcome == "error")["error_kind"].value_counts(sort=True)
-        summary: dict[str, Any] = {
-            # the keys of a lookup's summary, over the rows finished so far
-            "total": q.height,
-            "unique": q["key"].n_unique(),
-            "ok": int((outcome == "ok").sum()),
-            "not_found": int((outcome == "not_found").sum()),
-            "error": int((outcome == "error").sum()),
-            "error_kinds": {k: int(n) for k, n in errors.iter_rows()},
-            "requests": attempts.height,
-            "throttled": int(attempts["throttled"].sum()) if attempts.height else 0,
-            "cache_hits": int(q["from_cache"].fill_null(False).sum()),
-            "elapsed_s": sum(float(s.get("elapsed_s") or 0.0) for s in segments),
-            # and the job's
-            "job": status.to_dict(),
-            "complete": status.state == "done" and status.done == status.total,
-            "segments": segments,
-        }
         batch_id = status.batch_ids[-1] if status.batch_ids else ""
+        # The keys of a lookup's summary (per registry and per host included), over the
+        # rows finished so far and every attempt of the job's runs.
+        counts = SummaryBuilder()
+        q = frames.queries
+        if set(SUMMARY_COLUMNS) <= set(q.columns):  # (fields= may have dropped some)
+            counts.add_queries(q)
+        summary: dict[str, Any] = counts.build(
+            batch_id=batch_id,
+            elapsed_s=sum(float(s.get("elapsed_s") or 0.0) for s in segments),
+            cache=None,
+            attempts_of=None,
+            attempts=attempts,
+        )
+        summary.update(
+            job=status.to_dict(),
+            complete=status.state == "done" and status.done == status.total,
+            segments=segments,
+        )
         return make_result(frames, attempts, summary, batch_id, str(self.cache))
 
     def __repr__(self) -> str:

@@ -9,6 +9,6 @@ for a service's metrics and dashboard) and ``sql`` (DuckDB helpers).
 
 from rdaplab.store.cache import Cache
 from rdaplab.store.connection import default_cache_path
-from rdaplab.store.stats import attempt_stats
+from rdaplab.store.stats import attempt_stats, attempt_stats_of
 
-__all__ = ["Cache", "attempt_stats", "default_cache_path"]
+__all__ = ["Cache", "attempt_stats", "attempt_stats_of", "default_cache_path"]

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import duckdb
 import polars as pl
 
 if TYPE_CHECKING:
     from rdaplab.store.cache import Cache
 
-__all__ = ["attempt_stats"]
+__all__ = ["attempt_stats", "attempt_stats_of"]
 
 _AGGREGATES = """
     count(*) AS requests,
@@ -40,21 +41,43 @@ def attempt_stats(
     """
     where = "TRUE" if batch_id is None else "a.batch_id = $batch"
     params: dict[str, object] = {} if batch_id is None else {"batch": batch_id}
-    hosts_sql = f"SELECT a.host, {_AGGREGATES} FROM attempts a WHERE {where} GROUP BY a.host"
+    with cache._lock:
+        return _stats(cache._c, "attempts", where, params, registry_urls)
+
+
+def attempt_stats_of(
+    attempts: pl.DataFrame, registry_urls: Sequence[str] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`attempt_stats` of an attempts frame (``ATTEMPTS_SCHEMA``) kept outside a
+    cache (a job's exported attempts), by the same SQL, in an in-memory DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.register("job_attempts", attempts)
+        return _stats(con, "job_attempts", "TRUE", {}, registry_urls)
+    finally:
+        con.close()
+
+
+def _stats(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    where: str,
+    params: dict[str, object],
+    registry_urls: Sequence[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    hosts_sql = f"SELECT a.host, {_AGGREGATES} FROM {table} a WHERE {where} GROUP BY a.host"
     regs_sql = f"""
         SELECT r.registry_url, any_value(a.host) AS host, {_AGGREGATES}
-        FROM attempts a JOIN (SELECT unnest($urls::VARCHAR[]) AS registry_url) r
+        FROM {table} a JOIN (SELECT unnest($urls::VARCHAR[]) AS registry_url) r
           ON starts_with(a.url, r.registry_url)
         WHERE {where} GROUP BY r.registry_url
     """
-    with cache._lock:
-        con = cache._c
-        hosts = con.sql(hosts_sql, params=params).pl()
-        regs = (
-            con.sql(regs_sql, params={**params, "urls": list(registry_urls)}).pl()
-            if registry_urls
-            else None
-        )
+    hosts = con.sql(hosts_sql, params=params).pl()
+    regs = (
+        con.sql(regs_sql, params={**params, "urls": list(registry_urls)}).pl()
+        if registry_urls
+        else None
+    )
     if regs is None:
         regs = pl.DataFrame(schema={"registry_url": pl.String, **hosts.schema})
     return hosts, regs

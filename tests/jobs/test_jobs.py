@@ -74,6 +74,15 @@ async def test_a_submitted_job_is_run_by_a_worker_and_its_result_is_in_input_ord
     assert result.domains["domain"].to_list() == wanted
     assert result.summary["complete"] is True
     assert result.attempts.height == 60
+    # a lookup's summary keys, per registry and per host, from the job's own attempts
+    summary = result.summary
+    assert (summary["total"], summary["ok"], summary["requests"]) == (60, 60, 60)
+    [reg] = summary["registries"]
+    assert (reg["names"], reg["ok"], reg["requests"], reg["throttled"]) == (60, 60, 60, 0)
+    assert reg["latency_ms_p50"] is not None and reg["achieved_rate_per_s"] > 0
+    [host_row] = summary["hosts"]
+    assert host_row["host"] == host and host_row["requests"] == 60
+    assert summary["segments"][0]["batch_id"] == status.batch_ids[0]
     for row in result.domains.head(5).iter_rows(named=True):
         assert row["handle"] == registry.expected(row["domain"]).handle
     assert [s.id for s in jobs.list(cache)] == [job.id]
