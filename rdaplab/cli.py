@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import tempfile
 import warnings
@@ -21,17 +20,7 @@ from typing import Any
 
 from rdaplab._version import __version__
 from rdaplab.errors import RdapLabError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``3600``, ``90s``, ``15m``, ``12h``, ``30d`` or ``2w``."""
-    m = _DURATION.match(text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 3600, 12h, 30d)")
-    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+from rdaplab.service.commands import parse_duration
 
 
 def _positive(kind: type[int] | type[float]) -> Any:

@@ -330,6 +330,19 @@ class Scheduler:
                 with contextlib.suppress(Exception):
                     log.exception("rdaplab: the host event callback raised (logged once)")
 
+    def _report_throttle(
+        self, host: _Host, status: int | None, signal: Signal, decision: str
+    ) -> None:
+        if self._on_host_event is not None:  # (no dict built per throttle without one)
+            self._host_event(
+                "host_throttled",
+                host.authority,
+                status=status,
+                retry_after_s=signal.retry_after_s,
+                decision=decision,
+                reason=signal.reason,
+            )
+
     def _report_park(self, host: _Host, before: float) -> None:
         """A park that starts, or is extended notably (not the microseconds each throttle
         of one burst adds to the park it already caused)."""
@@ -507,15 +520,7 @@ class Scheduler:
                 throttled += 1
                 host.throttled += 1
                 if signal.kind != "throttle":
-                    if self._on_host_event is not None:
-                        self._host_event(
-                            "host_throttled",
-                            host.authority,
-                            status=status,
-                            retry_after_s=signal.retry_after_s,
-                            decision="stop_host",
-                            reason=signal.reason,
-                        )
+                    self._report_throttle(host, status, signal, "stop_host")
                     self._exhaust(host, signal)
                     self._record(rec, res, None, signal=signal, decision="stop_host")
                     self._job_failed(
@@ -535,15 +540,7 @@ class Scheduler:
                     horizon_s=self._horizon(now),
                 )
                 wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
-                if self._on_host_event is not None:
-                    self._host_event(
-                        "host_throttled",
-                        host.authority,
-                        status=status,
-                        retry_after_s=signal.retry_after_s,
-                        decision=decision,
-                        reason=signal.reason,
-                    )
+                self._report_throttle(host, status, signal, decision)
                 if (weak and decision == "park") or decision == "concurrency":
                     # A lone 503 + Retry-After (maybe a passing fault), or one request
                     # over a connection limit (the ceiling is the fix): that request waits

@@ -158,6 +158,13 @@ class JobFiles:
             return None
         return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
 
+    def finished_queries(self) -> pl.DataFrame:
+        """The ``queries`` rows finished so far, each row once (``row`` kept)."""
+        frame = self._scan("queries")
+        if frame is None:
+            return empty(QUERIES_SCHEMA).insert_column(0, pl.Series("row", [], dtype=pl.Int64))
+        return frame.unique("row", keep="first", maintain_order=True)
+
     def done_rows(self) -> pl.Series:
         """The input rows finished so far (Int64)."""
         files = sorted(self.parts.glob("*-queries.parquet"))

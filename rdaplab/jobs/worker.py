@@ -389,8 +389,9 @@ class Worker:
         job_id = row["id"]
         files = JobFiles(self.ledger.dir / job_id)
         inp = self._input(row, files, store)
-        done_rows = files.done_rows().unique()
-        progress = self._progress_from_parts(files, row)
+        finished = files.finished_queries()  # what earlier runs wrote, each row once
+        done_rows = finished["row"]
+        progress = self._progress_from_parts(finished, row)
         todo = inp.filter(~pl.col("row").is_in(done_rows.implode())) if done_rows.len() else inp
         if todo.height == 0:
             self.ledger.update(job_id, **progress.fields(row["total"]))
@@ -483,13 +484,12 @@ class Worker:
         )
         return state
 
-    def _progress_from_parts(self, files: JobFiles, row: dict[str, Any]) -> _Progress:
+    def _progress_from_parts(self, finished: pl.DataFrame, row: dict[str, Any]) -> _Progress:
         progress = _Progress(
             requests_before=row["requests"] or 0, throttled_before=row["throttled"] or 0
         )
-        queries = files.frames().queries
-        if queries.height:
-            progress.add(queries)
+        if finished.height:
+            progress.add(finished)
         progress.run_done = 0
         progress.run_t0 = time.monotonic()
         return progress

@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rdaplab.engine.windows import parse_duration_s
 from rdaplab.errors import InputError
+from rdaplab.rdap import KINDS
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "parse_duration"]
 
 
-def _duration(text: str) -> float:
-    from rdaplab.engine.windows import parse_duration_s
-
+def parse_duration(text: str) -> float:
+    """Seconds from ``3600``, ``90s``, ``15m``, ``12h``, ``30d`` or ``2w`` (an argparse type)."""
     try:
         return parse_duration_s(text)
     except InputError as exc:
@@ -37,7 +38,7 @@ def add_commands(sub: Any) -> None:
     j.add_argument("--column", help="column holding the names (default: domain, or the only one)")
     j.add_argument(
         "--kind", default="auto",
-        choices=("auto", "domain", "ip", "asn", "entity", "nameserver"),
+        choices=("auto", *KINDS),
         help="what the values are (default auto)",
     )  # fmt: skip
     j.add_argument(
@@ -53,7 +54,7 @@ def add_commands(sub: Any) -> None:
         help="stop with what it has at this date-time (2026-12-24T06:00) or after this long (12h)",
     )  # fmt: skip
     j.add_argument(
-        "--refresh-older-than", type=_duration, metavar="AGE",
+        "--refresh-older-than", type=parse_duration, metavar="AGE",
         help="fetch again only answers older than this (30d); fresher ones come from the cache",
     )  # fmt: skip
     j.add_argument("--keep-pii", action="store_true", help="keep individuals' contact data")
@@ -64,10 +65,10 @@ def add_commands(sub: Any) -> None:
 
     j = jsub.add_parser("warm-up", help="queue an idle-priority job re-fetching stale answers")
     _add_cache(j)
-    j.add_argument("--older-than", type=_duration, default=30 * 86400.0, metavar="AGE",
+    j.add_argument("--older-than", type=parse_duration, default=30 * 86400.0, metavar="AGE",
                    help="answers older than this are fetched again (default 30d)")  # fmt: skip
-    j.add_argument("--kind", default="domain", choices=("domain", "ip", "asn", "entity",
-                   "nameserver"), help="which queries (default domain)")  # fmt: skip
+    j.add_argument("--kind", default="domain", choices=KINDS,
+                   help="which queries (default domain)")  # fmt: skip
     j.add_argument("--window", metavar="HH:MM-HH:MM", help="run only inside this daily span")
     j.add_argument("--name", help="a label for listings")
     j.set_defaults(func=cmd_job_warm_up)

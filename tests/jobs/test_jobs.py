@@ -344,3 +344,25 @@ def test_a_long_run_keeps_few_part_files(tmp_path: Path, monkeypatch: pytest.Mon
     count = len(list(files.parts.glob("*-queries.parquet")))
     assert count <= 100 // 20 + 8  # the big merged ones, and fewer than 8 small ones
     assert sorted(files.done_rows()) == list(range(100))
+
+
+async def test_junk_rows_in_a_jobs_input_keep_the_frames_contract(
+    registry: Any, tmp_path: Path
+) -> None:
+    from rdaplab.schemas import DOMAINS_SCHEMA, QUERIES_SCHEMA
+
+    junk = ["ok0.test", None, "", "   ", "-bad-.test", "http://www.b.test/x?y", "x" * 300,
+            "foo.es", "ok0.test", "\t\n"]  # fmt: skip
+    cache = tmp_path / "study.duckdb"
+    job = jobs.submit(pl.Series("domain", junk), cache=cache)
+    await jobs.Worker(cache, bootstrap=registry.boot, limits=paced(200)).run(until_idle=True)
+    assert job.status().state == "done" and job.status().done == len(junk)
+    result = job.result()
+    assert result.domains.schema == DOMAINS_SCHEMA and result.queries.schema == QUERIES_SCHEMA
+    assert result.domains.height == result.queries.height == len(junk)  # one row per input row
+    kinds = result.queries["error_kind"].to_list()
+    assert kinds == [None, "invalid_query", "invalid_query", "invalid_query", "invalid_query",
+                     None, "invalid_query", "no_rdap_service", None, "invalid_query"]  # fmt: skip
+    out = tmp_path / "out.parquet"
+    result.write(out, "domains")
+    assert pl.read_parquet(out).schema == DOMAINS_SCHEMA

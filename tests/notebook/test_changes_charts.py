@@ -492,13 +492,4 @@ async def test_change_charts_render_in_headless_chromium(report: ReportFiles, ch
         assert chart["error"] is None, chart
         assert chart["svg"] and chart["items"] > 0, chart
         assert chart["rect"][2] > 100 and chart["rect"][3] > 50, chart
-    errors = [
-        e["params"]
-        for e in cdp.events
-        if e["method"] == "Runtime.exceptionThrown"
-        or (
-            e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert")
-        )
-        or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-    ]
-    assert errors == []
+    assert cdp.errors() == []

@@ -478,6 +478,27 @@ class DevTools:
                     return event
             await asyncio.sleep(0.05)
 
+    def errors(self) -> list[dict[str, Any]]:
+        """The page's exceptions, console errors and assertion failures, and error logs."""
+        return [
+            e["params"]
+            for e in self.events
+            if e["method"] == "Runtime.exceptionThrown"
+            or (
+                e["method"] == "Runtime.consoleAPICalled"
+                and e["params"]["type"] in ("error", "assert")
+            )
+            or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+        ]
+
+    def fetched(self) -> list[str]:
+        """Every URL the page requested."""
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e["method"] == "Network.requestWillBeSent"
+        ]
+
     async def close(self) -> None:
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
@@ -588,19 +609,6 @@ async def test_report_renders_in_headless_chromium(report: ReportFiles, chromium
         coloured += sum(1 for c in colours if max(c) - min(c) > 40)
     assert coloured > 0, "data marks are coloured; the charts show only greys"
     # (3) no console errors, no exceptions, and nothing fetched from anywhere
-    errors = [
-        e["params"]
-        for e in cdp.events
-        if e["method"] == "Runtime.exceptionThrown"
-        or (
-            e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert")
-        )
-        or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-    ]
-    assert errors == []
-    fetched = [
-        e["params"]["request"]["url"]
-        for e in cdp.events
-        if e["method"] == "Network.requestWillBeSent"
-    ]
+    assert cdp.errors() == []
+    fetched = cdp.fetched()
     assert fetched and all(u.startswith(("file:", "data:", "blob:")) for u in fetched), fetched
