@@ -8,7 +8,7 @@
     batch/                    (options, inputs, the run loop, summaries, results)
     engine/  store/  frames/  (side by side: none imports another)
     rdap/                     (pure RDAP: no I/O)
-    errors, models, schemas, columns, _version, _data, _gc   (the bottom)
+    errors, models, schemas, columns, _version, _data, _gc, _aio   (the bottom)
 
 ``simulator/`` stands apart: it imports nothing of rdaplab but ``rdaplab._data``. Every
 import counts, lazy ones inside functions and ``TYPE_CHECKING`` ones included, so an
@@ -25,7 +25,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rdaplab"
 
-BOTTOM = {"_version", "_data", "_gc", "errors", "models", "schemas", "columns"}
+BOTTOM = {"_version", "_data", "_gc", "_aio", "errors", "models", "schemas", "columns"}
 RANK = {
     "rdap": 1,
     "engine": 2,

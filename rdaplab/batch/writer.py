@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 from collections.abc import Sequence
 
+from rdaplab._aio import wait_event
 from rdaplab.models import Attempt, Response
 from rdaplab.store import Cache
 
@@ -103,7 +104,6 @@ class CacheWriter:
 
     async def run_periodic(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=FLUSH_EVERY_S)
+            await wait_event(self._wake, FLUSH_EVERY_S)  # not wait_for: see rdaplab._aio
             self._wake.clear()
             await self.flush_async()

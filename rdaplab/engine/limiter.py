@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from rdaplab._aio import wait_event
+
 
 @dataclass(frozen=True, slots=True)
 class LimiterStatistics:
@@ -213,8 +215,7 @@ class HostLimiter:
                 return
             self._wakeup.clear()
             # Settings may change while we sleep (a park, a new rate): re-plan then.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=ready_at - now)
+            await wait_event(self._wakeup, ready_at - now)
 
     def _poke(self) -> None:
         self._wakeup.set()

@@ -30,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from rdaplab._aio import wait_event
 from rdaplab.batch import StreamBatch, stream
 from rdaplab.batch.events import BatchStarted, Event, EventHandler, Progress
 from rdaplab.engine import authority
@@ -340,8 +341,7 @@ class Worker:
             if row is None:
                 if until_idle:
                     break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll_s)
+                await wait_event(self._stop, self.poll_s)
                 continue
             runs += 1
             await self.run_job(row, store)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from rdaplab._aio import wait_for
 from rdaplab.errors import InputError, RdapLabError
 from rdaplab.service import dashboard, events_api, jobs_api
 from rdaplab.service.jobs_api import NotFound, json_response
@@ -133,7 +134,7 @@ def _lifecycle(state: ServiceState) -> Callable[[web.Application], AsyncIterator
                 if worker is not None and state.worker_task is not None:
                     worker.stop()
                     try:
-                        await asyncio.wait_for(asyncio.shield(state.worker_task), STOP_WORKER_S)
+                        await wait_for(asyncio.shield(state.worker_task), STOP_WORKER_S)
                     except asyncio.TimeoutError:
                         state.worker_task.cancel()
                         await asyncio.gather(state.worker_task, return_exceptions=True)

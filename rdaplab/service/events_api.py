@@ -18,6 +18,7 @@ import time
 import msgspec
 from aiohttp import web
 
+from rdaplab._aio import wait_for
 from rdaplab.service.lookups import HEARTBEAT_S, NDJSON, SSE, wants_sse
 from rdaplab.service.state import STATE
 
@@ -40,8 +41,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         while True:
             try:
-                record = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-            except TimeoutError:
+                record = await wait_for(queue.get(), HEARTBEAT_S)
+            except asyncio.TimeoutError:
                 beat = (
                     b": keep-alive\n\n"
                     if sse
