@@ -4,6 +4,7 @@ them: a cancel in the same loop iteration as a wake-up must still end the task."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 import pytest
@@ -40,10 +41,8 @@ async def test_asyncio_wait_for_loses_that_cancel_here() -> None:
     """Why rdaplab._aio exists: the same loop on asyncio.wait_for runs on."""
 
     async def stdlib(ev: asyncio.Event) -> None:
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(ev.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass
 
     task = await _cancel_as_it_wakes(stdlib)
     assert not task.done()
