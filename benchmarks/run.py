@@ -11,14 +11,17 @@
 4. memory: streaming 100,000 and 1,000,000 names, peak RSS of each (``memory.py``;
    ~20 min);
 5. jobs: the same names as a plain stream, as a job run by a worker, and through the
-   service's ``POST /batch-lookup`` (``jobs_bench.py``, issue 13; < 1 min).
+   service's ``POST /batch-lookup`` (``jobs_bench.py``, issue 13; < 1 min);
+6. distributed: rdaplab on a 4-worker Dask LocalCluster (``distributed_bench.py``, issue
+   "Past one machine on Dask"): a learned shared budget's makespan and throttles, egress
+   addresses' throughput, a worker SIGKILLed mid-study, the reservation round trip (~7 min).
 
 Every simulator runs as a separate process, so the server's CPU is not charged to the
 client. Comparisons are made within one run: the machine is noisy, read the ratios.
 
 Usage::
 
-    python benchmarks/run.py                      # the full suite (~65 minutes)
+    python benchmarks/run.py                      # the full suite (~70 minutes)
     python benchmarks/run.py --only generated --scenarios 10 --seed-base 100
     python benchmarks/run.py --quick              # tiny sizes, targets not enforced (~1 min)
     python benchmarks/run.py --only client,warm   # some scenarios
@@ -75,7 +78,7 @@ import warm as wm  # noqa: E402
 
 T = TypeVar("T")
 
-SCENARIOS = ("scheduler", "generated", "client", "warm", "memory", "jobs")
+SCENARIOS = ("scheduler", "generated", "client", "warm", "memory", "jobs", "distributed")
 
 # Targets from the scheduler issue.
 TARGET_MAKESPAN_RATIO = 1.15  # rdaplab makespan <= 1.15 x the lower bound
@@ -92,6 +95,11 @@ TARGET_JOB_RATIO = 0.90  # a job's names/s >= 0.9 x the plain stream's
 TARGET_BATCH_LOOKUP_RATIO = 0.85  # POST /batch-lookup names/s >= 0.85 x the stream's
 TARGET_FIRST_ROW_S = 1.0
 TARGET_MEMORY_RATIO = 1.2  # ... within 1.2 x the peak at 100,000
+# Issue "Past one machine on Dask" (distributed_bench.py; each met by its worst seed):
+TARGET_DIST_SHARED_RATIO = 1.25  # 4 workers, one learned budget: makespan <= 1.25 x bound
+TARGET_DIST_THROTTLED_SHARE = 0.01  # ... and throttled <= 1 % of requests
+TARGET_DIST_EGRESS_RATIO = 3.5  # 4 egress addresses >= 3.5 x the names/s of one
+TARGET_DIST_RESERVE_MS = 1.0  # DaskBudget.acquire round trip, median
 
 # Zero latency, no limits, no faults: the client is the only thing measured.
 SCENARIO: dict[str, Any] = {
@@ -117,6 +125,7 @@ class Sizes:
     memory_sizes: tuple[int, ...]  # memory: names per streaming run (smallest first)
     jobs_n: int = jb.DEFAULT_N  # jobs: names per side and run
     gen_scenarios: int = gen.DEFAULT_SCENARIOS  # generated: how many seeded scenarios
+    dist_quick: bool = False  # distributed: distributed_bench.QUICK sizes, else DEFAULT
 
 
 DEFAULT_SIZES = Sizes(
@@ -140,6 +149,7 @@ QUICK_SIZES = Sizes(
     memory_sizes=(5_000, 15_000),  # what memory.streaming_memory(quick=True) runs
     gen_scenarios=gen.QUICK_SCENARIOS,  # tiny ones (generate(seed, quick=True))
     jobs_n=jb.QUICK_N,
+    dist_quick=True,
 )
 
 
@@ -433,6 +443,18 @@ async def jobs(sizes: Sizes, tmp: Path) -> dict[str, Any]:
             raise BenchError(str(exc)) from exc
 
 
+def distributed(sizes: Sizes, tmp: Path) -> dict[str, Any]:
+    """``distributed_bench.run_all``: its four parts on Dask LocalClusters of this machine.
+
+    A study that did not answer every name ok (shared budget, egress) raises BenchError
+    there: its makespan is void. The killed worker's rows are a target, not validity.
+    """
+    import distributed_bench as db  # here, not at the top: distributed_bench imports run
+
+    dist_sizes = db.QUICK if sizes.dist_quick else db.DEFAULT
+    return db.run_all(dist_sizes, tmp, log=lambda line: print(line, flush=True))
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -630,6 +652,17 @@ def report_jobs(res: dict[str, Any]) -> str:
     )
 
 
+def report_distributed(res: dict[str, Any]) -> str:
+    import distributed_bench as db
+
+    sizes = res["sizes"]
+    head = (
+        f"\n## 6. Distributed: {res['workers']} Dask workers (LocalCluster), "
+        f"{sizes['buckets']} buckets per study, seeds {res['seeds'][0]}..{res['seeds'][-1]}"
+    )
+    return head + "\n" + db.report(res)
+
+
 REPORTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "scheduler": report_scheduler,
     "generated": report_generated,
@@ -637,6 +670,7 @@ REPORTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "warm": report_warm,
     "memory": report_memory,
     "jobs": report_jobs,
+    "distributed": report_distributed,
 }
 
 
@@ -731,7 +765,52 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{_fmt(first, '.2f')} s",
             first is not None and first <= TARGET_FIRST_ROW_S,
         )
+    if "distributed" in results:
+        _distributed_targets(results["distributed"]["summary"], add)
     return rows
+
+
+def _distributed_targets(d: dict[str, Any], add: Callable[[str, str, str, bool], None]) -> None:
+    """The Dask issue's targets, each met only by its worst seed."""
+    sh, eg, kl, rv = d["shared"], d["egress"], d["kill"], d["reserve"]
+    add(
+        "distributed",
+        f"4 workers, learned shared budget: makespan ≤ {TARGET_DIST_SHARED_RATIO} × lower bound",
+        f"worst {sh['worst_ratio']:.2f} × (seed {sh['worst_ratio_seed']}); median "
+        f"{sh['ratio']['median']:.2f} ×",
+        sh["worst_ratio"] <= TARGET_DIST_SHARED_RATIO,
+    )
+    add(
+        "distributed",
+        f"4 workers, learned shared budget: throttled ≤ {TARGET_DIST_THROTTLED_SHARE:.0%}",
+        f"max {sh['worst_throttled_share']:.2%} (seed {sh['worst_throttled_seed']})",
+        sh["worst_throttled_share"] <= TARGET_DIST_THROTTLED_SHARE,
+    )
+    add(
+        "distributed",
+        f"4 egress addresses ≥ {TARGET_DIST_EGRESS_RATIO} × one address's names/s",
+        f"worst {eg['worst_ratio']:.2f} × (seed {eg['worst_seed']}); median "
+        f"{eg['ratio']['median']:.2f} ×",
+        eg["worst_ratio"] >= TARGET_DIST_EGRESS_RATIO,
+    )
+    add(
+        "distributed",
+        "worker SIGKILLed: every row in scan(store) once, ok",
+        "yes" if kl["rows_once_ok"] else "NO",
+        bool(kl["rows_once_ok"]),
+    )
+    add(
+        "distributed",
+        "worker SIGKILLed: fetched twice ≤ rate share × 1 s + concurrency",
+        f"worst {kl['worst_fetched_twice']} ≤ {kl['worst_bound']:.1f} (seed {kl['worst_seed']})",
+        bool(kl["within_bound"]),
+    )
+    add(
+        "distributed",
+        f"DaskBudget.acquire round trip median ≤ {TARGET_DIST_RESERVE_MS:.0f} ms",
+        f"{rv['median_ms']:.3f} ms (p90 {rv['p90_ms']:.3f} ms)",
+        rv["median_ms"] <= TARGET_DIST_RESERVE_MS,
+    )
 
 
 def _generated_targets(d: dict[str, Any], add: Callable[[str, str, str, bool], None]) -> None:
@@ -856,6 +935,24 @@ def result_line(scenario: str, res: dict[str, Any] | None, met: bool | None) -> 
             "batch_lookup_ratio": round(res["batch_lookup_ratio"], 3),
             "first_row_s": res["first_row_s"],
         }
+    elif scenario == "distributed":
+        d = res["summary"]
+        sh, eg, kl, rv = d["shared"], d["egress"], d["kill"], d["reserve"]
+        kv |= {
+            "shared_n": res["shared"][0]["n"],
+            "seeds": len(res["seeds"]),
+            "shared_ratio_worst": round(sh["worst_ratio"], 3),
+            "shared_ratio_median": round(sh["ratio"]["median"], 3),
+            "shared_throttled_worst": round(sh["worst_throttled_share"], 4),
+            "egress_n": res["egress"][0]["n"],
+            "egress_ratio_worst": round(eg["worst_ratio"], 3),
+            "kill_n": res["kill"][0]["n"],
+            "kill_rows_once_ok": kl["rows_once_ok"],
+            "kill_fetched_twice_worst": kl["worst_fetched_twice"],
+            "kill_bound": round(kl["worst_bound"], 1),
+            "reserve_median_ms": round(rv["median_ms"], 3),
+            "reserve_p90_ms": round(rv["p90_ms"], 3),
+        }
     elif scenario == "memory":
         sizes = sorted(res["sizes"])
         kv |= {
@@ -952,6 +1049,8 @@ def run_scenario(
         return asyncio.run(warm(sizes, work))
     if name == "jobs":
         return asyncio.run(jobs(sizes, work))
+    if name == "distributed":
+        return distributed(sizes, work)  # synchronous: Dask clients run their own loop
     return memory(sizes, work, quick=args.quick)
 
 
@@ -974,6 +1073,15 @@ def _expected(name: str, args: argparse.Namespace) -> str:
         )
     if name == "jobs":
         return f"{s.jobs_n:,} names x {s.repeats} per side" + (" (< 1 min)" if full else "")
+    if name == "distributed":
+        import distributed_bench as db
+
+        d = db.QUICK if s.dist_quick else db.DEFAULT
+        return (
+            f"{db.WORKERS} Dask workers, {d.seeds} seed(s): {d.shared_n:,} names shared budget, "
+            f"{d.egress_n:,} per egress side, {d.kill_n:,} with a worker killed, "
+            f"{d.reserve_calls} reservations" + (" (~7 min)" if full else "")
+        )
     sizes = " and ".join(f"{n:,}" for n in s.memory_sizes)
     return f"streaming {sizes} names" + (" (~20 min)" if full else "")
 

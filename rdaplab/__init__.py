@@ -18,7 +18,8 @@ for the scheduler's internals, ``rdaplab.rdap`` for parsing, ``rdaplab.store``,
 
 ``rdaplab.charts``, ``rdaplab.report`` and ``rdaplab.simulator`` load on first use (they
 import Altair, vl-convert and the simulator's server), as does ``rdaplab.jobs`` (durable
-jobs: ``rdaplab.jobs.submit``, ``rdaplab.jobs.list``, ``rdaplab.jobs.Worker``).
+jobs: ``rdaplab.jobs.submit``, ``rdaplab.jobs.list``, ``rdaplab.jobs.Worker``) and
+``rdaplab.distributed`` (past one process on Dask; :func:`scan` reads its studies).
 
 >>> import rdaplab
 >>> result = rdaplab.lookup(["example.com"])  # doctest: +SKIP
@@ -122,16 +123,29 @@ __all__ = [
     "load_result",
     "lookup",
     "lookup_async",
+    "scan",
     "snapshot",
     "start",
     "stream",
 ]
 
-# Last: it registers df.rdap, the progress widget and result.charts on the layers above.
+# Last: it registers df.rdap, the progress widget and result.charts on the layers above,
+# and lookup(values, cluster=client) on rdaplab.distributed (which imports no Dask here).
+from rdaplab import distributed as _distributed  # noqa: F401
 from rdaplab import notebook as _notebook  # noqa: F401
+
+
+def scan(store: Any, frame: str = "domains") -> Any:
+    """The results of a sharded study (``rdaplab.distributed.submit``) as a lazy Polars
+    frame over its Parquet parts; see :func:`rdaplab.distributed.scan`."""
+    from rdaplab.distributed.store import scan as scan_store
+
+    return scan_store(store, frame)
+
 
 _LAZY = {
     "charts": "rdaplab.notebook.charts",
+    "distributed": "rdaplab.distributed",
     "jobs": "rdaplab.jobs",
     "report": "rdaplab.notebook.report",
     "simulator": "rdaplab.simulator",

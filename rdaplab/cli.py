@@ -195,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the history (.parquet, .csv, .json, .ndjson)")
     p.set_defaults(func=cmd_history)
 
+    p = sub.add_parser("store", help="sharded study stores (rdaplab.distributed)")
+    ssub = p.add_subparsers(dest="store_command", required=True)
+    c = ssub.add_parser("info", help="buckets, rows and requests of a study")
+    c.add_argument("store", metavar="STORE", help="the study's folder")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.set_defaults(func=cmd_store_info)
+    c = ssub.add_parser("compact", help="merge each bucket's small Parquet parts into one")
+    c.add_argument("store", metavar="STORE", help="the study's folder")
+    c.set_defaults(func=cmd_store_compact)
+
     from rdaplab.service.commands import add_commands  # job, worker, serve
 
     add_commands(sub)
@@ -876,6 +886,41 @@ def _setup_logging() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
+
+
+def cmd_store_info(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from rdaplab.distributed.store import StudyStore, scan
+
+    st = StudyStore(args.store)
+    manifest = st.manifest()
+    buckets = st.bucket_ids()
+    done = [st.done(b) for b in buckets]
+    info = {
+        "store": str(st.root),
+        "buckets": manifest["buckets"],
+        "buckets_with_rows": len(buckets),
+        "buckets_done": sum(1 for d in done if d),
+        "rows": manifest["total"],
+        "rows_done": scan(st, "queries").select(pl.len()).collect().item(),
+        "requests": scan(st, "attempts").select(pl.len()).collect().item(),
+        "runs": len(manifest.get("runs", [])),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+def cmd_store_compact(args: argparse.Namespace) -> int:
+    from rdaplab.distributed.store import compact
+
+    out = compact(args.store)
+    print(f"compacted {out['buckets']} buckets: {out['parts_merged']} parts merged")
+    return 0
 
 
 def _warning_line(

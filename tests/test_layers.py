@@ -3,7 +3,7 @@
 ::
 
     cli                       (top: may use everything below)
-    service/                  (the web service and dashboard: jobs, batch, notebook charts)
+    service/  distributed/    (the web service and dashboard; Dask studies: side by side)
     jobs/  notebook/          (durable jobs; the notebook surfaces: side by side)
     batch/                    (options, inputs, the run loop, summaries, results)
     engine/  store/  frames/  (side by side: none imports another)
@@ -33,6 +33,7 @@ RANK = {
     "frames": 2,
     "batch": 3,
     "jobs": 4,
+    "distributed": 5,
     "notebook": 4,
     "service": 5,
     "cli": 6,

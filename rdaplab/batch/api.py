@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -28,7 +28,7 @@ from rdaplab.batch.plan import priority_resolver
 from rdaplab.batch.progress import ProgressSnapshot, Renderer, resolve_renderer
 from rdaplab.batch.result import LookupResult, make_result
 from rdaplab.batch.run import BatchRun, FinishedRow
-from rdaplab.errors import BatchInterrupted
+from rdaplab.errors import BatchInterrupted, InputError
 from rdaplab.rdap import Bootstrap
 from rdaplab.rdap.psl import PublicSuffixes
 from rdaplab.schemas import (
@@ -79,7 +79,21 @@ class _Live:
     cache_path: str | None = None
 
 
+#: ``lookup(values, cluster=client)`` runs here: set by :mod:`rdaplab.distributed` (a layer
+#: above this one; ``import rdaplab`` imports it, without Dask).
+cluster_lookup: Callable[[Any, LookupOptions], LookupResult] | None = None
+
+
+def _no_cluster(options: LookupOptions, where: str) -> None:
+    if options.cluster is not None:
+        raise InputError(
+            f"cluster= is an option of rdaplab.lookup only, not of {where}: for a study on "
+            "a Dask cluster from here use rdaplab.distributed.submit(...)"
+        )
+
+
 async def _run_lookup(values: Any, options: LookupOptions, live: _Live) -> LookupResult:
+    _no_cluster(options, "lookup_async/start")
     raw, column = read_named_values(values, column=options.column)
     priorities = priority_resolver(options.priority, values, total=len(raw))
     boot = Bootstrap.load(options.bootstrap, options.bootstrap_overrides)
@@ -155,6 +169,10 @@ def lookup(values: Any, options: LookupOptions) -> LookupResult:
     >>> result = rdaplab.lookup(["example.com", "nic.fr"])  # doctest: +SKIP
     >>> result.domains.select("domain", "outcome", "registrar")  # doctest: +SKIP
     """
+    if options.cluster is not None:
+        if cluster_lookup is None:  # pragma: no cover  (import rdaplab sets it)
+            raise InputError("cluster= needs rdaplab.distributed, which did not load")
+        return cluster_lookup(values, options)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -188,6 +206,7 @@ def start(values: Any, options: LookupOptions) -> Batch:
 
 
 def _start(values: Any, options: LookupOptions) -> Batch:
+    _no_cluster(options, "start")
     live = _Live(renderer=resolve_renderer(options.progress), use_renderer=True)
     _attach_to_caller(live.renderer)
     run: BackgroundRun[LookupResult] = BackgroundRun(lambda: _run_lookup(values, options, live))
@@ -429,6 +448,7 @@ def stream(values: Any, options: StreamOptions) -> AsyncIterator[StreamBatch]:
     ...             batch.domains.write_parquet(f"part-{batch.done}.parquet")
     ...             print(f"{batch.done:,}/{batch.total:,} ETA {batch.eta_s or 0:.0f}s")
     """
+    _no_cluster(options, "stream")
     priorities = priority_resolver(options.priority, streaming=True)  # before any work
     return _stream(values, options, priorities)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +50,30 @@ DEFAULT_MAX_AGE_S = 86_400.0  # a day: registration data changes slowly
 DEFAULT_NOT_FOUND_MAX_AGE_S = 3_600.0  # names get registered: re-ask sooner
 DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_MAX_PENDING = 20_000
+
+
+def _is_budget(obj: Any) -> bool:
+    from rdaplab.engine.budget import Budget
+
+    return isinstance(obj, Budget)
+
+
+def _shared_budget(obj: Any, options: LookupOptions) -> Any:
+    """``budget=`` a Dask client or scheduler address: the budget that scheduler holds."""
+    is_address = isinstance(obj, str) and "://" in obj
+    if not is_address and not (hasattr(obj, "scheduler") and hasattr(obj, "security")):
+        raise InputError(
+            "budget must be None, an rdaplab Budget, a Dask distributed.Client or a Dask "
+            f"scheduler address ('tcp://host:8786'); got {obj!r}"
+        )
+    try:
+        from rdaplab.engine.dask_budget import as_budget
+    except ImportError as exc:
+        raise InputError(
+            "a budget shared through Dask needs the optional extra: "
+            f"pip install 'rdaplab[dask]' ({exc})"
+        ) from exc
+    return as_budget(obj, limits=options.limits, retry=options.retry)
 
 
 def seconds(value: float | timedelta | None, default: float) -> float:
@@ -126,8 +151,19 @@ class LookupOptions:
         Recorded with the batch in the cache's audit trail (``rdaplab audit``).
     budget
         Where request slots come from beyond this batch's own per-host limits: ``None``
-        for this process alone, or a :class:`~rdaplab.engine.Budget` shared with other
-        processes (each request then also waits for a slot of the shared budget).
+        for this process alone, a :class:`~rdaplab.engine.Budget` shared with other
+        processes (each request then also waits for a slot of the shared budget), or a
+        Dask ``distributed.Client`` (or its scheduler's address, ``"tcp://host:8786"``):
+        one budget per registry host, learned and held by that scheduler, shared by every
+        notebook and process that passes it (needs ``rdaplab[dask]``; docs/distributed.md).
+    source_address
+        Send every request from this local IP address (a sanctioned egress of this
+        machine); ``None``: the system's choice.
+    cluster
+        :func:`rdaplab.lookup` only: run the batch on a Dask cluster (a
+        ``distributed.Client``), sharded by name into a temporary study store (see
+        :func:`rdaplab.distributed.submit` for large inputs); the result is the same
+        frames in input order.
     learned_limits
         Start each host from what earlier batches learned about it, kept in the cache
         (its rate, aged: trusted less the older it is, ignored after 30 days); ``False``:
@@ -177,7 +213,9 @@ class LookupOptions:
     retention: float | timedelta | None = None
     purpose: str | None = None
     legal_basis: str | None = None
-    budget: Budget | None = None
+    budget: Budget | Any | None = None
+    source_address: str | None = None
+    cluster: Any = None
     learned_limits: bool = True
     quiet_hours_only: bool = False
     on_event: EventHandler | None = None
@@ -195,6 +233,15 @@ class LookupOptions:
         if not self.event_interval_s > 0:
             raise InputError(f"event_interval_s must be > 0; got {self.event_interval_s!r}")
         self.privacy_settings  # noqa: B018  (validates fields=, privacy=, retention=)
+        if self.budget is not None and not _is_budget(self.budget):
+            object.__setattr__(self, "budget", _shared_budget(self.budget, self))
+        if self.source_address is not None:
+            try:
+                ipaddress.ip_address(self.source_address)
+            except ValueError:
+                raise InputError(
+                    f"source_address must be an IP address; got {self.source_address!r}"
+                ) from None
 
     @property
     def max_age_s(self) -> float:

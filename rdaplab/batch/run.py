@@ -33,6 +33,7 @@ everything that arrived.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -492,7 +493,11 @@ class BatchRun:
     async def _open_scheduler(self) -> Scheduler:
         if self._scheduler is not None:
             return self._scheduler
-        client = RdapClient(timeouts=self.options.timeouts, user_agent=self.options.user_agent)
+        client = RdapClient(
+            timeouts=self.options.timeouts,
+            user_agent=self.options.user_agent,
+            source_address=self.options.source_address,
+        )
         await client.__aenter__()
         self._client = client
         store = self.store
@@ -521,6 +526,10 @@ class BatchRun:
         if self._scheduler is not None:
             # Workers stop before the HTTP session closes under them.
             await self._scheduler.aclose()
+        close_budget = getattr(self.options.budget, "aclose", None)
+        if close_budget is not None:  # a shared budget: send the last answers' feedback
+            with contextlib.suppress(Exception):
+                await close_budget()
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
         if self._fetch_t0 is not None and self._fetch_t1 is None:

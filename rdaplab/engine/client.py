@@ -164,8 +164,10 @@ class RdapClient:
         max_redirects: int = 5,
         user_agent: str | None = None,
         connection_limit: int = 256,
+        source_address: str | None = None,
     ) -> None:
         self.timeouts = timeouts or Timeouts()
+        self.source_address = source_address
         self.max_redirects = max_redirects
         self.user_agent = user_agent or DEFAULT_USER_AGENT
         self._connection_limit = connection_limit
@@ -174,7 +176,12 @@ class RdapClient:
     async def __aenter__(self) -> RdapClient:
         import aiohttp
 
-        connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=self._connection_limit,
+            ttl_dns_cache=300,
+            # Requests leave from this address (one the user may use: an egress of theirs).
+            local_addr=(self.source_address, 0) if self.source_address else None,
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={"Accept": RDAP_ACCEPT, "User-Agent": self.user_agent},

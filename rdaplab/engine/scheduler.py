@@ -67,7 +67,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rdaplab.engine.breaker import Breaker
-from rdaplab.engine.budget import Budget
+from rdaplab.engine.budget import Budget, learns, local_limits
 from rdaplab.engine.client import HttpResult, RdapClient, authority, check_url_policy
 from rdaplab.engine.config import PRIORITIES, Limits, Retry, priority_index
 from rdaplab.engine.controller import HostController
@@ -199,7 +199,10 @@ class Scheduler:
     ) -> None:
         self.client = client
         self.batch_id = batch_id
+        self._budget_learns = learns(budget)
         self.limits = limits or Limits()
+        if self._budget_learns:  # the shared budget paces and learns; this process sends
+            self.limits = local_limits(self.limits)
         self.retry = retry or Retry()
         self._on_attempt = on_attempt or (lambda a: None)
         self._on_done = on_done or (lambda r: None)
@@ -439,9 +442,14 @@ class Scheduler:
             probe = probe or breaker.state == "half_open"
             res: HttpResult | None = None
             err: FetchError | None = None
+            grant: Any = None
             async with host.limiter.slot(), self._global.slot(host.authority):
                 if self._budget is not None:  # the shared slot, after our own host's
-                    await self._budget.acquire(host.authority)
+                    try:
+                        grant = await self._budget.acquire(host.authority)
+                    except FetchError as exc:  # the budget is out of reach: fail closed
+                        self._job_failed(job, exc)
+                        return
                 if host.exhausted is not None:  # decided while we waited
                     self._job_failed(job, FetchError("rate_limited", host.exhausted))
                     return
@@ -491,11 +499,7 @@ class Scheduler:
             # Throttle first: a notice-only 200 is a throttle, not an unreadable answer.
             signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
             if self._budget is not None:
-                self._budget.report(
-                    host.authority,
-                    throttled=signal is not None,
-                    retry_after_s=None if signal is None else signal.retry_after_s,
-                )
+                self._report_to_budget(host, signal, status, grant, in_flight)
             if 200 <= status < 300 and signal is None:
                 try:
                     # Validity and onward links only: the body is normalized once, later.
@@ -617,10 +621,36 @@ class Scheduler:
         self._horizon_at, self._horizon_s = now, longest
         return longest
 
+    def _report_to_budget(
+        self, host: _Host, signal: Signal | None, status: int, grant: Any, in_flight: int
+    ) -> None:
+        assert self._budget is not None
+        throttled = signal is not None
+        retry_after_s = None if signal is None else signal.retry_after_s
+        if not self._budget_learns:
+            self._budget.report(host.authority, throttled=throttled, retry_after_s=retry_after_s)
+            return
+        report: Any = self._budget.report
+        report(
+            host.authority,
+            throttled=throttled,
+            retry_after_s=retry_after_s,
+            grant=grant,
+            in_flight=in_flight,
+            # waiting here includes the jobs waiting for a grant (the budget paces them;
+            # without them a 16-name bucket reported no backlog and was never raised)
+            backlog=host.queued + max(0, host.busy - host.active - 1),
+            weak=signal is not None and status == 503 and signal.scope == "rate",
+            success=200 <= status < 300,
+            source=self.batch_id,  # whose backlog this is: the budget sums them
+        )
+
     def _throttle_wait(self, park_s: float, signal: Signal) -> float:
         """The park: the host's Retry-After (capped), else the controller's, jittered."""
         if signal.retry_after_s is not None:
             return min(park_s, self.retry.retry_after_max_s)
+        if self._budget_learns:
+            return 0.0  # the shared budget parks every process; its next grant waits
         if not math.isfinite(park_s):
             return self.retry.retry_after_default_s
         # +-20 %: hosts throttled together must not come back in lockstep.

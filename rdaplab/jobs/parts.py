@@ -42,7 +42,7 @@ from rdaplab.schemas import (
     empty,
 )
 
-__all__ = ["COMPACT_PARTS", "PART_EVERY_S", "PART_ROWS", "JobFiles", "PartWriter"]
+__all__ = ["COMPACT_PARTS", "PART_EVERY_S", "PART_ROWS", "JobFiles", "PartWriter", "batch_frames"]
 
 PART_ROWS = 5_000  # rows buffered before a part is written ...
 PART_EVERY_S = 1.0  # ... or seconds since the last part (a kill loses no more: the cache
@@ -63,6 +63,21 @@ _SCHEMAS = {
     "links": LINKS_SCHEMA,
 }
 _ROWED = ("domains", "networks", "autnums", "queries")  # one row per input row
+
+
+_DETAIL = ("events", "entities", "nameservers", "redactions", "remarks", "links")
+
+
+def batch_frames(batch: Any, rows: pl.Series) -> dict[str, pl.DataFrame]:
+    """A stream batch's frames for a part: the per-row frames' ``row`` (an index into the
+    values streamed) mapped to ``rows`` (the job's or study's own row numbers)."""
+    frames: dict[str, pl.DataFrame] = {}
+    for name in _ROWED:
+        frame: pl.DataFrame = getattr(batch, name)
+        frames[name] = frame.with_columns(rows.gather(frame["row"]).alias("row"))
+    for name in _DETAIL:
+        frames[name] = getattr(batch, name)
+    return frames
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
@@ -90,6 +105,14 @@ class JobFiles:
             schema={"row": pl.Int64, "value": pl.String},
         )
         _write_atomic(frame, self.input)
+        return frame.height
+
+    def write_input(self, frame: pl.DataFrame) -> int:
+        """Write an input frame (``row`` Int64, ``value`` String) as it is: a shard of a
+        larger study keeps the study's row numbers."""
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.segments.mkdir(parents=True, exist_ok=True)
+        _write_atomic(frame.select(pl.col("row").cast(pl.Int64), pl.col("value")), self.input)
         return frame.height
 
     def read_input(self) -> pl.DataFrame:

@@ -39,7 +39,7 @@ from rdaplab.errors import RdapLabError
 from rdaplab.jobs.events import JobStateChanged
 from rdaplab.jobs.job import _cache_path
 from rdaplab.jobs.ledger import Ledger
-from rdaplab.jobs.parts import JobFiles, PartWriter
+from rdaplab.jobs.parts import JobFiles, PartWriter, batch_frames
 from rdaplab.store import Cache
 
 __all__ = ["Worker"]
@@ -415,12 +415,7 @@ class Worker:
 
         def on_batch(batch: StreamBatch) -> None:
             started(batch.batch_id)
-            frames: dict[str, pl.DataFrame] = {}
-            for frame_name in _ROWED:
-                frame: pl.DataFrame = getattr(batch, frame_name)
-                frames[frame_name] = frame.with_columns(rows_map.gather(frame["row"]).alias("row"))
-            for frame_name in _DETAIL:
-                frames[frame_name] = getattr(batch, frame_name)
+            frames = batch_frames(batch, rows_map)
             parts.add(frames)
             progress.add(frames["queries"])
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from rdaplab.simulator.domains import NS_PROVIDERS, REGISTRARS, ExpectedDomain
 from rdaplab.simulator.epochs import EPOCH_SPAN
 from rdaplab.simulator.objects import ExpectedObject
-from rdaplab.simulator.registry import RegistryStats, stats_to_json
+from rdaplab.simulator.registry import ClientStats, RegistryStats, stats_to_json
 from rdaplab.simulator.scenario import (
     CHANGE_KINDS,
     DEFAULT_CHANGE_RATES,
@@ -41,6 +41,7 @@ __all__ = [
     "NS_PROVIDERS",
     "REGISTRARS",
     "RIRS",
+    "ClientStats",
     "ExpectedDomain",
     "ExpectedObject",
     "RegistrySpec",

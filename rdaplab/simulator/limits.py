@@ -36,14 +36,13 @@ def admit(reg: Registry, now: float, t0: float, remote: str | None) -> web.Respo
     refusal = _person_quota(reg, now, t0, remote)
     if refusal is not None:
         return refusal
-    if reg.bucket is not None:
-        wait = reg.bucket.take(now)
-        if wait > 0:
-            return _throttle(reg, wait, now)
+    wait = reg.take_token(now, remote)  # the client's own bucket with rate_limit.per_client
+    if wait > 0:
+        return _throttle(reg, wait, now, remote)
     spec = reg.spec
     limit = spec.concurrency_limit
     if limit is not None and spec.concurrency_mode == "reject" and reg.stats.in_flight > limit:
-        _violation(reg, now)
+        _violation(reg, now, remote)
         body = error_body(spec.concurrency_status, "Too Many Requests", "Too many connections.")
         return web.Response(
             status=spec.concurrency_status,
@@ -74,9 +73,15 @@ def retry_after(reg: Registry, wait_s: float) -> dict[str, str]:
     return {"Retry-After": email.utils.format_datetime(when, usegmt=True)}
 
 
-def _violation(reg: Registry, now: float) -> None:
-    """Count a throttled answer; ``block_after`` of them in the window start a block."""
+def _violation(reg: Registry, now: float, remote: str | None) -> None:
+    """Count a throttled answer; ``block_after`` of them in the window start a block.
+
+    Blocks stay registry-wide with ``rate_limit.per_client``: any client's violations
+    count, and a block refuses every client.
+    """
     reg.stats.throttled += 1
+    if reg.client_buckets is not None:
+        reg.stats.client(remote).throttled += 1
     spec = reg.spec
     if spec.block_after is None:
         return
@@ -172,9 +177,9 @@ _FORBIDDEN_HTML = (
 )
 
 
-def _throttle(reg: Registry, wait_s: float, now: float) -> web.Response:
+def _throttle(reg: Registry, wait_s: float, now: float, remote: str | None) -> web.Response:
     """The over-limit answer; ``throttle_style`` picks which real-world shape."""
-    _violation(reg, now)
+    _violation(reg, now, remote)
     headers = retry_after(reg, wait_s)
     if reg.spec.throttle_style == "403-html":
         return web.Response(
@@ -227,13 +232,19 @@ def _throttle_body(spec: RegistrySpec) -> tuple[int, bytes]:
 
 
 def host_bound(spec: RegistrySpec, requests: int) -> dict[str, Any]:
-    """The fastest any client can send ``requests`` to one registry and get every answer."""
+    """The fastest any client can send ``requests`` to one registry and get every answer.
+
+    With ``rate_limit.per_client`` (row key ``per_client`` true) the rate term is that of
+    one client address: a client spreading its requests over ``k`` source addresses has
+    ``k`` buckets, so its rate term can be up to ``k`` times shorter.
+    """
     lat = float(spec.latency_ms.get("mean", 0)) / 1000 if spec.latency_ms else 0.0
     row: dict[str, Any] = {
         "requests": requests,
         "role": spec.role,
         "rate_per_s": None,
         "burst": None,
+        "per_client": spec.rate_per_client,
         "concurrency_limit": spec.concurrency_limit,
         "mean_latency_s": lat,
         "rate_bound_s": None,

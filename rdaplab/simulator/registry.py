@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -14,6 +14,27 @@ from rdaplab._data import responses_dir
 from rdaplab.simulator.scenario import RegistrySpec
 from rdaplab.simulator.syntax import Net, asn_range
 from rdaplab.simulator.templates import DomainTemplate, ObjTemplate, error_body, template_path
+
+#: At most this many client addresses get their own bucket, and their own row in
+#: ``RegistryStats.by_client``, per registry (``rate_limit.per_client``): memory stays
+#: bounded however many addresses a test uses.
+MAX_CLIENTS = 65536
+#: The ``by_client`` row pooling every address past :data:`MAX_CLIENTS`.
+OTHER_CLIENTS = "other"
+
+
+def client_key(remote: str | None) -> str:
+    """The address a per-client limit and ``by_client`` key on (aiohttp ``request.remote``)."""
+    return remote or "unknown"
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client address at a ``per_client`` registry."""
+
+    requests: int = 0
+    throttled: int = 0  # as RegistryStats.throttled: rate limit and concurrency refusals
+    by_status: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -34,6 +55,20 @@ class RegistryStats:
     by_kind: dict[str, int] = field(default_factory=dict)
     persons_served: int = 0  # person objects carried by 200 answers (see person_quota)
     person_quota_rejections: int = 0  # 429 answers once person_quota was spent
+    # Registries with ``rate_limit.per_client`` only (else empty): the counters of each
+    # client address, keyed as :func:`client_key`; past MAX_CLIENTS addresses, the rest
+    # are pooled under OTHER_CLIENTS. Each column sums to the registry's own counter.
+    by_client: dict[str, ClientStats] = field(default_factory=dict)
+
+    def client(self, remote: str | None) -> ClientStats:
+        """The ``by_client`` row of ``remote`` (created on first use)."""
+        key = client_key(remote)
+        row = self.by_client.get(key)
+        if row is None:
+            if len(self.by_client) >= MAX_CLIENTS:
+                key = OTHER_CLIENTS
+            row = self.by_client.setdefault(key, ClientStats())
+        return row
 
 
 class Bucket:
@@ -53,6 +88,39 @@ class Bucket:
             self.tokens -= 1.0
             return 0.0
         return (1.0 - self.tokens) / self.rate
+
+
+class ClientBuckets:
+    """One :class:`Bucket` per client address, all with the same rate and burst.
+
+    A client's bucket is created (full) on its first request. Memory stays bounded: a
+    bucket idle for ``burst / rate`` seconds is full again, the same as a new one, so it is
+    forgotten without changing any answer; and past ``cap`` buckets the least recently
+    used one is forgotten (that client, if it comes back, starts again with a full bucket).
+    """
+
+    def __init__(self, rate: float, burst: float, cap: int = MAX_CLIENTS) -> None:
+        self.rate, self.burst, self.cap = rate, burst, cap
+        self.refill_s = burst / rate  # an empty bucket is full again after this long
+        self.buckets: OrderedDict[str, Bucket] = OrderedDict()  # least recently used first
+
+    def take(self, remote: str | None, now: float) -> float:
+        """Take a token from ``remote``'s bucket; as :meth:`Bucket.take`."""
+        buckets = self.buckets
+        while buckets:
+            oldest = next(iter(buckets.values()))
+            if oldest.last is not None and now - oldest.last < self.refill_s:
+                break
+            buckets.popitem(last=False)
+        key = client_key(remote)
+        bucket = buckets.get(key)
+        if bucket is None:
+            if len(buckets) >= self.cap:
+                buckets.popitem(last=False)
+            bucket = buckets[key] = Bucket(self.rate, self.burst)
+        else:
+            buckets.move_to_end(key)
+        return bucket.take(now)
 
 
 class DayCounter:
@@ -84,10 +152,16 @@ class Registry:
         self.sock: socket.socket | None = None
         self.stats = RegistryStats()
         self.attempts: dict[str, int] = {}
+        # The rate limit: one bucket for everyone, or one per client address.
         self.bucket: Bucket | None = None
+        self.client_buckets: ClientBuckets | None = None
         if spec.rate_limit:
             rate = float(spec.rate_limit["rate_per_s"])
-            self.bucket = Bucket(rate, float(spec.rate_limit.get("burst", max(1.0, rate))))
+            burst = float(spec.rate_limit.get("burst", max(1.0, rate)))
+            if spec.rate_per_client:
+                self.client_buckets = ClientBuckets(rate, burst)
+            else:
+                self.bucket = Bucket(rate, burst)
         self.sem: asyncio.Semaphore | None = None
         # Limit state (loop clock). Kept across reset_stats(): the server remembers abuse.
         self.queries = DayCounter()  # against daily_quota
@@ -109,6 +183,15 @@ class Registry:
             else error_body(501, "Not Implemented", "Nameserver queries are not supported.")
         )
 
+    def take_token(self, now: float, remote: str | None) -> float:
+        """Take a rate-limit token for a request from ``remote``: 0.0 when admitted (or
+        no rate limit), else seconds until the bucket it draws on has one."""
+        if self.client_buckets is not None:
+            return self.client_buckets.take(remote, now)
+        if self.bucket is not None:
+            return self.bucket.take(now)
+        return 0.0
+
 
 def stats_to_json(stats: Mapping[str, RegistryStats]) -> dict[str, dict[str, Any]]:
     """Registry stats as JSON-ready dicts (``by_status`` keys become strings)."""
@@ -116,5 +199,9 @@ def stats_to_json(stats: Mapping[str, RegistryStats]) -> dict[str, dict[str, Any
     for name, st in stats.items():
         row = asdict(st)
         row["by_status"] = {str(k): v for k, v in sorted(st.by_status.items())}
+        row["by_client"] = {
+            addr: {**asdict(c), "by_status": {str(k): v for k, v in sorted(c.by_status.items())}}
+            for addr, c in sorted(st.by_client.items())
+        }
         out[name] = row
     return out

@@ -84,7 +84,9 @@ class RegistrySpec:
     not_found: str = "rdap"
     not_found_template: str | None = None
     not_found_rate: float = 0.0
-    rate_limit: dict[str, float] | None = None  # {"rate_per_s": r, "burst": b}
+    # {"rate_per_s": r, "burst": b, "per_client": bool}; per_client: one bucket per client
+    # address (see :attr:`rate_per_client`) instead of one for everyone.
+    rate_limit: dict[str, float] | None = None
     retry_after: str = "seconds"
     throttle_style: str = "429"
     concurrency_limit: int | None = None
@@ -122,6 +124,11 @@ class RegistrySpec:
     nameserver_queries: str | None = None
     # Personal-data quota (RIPE / AFRINIC style): person objects served per simulated day.
     person_quota: int | None = None
+
+    @property
+    def rate_per_client(self) -> bool:
+        """True when ``rate_limit`` gives each client address its own token bucket."""
+        return bool(self.rate_limit and self.rate_limit.get("per_client", False))
 
     @property
     def referrals(self) -> list[str]:
@@ -196,6 +203,8 @@ def _check_behaviour(spec: RegistrySpec, where: str) -> None:
         burst = spec.rate_limit.get("burst", max(1.0, rate))
         if not isinstance(burst, (int, float)) or burst < 1:
             raise ValueError(f"{where}: rate_limit burst must be >= 1")
+        if not isinstance(spec.rate_limit.get("per_client", False), bool):
+            raise ValueError(f"{where}: rate_limit per_client must be true or false")
     if spec.concurrency_limit is not None and (
         not isinstance(spec.concurrency_limit, int) or spec.concurrency_limit < 1
     ):

@@ -211,7 +211,10 @@ class Simulator:
         distinct name served by ``h``, plus one to the registrar for every name whose
         answer refers to a registrar. Then ``T_h = max((R_h - burst) / rate + latency,
         R_h * latency / concurrency_limit, latency)`` (absent limits drop out; mean
-        latency), plus whole quota days when ``R_h`` exceeds ``daily_quota``. Names with
+        latency), plus whole quota days when ``R_h`` exceeds ``daily_quota``. With
+        ``rate_limit.per_client`` the rate term is per client address (``per_client`` in
+        the host's row): the bound then holds for a client sending from one address, and
+        one using ``k`` addresses can beat the rate term up to ``k`` times. Names with
         no registry here, invalid names and dead registries add nothing. The bound ignores
         the registry-before-registrar ordering, so it is a true lower bound, not a
         schedule. Needs no running server.
@@ -226,7 +229,7 @@ class Simulator:
         dict
             ``{"bound_s": max_h T_h, "names": distinct names with a live registry,
             "hosts": {registry name: {"requests", "bound_s", "binding", "rate_per_s",
-            "burst", "concurrency_limit", "mean_latency_s", "rate_bound_s",
+            "burst", "per_client", "concurrency_limit", "mean_latency_s", "rate_bound_s",
             "concurrency_bound_s", "quota_bound_s", "role", "host"}}}``, hosts sorted by
             ``bound_s`` descending; ``host`` is ``"ip:port"`` once started, else None.
         """
@@ -370,7 +373,8 @@ class Simulator:
         """``GET /_simulator/stats`` on any port: every registry's counters as JSON.
 
         For a simulator in another process (``rdaplab simulate``), whose stats() a client
-        cannot call.
+        cannot call. Registries with ``rate_limit.per_client`` also report ``by_client``:
+        ``{address: {"requests", "throttled", "by_status"}}``.
         """
         return web.json_response(stats_to_json(self.stats()))
 
@@ -401,6 +405,9 @@ class Simulator:
             )
         st = reg.stats
         st.requests += 1
+        client = st.client(request.remote) if reg.client_buckets is not None else None
+        if client is not None:
+            client.requests += 1
         kind = request.match_info["tail"].partition("/")[0].lower()
         kind = kind if kind in ("domain", "help", *OBJECT_KINDS) else "other"
         st.by_kind[kind] = st.by_kind.get(kind, 0) + 1
@@ -415,6 +422,8 @@ class Simulator:
                 st.dropped += 1
             else:
                 st.by_status[resp.status] = st.by_status.get(resp.status, 0) + 1
+                if client is not None:
+                    client.by_status[resp.status] = client.by_status.get(resp.status, 0) + 1
         # A dropped connection's transport is closed: aiohttp discards this placeholder.
         return resp if resp is not None else web.Response(status=500)
 

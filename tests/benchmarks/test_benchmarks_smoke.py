@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "run.py"
-SCENARIOS = {"scheduler", "generated", "client", "warm", "memory", "jobs"}
+SCENARIOS = {"scheduler", "generated", "client", "warm", "memory", "jobs", "distributed"}
 
 
 def _load_run() -> ModuleType:
@@ -106,6 +106,7 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
         "## 2. Client overhead",
         "## 3. Warm cache",
         "## 4. Streaming memory",
+        "## 6. Distributed",
         "## Targets",
     ):
         assert heading in stdout
@@ -141,6 +142,15 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     assert 0 < float(jb["job_ratio"]) < 2 and 0 < float(jb["batch_lookup_ratio"]) < 2
     assert 0 < float(jb["first_row_s"]) < float(jb["n"]) / float(jb["stream_per_s"]) + 5
 
+    dist = rows["distributed"]
+    assert int(dist["shared_n"]) == 300 and int(dist["egress_n"]) == 40
+    assert int(dist["kill_n"]) == 300 and int(dist["seeds"]) == 1
+    assert float(dist["shared_ratio_worst"]) >= 1.0 - 1e-9  # never under the lower bound
+    assert 0 <= float(dist["shared_throttled_worst"]) < 1
+    assert float(dist["egress_ratio_worst"]) > 0
+    assert dist["kill_rows_once_ok"] == "True"  # a killed worker loses no row, in any mode
+    assert 0 < float(dist["reserve_median_ms"]) <= float(dist["reserve_p90_ms"])
+
     mem = rows["memory"]
     assert mem["sizes"] == "5000,15000"
     assert float(mem["peak_mb_5000"]) > 0 and float(mem["peak_mb_15000"]) > 0
@@ -168,6 +178,6 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     for n, res in data["memory"]["sizes"].items():
         assert res["rows"] == res["ok"] == res["done"] == int(n)
     targets = data["targets"]
-    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 18
+    assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 24
     assert data["generated"]["summary"]["valid"] == 3  # tests/benchmarks/test_generated.py
     assert all(isinstance(t["met"], bool) for t in targets)

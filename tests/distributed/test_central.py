@@ -1,0 +1,151 @@
+"""The shared budget's logic (rdaplab.engine.central), on a fake clock, and SharedBudget:
+several batches of one process sharing one budget against a real loopback registry."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import rdaplab
+from rdaplab import Limits, Retry
+from rdaplab.engine.budget import LocalBudget, learns, local_limits
+from rdaplab.engine.central import CentralBudget, Feedback, Grant, SharedBudget
+
+PINNED = Limits(per_host_rate_per_s=10.0, per_host_burst=1, adaptive=False)
+
+
+def test_slots_follow_the_rate_and_are_granted_at_most_the_horizon_ahead() -> None:
+    budget = CentralBudget(PINNED, horizon_s=0.25)
+    waits = [budget.reserve("cluster", "h", now=0.0) for _ in range(3)]
+    assert [g.granted for g in waits] == [True, True, True]
+    assert [round(g.wait_s, 3) for g in waits] == [0.0, 0.1, 0.2]
+    refused = budget.reserve("cluster", "h", now=0.0)
+    assert not refused.granted and refused.wait_s == pytest.approx(0.05)
+    # after that wait, the slot is within the horizon and granted
+    again = budget.reserve("cluster", "h", now=refused.wait_s)
+    assert again.granted and again.wait_s == pytest.approx(0.25)
+    # another host and another scope have budgets of their own
+    assert budget.reserve("cluster", "other", now=0.0).wait_s == 0.0
+    assert budget.reserve("egress:127.0.0.2", "h", now=0.0).wait_s == 0.0
+    assert [g.grant_id for g in waits] == [1, 2, 3]
+
+
+def test_a_throttle_from_one_process_parks_every_process() -> None:
+    budget = CentralBudget(PINNED, retry=Retry(retry_after_max_s=60.0), horizon_s=0.05)
+    grant = budget.reserve("cluster", "h", now=0.0)
+    budget.feedback(
+        "cluster", "h", [Feedback(True, 0.05, grant.grant_id, retry_after_s=3.0)], now=1.0
+    )
+    nxt = budget.reserve("cluster", "h", now=1.0)
+    assert not nxt.granted and nxt.wait_s == pytest.approx(3.0 - 0.05)  # parked 3 s
+    assert budget.reserve("cluster", "h", now=4.0).granted
+    stats = budget.statistics(now=1.0)["cluster|h"]
+    assert stats["throttles"] == 1 and stats["parks"] == 1 and stats["parked_for_s"] == 3.0
+
+
+def test_slots_promised_before_a_cut_count_as_sent_before_it() -> None:
+    """Their throttles are the same event, not new ones that cut the rate again."""
+    budget = CentralBudget(Limits(per_host_rate_per_s=20.0), horizon_s=0.25)
+    now = 0.0
+    grants = [budget.reserve("cluster", "h", now=now) for _ in range(4)]
+    ctl = budget._hosts[("cluster", "h")].controller
+    budget.feedback("cluster", "h", [Feedback(True, 0.02, grants[0].grant_id)], now=0.1)
+    rate_after_cut = ctl.rate
+    assert ctl.cuts == 1
+    # the other promised slots come back throttled too: one event, no further cut
+    late = [Feedback(True, 0.02, g.grant_id) for g in grants[1:]]
+    budget.feedback("cluster", "h", late, now=0.3)
+    assert ctl.cuts == 1 and ctl.rate == rate_after_cut
+    assert budget.statistics(now=0.3)["cluster|h"]["decisions"]["same_event"] == 3
+    # a slot granted after the cut is news again
+    fresh = budget.reserve("cluster", "h", now=5.0)
+    budget.feedback("cluster", "h", [Feedback(True, 0.02, fresh.grant_id)], now=5.1)
+    assert ctl.cuts == 2
+
+
+def test_the_backlog_is_summed_over_processes() -> None:
+    budget = CentralBudget()
+    state = budget._host("cluster", "h")
+    assert state.backlog("a", 100, 0.0) == 100
+    assert state.backlog("b", 50, 0.1) == 150
+    assert state.backlog("a", 80, 0.2) == 130
+    assert state.backlog("b", 10, 10.0) == 10  # "a" stopped reporting: it finished
+    assert state.backlog(None, 7, 10.0) == 7
+
+
+def test_wire_forms_round_trip() -> None:
+    g = Grant(True, 0.1, 3, 12.5)
+    assert Grant.from_wire(g.to_wire()) == g
+    f = Feedback(True, 0.2, 4, 2, 9, 1.5, True, False)
+    assert Feedback.from_wire(f.to_wire()) == f
+
+
+def test_local_limits_stop_pacing_and_learning_but_keep_the_rest() -> None:
+    limits = Limits(
+        per_host_max_concurrency=8,
+        hosts={"rdap.example": {"rate_per_s": 1, "daily_budget": 500}},
+    )
+    local = local_limits(limits)
+    profile = local.profile_for("rdap.example")
+    assert profile.rate_per_s is None and not profile.adaptive and profile.daily_budget == 500
+    assert local.profile_for("rdap.lacnic.net").max_concurrency == 1  # a published cap
+    assert local.profile_for("rdap.lacnic.net").rate_per_s is None
+    assert local.profile_for("unknown.example").concurrency == 8
+    assert learns(SharedBudget()) and not learns(LocalBudget()) and not learns(None)
+
+
+LIMITED = {
+    "seed": 5,
+    "registries": [
+        {
+            "name": "lim",
+            "tlds": ["test"],
+            "template": "google-registry/web.dev.json",
+            "latency_ms": {"mean": 15, "jitter": 3},
+            "rate_limit": {"rate_per_s": 20, "burst": 2},
+        }
+    ],
+}
+
+
+async def _three_batches(sim_boot: Path, tmp: Path, budget: object, tag: str) -> list[dict]:
+    names = [[f"{tag}{b}n{i}.test" for i in range(40)] for b in range(3)]
+    results = await asyncio.gather(
+        *[
+            rdaplab.lookup_async(
+                ns,
+                cache=tmp / f"{tag}{b}.duckdb",
+                bootstrap=sim_boot,
+                budget=budget,
+                progress=False,
+                learned_limits=False,
+                limits=PACED_15,
+            )
+            for b, ns in enumerate(names)
+        ]
+    )
+    return [r.summary for r in results]
+
+
+PACED_15 = Limits(per_host_rate_per_s=15.0, adaptive=False)
+
+
+@pytest.mark.slow
+async def test_batches_sharing_a_budget_stay_under_a_limit_they_each_would_break(
+    simulator, tmp_path: Path
+) -> None:
+    """Three batches each pacing itself at 15/s against a 20/s host (three notebooks
+    behind one address): alone they are refused, sharing one budget they are not."""
+    sim = await simulator(LIMITED)
+    boot = sim.write_bootstrap(tmp_path / "boot")
+    alone = await _three_batches(boot, tmp_path, None, "a")
+    shared_budget = SharedBudget(PACED_15)
+    shared = await _three_batches(boot, tmp_path, shared_budget, "s")
+    alone_thr = sum(s["throttled"] for s in alone) / sum(s["requests"] for s in alone)
+    shared_thr = sum(s["throttled"] for s in shared) / sum(s["requests"] for s in shared)
+    assert all(s["ok"] == 40 for s in shared) and all(s["ok"] == 40 for s in alone)
+    assert shared_thr <= 0.02 and alone_thr >= 0.05, (shared_thr, alone_thr)
+    (stats,) = shared_budget.statistics().values()
+    assert stats["answers"] == 120 and stats["rate_per_s"] == 15.0
