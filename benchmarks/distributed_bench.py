@@ -760,7 +760,8 @@ def report(res: dict[str, Any]) -> str:
             "\nbound = the killed worker's share of the rate (the budget's learned rate at "
             f"the kill ÷ {WORKERS}) × 1 s + its concurrency "
             f"({Limits().per_host_max_concurrency}); attempts in store: rdaplab.scan(store, "
-            '"attempts") (the killed run\'s attempts are written only when a bucket ends)'
+            '"attempts") (the killed run\'s are saved batch by batch; those in flight at the '
+            "kill are lost)"
         )
     if res.get("reserve"):
         r = res["reserve"]
