@@ -359,7 +359,7 @@ def shared(client: Any, seed: int, n: int, buckets: int, work: Path) -> dict[str
 
 def _central_summary(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("rate_per_s", "phase", "lo_rate_per_s", "hi_rate_per_s", "throttle_events", "cuts")
-    more = ("raises", "grants", "refusals", "throttles", "parks", "decisions")
+    more = ("raises", "grants", "refusals", "late_slots", "throttles", "parks", "decisions")
     return {k: row.get(k) for k in (*keys, *more)}
 
 

@@ -49,21 +49,25 @@ class Grant:
     """The answer to a reservation: send after ``wait_s``, or ask again after ``wait_s``.
 
     ``grant_id`` numbers granted slots per host (0 when refused); ``rate_per_s`` is the
-    rate in force (``None``: unpaced).
+    rate in force (``None``: unpaced); ``at`` is when a granted slot begins on the
+    budget's own clock (``now + wait_s``), so that a process that can map that clock to
+    its own sends at the slot however late the answer reached it.
     """
 
     granted: bool
     wait_s: float
     grant_id: int = 0
     rate_per_s: float | None = None
+    at: float | None = None  # a granted slot's time on the budget's clock
 
     def to_wire(self) -> list[Any]:
-        return [self.granted, self.wait_s, self.grant_id, self.rate_per_s]
+        return [self.granted, self.wait_s, self.grant_id, self.rate_per_s, self.at]
 
     @classmethod
     def from_wire(cls, data: Any) -> Grant:
-        granted, wait_s, grant_id, rate = data
-        return cls(bool(granted), float(wait_s), int(grant_id), rate)
+        granted, wait_s, grant_id, rate, *rest = data  # a version-1 plugin sends no ``at``
+        at = rest[0] if rest else None
+        return cls(bool(granted), float(wait_s), int(grant_id), rate, at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,7 @@ class _HostBudget:
     cut_grant: int = 0  # slots granted up to the last cut or park: promised at the old rate
     cut_at: float = -math.inf
     refusals: int = 0  # "ask again" answers
+    late_slots: int = 0  # granted slots given up by processes that woke too late for them
     answers: int = 0
     throttles: int = 0
     parks: int = 0
@@ -172,11 +177,16 @@ class CentralBudget:
 
     Examples
     --------
-    >>> budget = CentralBudget(Limits(per_host_rate_per_s=10.0, adaptive=False))
-    >>> [round(budget.reserve("cluster", "rdap.example", now=0.0).wait_s, 2) for _ in range(3)]
-    [0.0, 0.1, 0.2]
-    >>> budget.reserve("cluster", "rdap.example", now=0.0).granted  # 0.3 s ahead: ask again
-    False
+    >>> budget = CentralBudget(Limits(per_host_rate_per_s=10.0, per_host_burst=1, adaptive=False))
+    >>> def ask(now):
+    ...     grant = budget.reserve("cluster", "rdap.example", now=now)
+    ...     return grant.granted, round(grant.wait_s, 3)
+    >>> ask(0.0)
+    (True, 0.0)
+    >>> ask(0.0)  # the next slot is 0.1 s ahead, past the 10 ms horizon: ask again later
+    (False, 0.09)
+    >>> ask(0.095)  # within the horizon: granted, to be sent 5 ms from now
+    (True, 0.005)
     """
 
     def __init__(
@@ -204,11 +214,21 @@ class CentralBudget:
         return state
 
     # -- the two calls ------------------------------------------------------------------------
-    def reserve(self, scope: str, host: str, *, now: float, limits: Limits | None = None) -> Grant:
+    def reserve(
+        self,
+        scope: str,
+        host: str,
+        *,
+        now: float,
+        limits: Limits | None = None,
+        late: int = 0,
+    ) -> Grant:
         """A slot for one request to ``host``: granted (send after ``wait_s``) or refused
         (ask again after ``wait_s``: the slot would be more than the horizon ahead).
-        ``limits``: the asker's, used if this is the first request to ``host``."""
+        ``limits``: the asker's, used if this is the first request to ``host``; ``late``:
+        slots the asker was granted and gave up (it woke too long after them), counted."""
         state = self._host(scope, host, limits)
+        state.late_slots += late
         rate = state.controller.limiter.rate_per_s
         slot = max(now, state.park_until)
         if rate is not None:
@@ -222,7 +242,7 @@ class CentralBudget:
         if rate is not None:
             state.tat = max(state.tat, slot) + 1.0 / rate
         state.grants += 1
-        return Grant(True, max(0.0, wait), state.grants, rate)
+        return Grant(True, max(0.0, wait), state.grants, rate, slot)
 
     def feedback(
         self,
@@ -302,6 +322,7 @@ class CentralBudget:
                 "raises": st.raises,
                 "grants": state.grants,
                 "refusals": state.refusals,
+                "late_slots": state.late_slots,
                 "answers": state.answers,
                 "throttles": state.throttles,
                 "parks": state.parks,

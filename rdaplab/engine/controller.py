@@ -68,6 +68,11 @@ ACCEPTED_SPAN_S = 1.0  # "what the host let through lately", at the first thrott
 LATENCY_TOLERANCE = 2.0  # a window's mean latency above this x base means queueing
 LATENCY_SLACK_S = 0.05  # ... and above base by at least this much (jitter is normal)
 LATENCY_CUT = 0.9
+# A latency judgement rests on this many answers (pooled over short windows) and a base
+# from as many: in slow start a window holds one answer, and two single answers in a row
+# above 2 x the fastest so far are common at 50 % jitter (seed 2 of the Dask bench: a
+# 73 +- 36 ms registry cut to 3.6/s at 2.5 s and settled under a ceiling of 4/s).
+LATENCY_MIN_ANSWERS = 8
 MAX_STEP = 0.25  # raise at most this share of the rate per proven step
 CONCURRENCY_HEADROOM = 2.0
 FLOOR_SHARE = 0.25  # of the starting rate: the lowest cut without a Retry-After
@@ -197,6 +202,7 @@ class HostController:
         self._conc_from_limit = False  # the ceiling was learned from throttles
         self._levels: dict[int, list[int]] = {}  # in flight at send -> [answers, throttles]
         self._slow_windows = 0
+        self._lat_sum, self._lat_n = 0.0, 0  # answers' latency pooled toward a judgement
         self._weak: deque[bool] = deque(maxlen=WEAK_RECENT)  # recent answers: weak signal?
         self._answered_sent: deque[float] = deque(maxlen=4096)  # sent_at of non-throttles
         self._answered_at: deque[float] = deque(maxlen=256)  # ... and when they came back
@@ -566,7 +572,7 @@ class HostController:
     def _end_window(self, now: float, backlog: int, horizon_s: float | None = None) -> str | None:
         start = self._win_start if self._win_start is not None else now
         span = max(1e-9, now - start)
-        oks, lat = self._win_oks, self._win_lat / max(1, self._win_oks)
+        oks, lat_total = self._win_oks, self._win_lat
         in_flight = self._win_in_flight / max(1, self._win_oks)
         if oks >= WINDOW_MIN_REQUESTS:
             self.best_rate = max(self.best_rate, oks / span)
@@ -577,10 +583,18 @@ class HostController:
             ranked = sorted(self._base_samples)
             self.base_latency = ranked[len(ranked) // 10]
         base = self.base_latency or 0.0
-        if lat > max(LATENCY_TOLERANCE * base, base + LATENCY_SLACK_S):
-            # Requests queue at the server: it is at capacity. Two such windows in a row
-            # (one can be a pause on our side) make the rate a ceiling and cut gently,
-            # before the host has to say so.
+        self._lat_sum += lat_total
+        self._lat_n += oks
+        judged = self._lat_n >= LATENCY_MIN_ANSWERS and len(self._base_samples) >= (
+            LATENCY_MIN_ANSWERS
+        )
+        if judged:
+            lat = self._lat_sum / self._lat_n
+            self._lat_sum, self._lat_n = 0.0, 0
+        if judged and lat > max(LATENCY_TOLERANCE * base, base + LATENCY_SLACK_S):
+            # Requests queue at the server: it is at capacity. Two such judgements in a
+            # row (one can be a pause on our side) make the rate a ceiling and cut
+            # gently, before the host has to say so.
             self._slow_windows += 1
             if self._slow_windows < 2:
                 return None
@@ -593,7 +607,8 @@ class HostController:
             self._set_rate(self.rate * LATENCY_CUT, now)
             self.cuts += 1
             return "slow"
-        self._slow_windows = 0
+        if judged:
+            self._slow_windows = 0
         # Only a host that used its rate tells us anything about a higher one.
         busy = backlog and (oks >= 0.7 * self.rate * span or in_flight >= self.concurrency - 0.5)
         if not busy:

@@ -276,3 +276,36 @@ def test_an_adaptive_host_starts_at_the_profiles_concurrency(limits, expected):
     ctl = limits.controller_for("rdap.example.net:443")
     assert ctl.adaptive
     assert ctl.limiter.max_concurrency == expected
+
+
+def test_latency_jitter_in_slow_start_is_not_queueing():
+    # A registry answering in 73 +- 36 ms (uniform), every answer on time: in slow start
+    # a window holds one answer, and two single answers in a row above 2 x the fastest
+    # were once enough for a "slow" cut that set hi at 4/s (the Dask bench, seed 2).
+    import random
+
+    slowed = []
+    for seed in range(200):
+        rng = random.Random(seed)
+        ctl = make(2.0, max_rate=60.0)
+        t = 0.0
+        while t < 6.0 and ctl.rate < 60.0:
+            t += 1.0 / ctl.rate
+            lat = rng.uniform(0.037, 0.109)
+            d = ctl.on_answer(sent_at=t - lat, now=t, in_flight=1, backlog=10**6)
+            if d == "slow":
+                slowed.append((seed, round(t, 2), ctl.rate))
+                break
+    assert slowed == []
+
+
+def test_latency_judgement_pools_short_windows():
+    # Queueing still shows at a slow host whose windows hold one or two answers each.
+    ctl = make(1.0, max_rate=1.0)
+    feed = Feed(ctl)
+    feed.run(12, latency=0.05)
+    decisions = feed.run(40, latency=0.6, until="slow")
+    assert decisions[-1:] == ["slow"]
+    # ... not on the first few slow answers: the second judgement rests on fresh ones only
+    assert feed.t - 12 >= C.LATENCY_MIN_ANSWERS / 1.0
+    assert ctl.hi == pytest.approx(1.0) and ctl.rate == pytest.approx(C.LATENCY_CUT)
