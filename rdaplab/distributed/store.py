@@ -85,6 +85,19 @@ class StudyStore:
             if p.name.startswith("b") and (p / "input.parquet").exists()
         )
 
+    def work_left(self) -> tuple[int, int]:
+        """``(started, waiting)``: buckets begun and not finished (their cache exists), and
+        buckets not begun, from the folder alone (cheap enough to ask every few seconds)."""
+        started = waiting = 0
+        for bucket in self.bucket_ids():
+            if self.done_path(bucket).exists():
+                continue
+            if self.cache_path(bucket).exists():
+                started += 1
+            else:
+                waiting += 1
+        return started, waiting
+
     def done(self, bucket: int) -> dict[str, Any] | None:
         """The bucket's manifest once it is finished, else None."""
         path = self.done_path(bucket)

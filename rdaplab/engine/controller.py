@@ -680,10 +680,13 @@ class HostController:
         if not proven or not pays:
             return None
         target = self.rate + step
-        if cautious and self._measured_max:
+        known = self._measured_max or self.lo
+        if cautious and known:
             # Refused again and again: trust what was measured over what a full bucket
-            # let through after a park; climb no further than just above it.
-            target = min(target, CAUTION_HEADROOM * self._measured_max)
+            # let through after a park; climb no further than just above it. Before any
+            # measurement, what was proven: a full step there was the 4th refusal in a
+            # minute (a caution cut, x 0.8) for 4 workers sharing a 60/s host (1.52 x).
+            target = min(target, CAUTION_HEADROOM * known)
         self.phase = "search"
         return self._raise(target, now)
 

@@ -240,6 +240,9 @@ class DaskBudget:
         self.reserve_calls = 0
         self.reserve_s = 0.0  # time spent waiting on the scheduler's answers
         self.late_slots = 0  # slots given up: this process woke too long after them
+        # The backlog this process reports, scaled: a study's bucket stands for the
+        # buckets still waiting behind it (set by rdaplab.distributed's bucket task).
+        self.backlog_scale = 1.0
 
     @classmethod
     def from_client(cls, client: Any, **kwargs: Any) -> DaskBudget:
@@ -346,6 +349,8 @@ class DaskBudget:
         :func:`~rdaplab.engine.central.feedback_of`, but ``now``); sent within
         :data:`FEEDBACK_EVERY_S`, a throttle at once."""
         loop = asyncio.get_running_loop()
+        if self.backlog_scale != 1.0 and answer.get("backlog"):
+            answer["backlog"] = round(answer["backlog"] * self.backlog_scale)
         event = feedback_of(now=loop.time(), **answer)
         self._pending.setdefault((host, source), []).append(event.to_wire())
         if event.throttled:

@@ -1,6 +1,7 @@
 """DaskBudget's side of a reservation, as pure client logic: the scheduler's clock placed
 on this process's, sends at the slot however late the answer came, and slots given up
-when this process wakes too late for them. The scheduler is a fake RPC here (it answers
+when this process wakes too late for them; and the backlog a study's bucket reports for
+the buckets waiting behind it. The scheduler is a fake RPC here (it answers
 what the real plugin answers, on a clock of its own); tests/distributed/test_dask.py runs
 the same path against a real scheduler."""
 
@@ -139,3 +140,28 @@ async def test_a_version_1_plugin_is_still_followed() -> None:
     budget = _budget(fake)
     grant_id, _ = await budget.acquire("h")  # no clock to place the slot: no drop either
     assert grant_id == 1 and budget.clock.offset is None and budget.late_slots == 0
+
+
+async def test_the_backlog_reported_is_scaled_for_the_buckets_waiting() -> None:
+    budget = _budget(FakeScheduler(rate=20.0))
+    budget.backlog_scale = 4.0  # 3 buckets wait for each one running
+    t = asyncio.get_running_loop().time()
+    for backlog in (10, 0):
+        budget.report("h", throttled=False, retry_after_s=None, grant=(1, t), backlog=backlog)
+    (events,) = budget._pending.values()
+    assert [e[4] for e in events] == [40, 0]  # Feedback.backlog on the wire
+
+
+def test_a_study_s_buckets_left_are_counted_from_its_folder(tmp_path) -> None:
+    from rdaplab.distributed.store import StudyStore
+
+    st = StudyStore(tmp_path / "study")
+    for bucket, state in enumerate(["done", "running", "running", "waiting", "waiting", "waiting"]):
+        folder = st.bucket_dir(bucket)
+        folder.mkdir(parents=True)
+        (folder / "input.parquet").write_bytes(b"")
+        if state != "waiting":
+            st.cache_path(bucket).write_bytes(b"")
+        if state == "done":
+            st.done_path(bucket).write_text("{}")
+    assert st.work_left() == (2, 3)

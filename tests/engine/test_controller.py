@@ -309,3 +309,26 @@ def test_latency_judgement_pools_short_windows():
     # ... not on the first few slow answers: the second judgement rests on fresh ones only
     assert feed.t - 12 >= C.LATENCY_MIN_ANSWERS / 1.0
     assert ctl.hi == pytest.approx(1.0) and ctl.rate == pytest.approx(C.LATENCY_CUT)
+
+
+def test_a_cautious_host_with_nothing_measured_climbs_from_what_it_proved():
+    # Slow start's overshoot came back as 3 refusals at once (one event): cautious, and
+    # no rate measured between two throttles yet. A full step from there (50 -> 62.5/s
+    # for a 60/s host shared by 4 Dask workers) was the 4th refusal in a minute, a
+    # caution cut to 40/s and 1.52 x the bound; now each step stays within
+    # CAUTION_HEADROOM of the rate proven clean.
+    ctl = make(25.0, max_rate=1000.0)
+    feed = Feed(ctl)
+    feed.run(0.6)
+    assert ctl.phase == "start" and ctl.rate > 25.0
+    assert feed.throttle() == "cut"
+    assert [feed.throttle(), feed.throttle()] == ["same_event", "same_event"]
+    assert ctl.cautious(feed.t) and ctl._measured_max == 0.0
+    raises = []
+    end = feed.t + 30.0
+    while feed.t < end:
+        feed.t += 1.0 / ctl.rate
+        if ctl.on_answer(sent_at=feed.t - 0.05, now=feed.t, in_flight=1, backlog=10**6) == "raise":
+            raises.append((ctl.lo, ctl.rate))  # lo as the proof just set it
+    assert len(raises) >= 5, "a proven rate is still raised, step by step"
+    assert all(lo is not None and rate <= C.CAUTION_HEADROOM * lo + 1e-9 for lo, rate in raises)
