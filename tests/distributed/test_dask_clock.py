@@ -108,13 +108,13 @@ async def test_a_request_goes_at_its_slot_not_one_trip_late() -> None:
     fake = FakeScheduler(rate=20.0, trip_s=0.0)
     budget = _budget(fake)
     await budget.acquire("h")  # a quick round trip places the scheduler's clock
-    fake.trip_s = 0.03  # now every answer takes 30 ms to come back
-    fake.next_slot = fake._now() + 0.05  # ... for a slot 50 ms ahead
+    fake.trip_s = 0.1  # now every answer takes 100 ms to come back
+    fake.next_slot = fake._now() + 0.15  # ... for a slot 150 ms ahead
     slot_local = fake.next_slot - OFFSET
     _, began = await budget.acquire("h")
-    assert budget.clock.offset == pytest.approx(OFFSET, abs=2e-3)
-    # sent at the slot (asyncio's timers run up to a few ms late), not 30 ms after it
-    assert slot_local - 0.002 <= began <= slot_local + 0.015
+    assert budget.clock.offset == pytest.approx(OFFSET, abs=5e-3)
+    # sent at the slot (a loaded machine's timers run some ms late), not 100 ms after it
+    assert slot_local - 0.002 <= began <= slot_local + 0.05
     assert budget.late_slots == 0
 
 
