@@ -170,6 +170,7 @@ def run_bucket(
         rows_map = todo["row"]
         parts = PartWriter(files)
         scaled_at = -math.inf
+        study_buckets = st.bucket_ids()  # fixed for the study: listed once, not per recount
 
         def scale_backlog() -> None:
             # The controller raises a rate only when the work left pays for the risk;
@@ -180,7 +181,7 @@ def run_bucket(
             if shared is None or time.monotonic() - scaled_at < BACKLOG_EVERY_S:
                 return
             scaled_at = time.monotonic()
-            started, waiting = st.work_left()
+            started, waiting = st.work_left(study_buckets)
             shared.backlog_scale = 1.0 + waiting / max(1, started)
 
         def on_batch(batch: StreamBatch) -> None:

@@ -85,11 +85,12 @@ class StudyStore:
             if p.name.startswith("b") and (p / "input.parquet").exists()
         )
 
-    def work_left(self) -> tuple[int, int]:
+    def work_left(self, buckets: list[int] | None = None) -> tuple[int, int]:
         """``(started, waiting)``: buckets begun and not finished (their cache exists), and
-        buckets not begun, from the folder alone (cheap enough to ask every few seconds)."""
+        buckets not begun, from the folder alone (two file checks a bucket). ``buckets``:
+        the study's :meth:`bucket_ids`, when the caller already listed them."""
         started = waiting = 0
-        for bucket in self.bucket_ids():
+        for bucket in self.bucket_ids() if buckets is None else buckets:
             if self.done_path(bucket).exists():
                 continue
             if self.cache_path(bucket).exists():

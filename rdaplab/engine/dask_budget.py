@@ -165,13 +165,14 @@ class SchedulerClock:
         self.offset: float | None = None
 
     def sample(self, *, sent: float, arrived: float, received: float, replied: float) -> None:
-        self._bounds.append((replied - arrived, received - sent))
+        bound = (replied - arrived, received - sent)
+        self._bounds.append(bound)
         low = max(lo for lo, _ in self._bounds)
         high = min(hi for _, hi in self._bounds)
         if low > high:  # the clocks drifted apart: start again from this round trip
             self._bounds.clear()
-            self._bounds.append((replied - arrived, received - sent))
-            low, high = replied - arrived, received - sent
+            self._bounds.append(bound)
+            low, high = bound
         self.offset = (low + high) / 2
 
     def local(self, at: float) -> float:
@@ -323,11 +324,10 @@ class DaskBudget:
             if not grant.granted:
                 await asyncio.sleep(grant.wait_s)
                 continue
-            placed = grant.at is not None and self.clock.offset is not None
-            if grant.at is not None and placed:
-                slot = self.clock.local(grant.at)  # the slot itself, not one trip late
-            else:
-                slot = t1 + grant.wait_s  # a version-1 plugin: the wait, from its answer
+            at = grant.at if self.clock.offset is not None else None
+            placed = at is not None
+            # the slot itself, not one trip late (a version-1 plugin: the wait, from its answer)
+            slot = self.clock.local(at) if at is not None else t1 + grant.wait_s
             if slot > loop.time():
                 await asyncio.sleep(slot - loop.time())
             now = loop.time()
