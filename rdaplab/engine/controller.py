@@ -104,6 +104,10 @@ CAUTION_WINDOW_S = 60.0
 CAUTION_CUT = 0.8
 CAUTION_STOP_EVENTS = 5  # ... and no raise at all after this many throttle events
 CAUTION_HEADROOM = 1.05  # cautious: no raise above this x the highest rate measured
+# ... or proven, when the proof held this many answers after the last park: three times
+# the deepest burst seen (10), so a full bucket cannot have made a rate look clean; only a
+# small excess can hide (3/s for a second at burst 3), which 5 % steps keep small.
+CAUTION_PROOF_ANSWERS = 30
 PAYBACK_REQUESTS = 50  # ... and, for a step close under hi (likely to be throttled),
 RISKY_SHARE = 0.9  # above this share of it: this many requests wait (1 throttle in 50)
 # Throttles without Retry-After: park one request interval at the cut rate, doubling for
@@ -215,6 +219,7 @@ class HostController:
         self._last_raise_at = -math.inf
         self._park_end = -math.inf  # when the last park (host-wide) ended
         self._measured_max = 0.0  # the highest rate measured between two throttles
+        self._lo_answers = 0  # answers in the proof of lo
         self._refusals: deque[float] = deque(maxlen=64)  # when throttles came back
         self._events: deque[float] = deque(maxlen=64)  # ... those that were new events
         self._last_park_s = 0.0  # how long the last cut parked the host
@@ -409,6 +414,7 @@ class HostController:
         if self.lo is not None and self.lo >= sent_rate:
             # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
             self.lo = sent_rate * LO_MARGIN
+            self._lo_answers = 0
         measurement = self._measured_rate(prev_thr, sent_at, now)
         floor = None
         ceiling = None
@@ -421,6 +427,7 @@ class HostController:
                 self.hi = min(self.hi, ceiling)
                 if self.lo is not None and self.lo > ceiling:
                     self.lo = measurement[0]  # "proven" above the most it takes: a burst
+                    self._lo_answers = 0
             measurement = None
         if measurement is not None:
             measured, most, _ = measurement
@@ -434,6 +441,7 @@ class HostController:
                 # Measured, not inferred: a "proven" rate above it was a deep bucket
                 # draining, not the host's rate.
                 self.lo = new
+                self._lo_answers = 0
         elif prev_thr is None:
             # The first throttle: what the host let through lately tells where between
             # the last clean rate and this one its limit is.
@@ -453,6 +461,7 @@ class HostController:
             new = sent_rate * HARD_CUT_FACTOR
             if self.lo is not None and self.lo > new:
                 self.lo = new
+                self._lo_answers = 0
         elif self.lo is not None:
             new = max(self.lo, sent_rate * self._cut_factor())
         else:
@@ -628,6 +637,7 @@ class HostController:
             achieved = min(self.rate, self._clean_oks / max(1e-9, now - (clean_from or now)))
             if self.lo is None or achieved > self.lo:
                 self.lo = achieved
+                self._lo_answers = self._clean_oks
             self._cuts_unproven = 0
             self._streak = 0
             if self.conc_ceiling < self.conc_max and not self._conc_from_limit:
@@ -651,11 +661,28 @@ class HostController:
         if self.hi is None:
             return self._raise(self.rate * 1.1, now) if proven else None
         gap = self.hi - self.rate
-        step = max(min(gap / 2, MAX_STEP * self.rate), 0.01 * self.rate)
+        target = self.rate + max(min(gap / 2, MAX_STEP * self.rate), 0.01 * self.rate)
+        known = self._measured_max or self.lo
+        if self._well_proven():
+            # Proven over more answers than a burst holds: the host's rate, whatever the
+            # floors measured across parks say (a 60/s host held at 50/s for a minute by
+            # a floor of 34/s read across a 1 s Retry-After).
+            known = max(known or 0.0, self.lo or 0.0)
+        if cautious and known:
+            # Refused again and again: trust what was measured over what a full bucket
+            # let through after a park; climb no further than just above it. Before any
+            # measurement, what was proven: a full step there was the 4th refusal in a
+            # minute (a caution cut, x 0.8) for 4 workers sharing a 60/s host (1.52 x).
+            # The step is judged as capped (risky or not, what it saves).
+            target = min(target, CAUTION_HEADROOM * known)
         # A probe above what is proven risks a throttle and a park: worth it only when
         # the host has enough work left to earn that back at the higher rate.
-        saved_s = backlog / self.rate - backlog / (self.rate + step)
-        risky = self.rate + step > RISKY_SHARE * self.hi
+        saved_s = backlog / self.rate - backlog / max(self.rate, target)
+        # Back up to a rate proven over many answers is no probe (a caution cut went
+        # below it): a 60/s host cut to 45/s under a proven 58/s stayed at 53/s for 40 s.
+        risky = target > RISKY_SHARE * self.hi and not (
+            self._well_proven() and self.lo is not None and target <= self.lo
+        )
         # A probe that fails costs the host's park (a Retry-After of a second at a fast
         # host is many requests) and the climb back: two parks for a step likely to fail;
         # for any other, the park the host's Retry-After asks for (on seeded 15-60/s hosts
@@ -679,14 +706,6 @@ class HostController:
             return None
         if not proven or not pays:
             return None
-        target = self.rate + step
-        known = self._measured_max or self.lo
-        if cautious and known:
-            # Refused again and again: trust what was measured over what a full bucket
-            # let through after a park; climb no further than just above it. Before any
-            # measurement, what was proven: a full step there was the 4th refusal in a
-            # minute (a caution cut, x 0.8) for 4 workers sharing a 60/s host (1.52 x).
-            target = min(target, CAUTION_HEADROOM * known)
         self.phase = "search"
         return self._raise(target, now)
 
@@ -768,6 +787,10 @@ class HostController:
         # Pace smoothly (burst 1): registries' buckets forgive a steady flow, not bursts.
         self.limiter.set_rate(self.rate, burst=1)
         self._update_concurrency()
+
+    def _well_proven(self) -> bool:
+        """``lo`` was proven over more answers than any burst holds."""
+        return self.lo is not None and self._lo_answers >= CAUTION_PROOF_ANSWERS
 
     def cautious(self, now: float) -> bool:
         """Refused CAUTION_THROTTLES times within CAUTION_WINDOW_S: stay well clear."""

@@ -401,3 +401,18 @@ def test_a_throttled_host_off_the_critical_path_is_cut_to_what_it_needs():
     assert cut(40, 20.0) == pytest.approx(max(40 / (C.OFF_PATH_CUT_SHARE * 20.0), normal / 2))
     # On the path (its own queue is the horizon): the usual cut.
     assert cut(40, 40 / 4.0) == pytest.approx(normal)
+
+
+@pytest.mark.parametrize("latency_s", [0.06, 0.1, 0.14])
+def test_a_cautious_fast_host_climbs_back_to_what_it_proved(latency_s):
+    # The Dask bench's registry: 60/s, burst 3, Retry-After "1". The slow-start overshoot
+    # and one probe make three refusals in a minute (cautious). The caution cap then read
+    # a floor of 34/s measured across the 1 s park as the host's rate, and a step judged
+    # before that cap was "close under hi": held at 50/s (0.83 x) for a minute. A rate
+    # proven over more answers than a burst holds counts as known, and the capped step
+    # is judged as taken: 54-59/s within the same minute, with no more refusals.
+    host = BucketHost(60.0, 3, latency_s, retry_after=True)
+    run = drive(host, controller(), requests=6000)
+    minute = sorted(rate for t, rate, _ in run.sent if 15.0 < t < 60.0)
+    assert minute[len(minute) // 2] >= 0.88 * 60.0
+    assert run.throttles <= 5
