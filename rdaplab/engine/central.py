@@ -30,6 +30,7 @@ a fake clock.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,10 @@ __all__ = ["HORIZON_S", "CentralBudget", "Feedback", "Grant", "SharedBudget", "f
 
 HORIZON_S = 0.01  # slots are granted at most this far ahead
 ASK_AGAIN_MIN_S = 0.01
+# A refused asker comes back at most this soon while the wait is the pace's (not a park's):
+# a raise shortens the wait, and an asker told "0.5 s" at 2/s slept through slow start's
+# next doubling.
+ASK_AGAIN_MAX_S = 0.1
 BACKLOG_STALE_S = 5.0
 
 
@@ -138,6 +143,7 @@ def feedback_of(
 class _HostBudget:
     controller: HostController
     tat: float = -math.inf
+    tat_rate: float | None = None  # the rate the schedule (tat) was made at
     park_until: float = -math.inf
     grants: int = 0
     cut_grant: int = 0  # slots granted up to the last cut or park: promised at the old rate
@@ -229,7 +235,7 @@ class CentralBudget:
         slots the asker was granted and gave up (it woke too long after them), counted."""
         state = self._host(scope, host, limits)
         state.late_slots += late
-        rate = state.controller.limiter.rate_per_s
+        rate = self._replan(state, now)
         slot = max(now, state.park_until)
         if rate is not None:
             burst = max(1, state.controller.limiter.burst)
@@ -238,11 +244,27 @@ class CentralBudget:
         wait = slot - now
         if wait > self.horizon_s:
             state.refusals += 1
-            return Grant(False, max(ASK_AGAIN_MIN_S, wait - self.horizon_s), 0, rate)
+            again = wait - self.horizon_s
+            if state.park_until < slot:  # paced, not parked: a raise can bring it closer
+                again = min(again, ASK_AGAIN_MAX_S)
+            return Grant(False, max(ASK_AGAIN_MIN_S, again), 0, rate)
         if rate is not None:
             state.tat = max(state.tat, slot) + 1.0 / rate
         state.grants += 1
         return Grant(True, max(0.0, wait), state.grants, rate, slot)
+
+    @staticmethod
+    def _replan(state: _HostBudget, now: float) -> float | None:
+        """The host's rate; when it changed, the interval still owed is paid at the new
+        rate, as the local pacer does: slow start's raises took effect one old interval
+        late (half a second at 2/s), and its windows saw half the rate they judged."""
+        rate = state.controller.limiter.rate_per_s
+        if rate is not None and state.tat_rate is not None and rate != state.tat_rate:
+            base = max(now, state.park_until)  # a park's end is no interval: not rescaled
+            if state.tat > base:
+                state.tat = base + (state.tat - base) * state.tat_rate / rate
+        state.tat_rate = rate
+        return rate
 
     def feedback(
         self,
@@ -276,6 +298,7 @@ class CentralBudget:
                 )
                 if decision:
                     state.decisions[decision] = state.decisions.get(decision, 0) + 1
+                    self._replan(state, now)
                 continue
             state.throttles += 1
             decision = ctl.on_throttle(
@@ -287,6 +310,7 @@ class CentralBudget:
                 backlog=backlog,
             )
             state.decisions[decision] = state.decisions.get(decision, 0) + 1
+            self._replan(state, now)
             if decision in ("cut", "park"):
                 state.cut_grant, state.cut_at = state.grants, now
             if (ev.weak and decision == "park") or decision == "concurrency":
@@ -357,22 +381,24 @@ class SharedBudget:
     ) -> None:
         self.central = CentralBudget(limits, retry=retry, horizon_s=horizon_s)
         self.scope = scope
+        self._asking: dict[str, asyncio.Lock] = {}  # one request per host waits its turn
 
     @staticmethod
     def _now() -> float:
-        import asyncio
-
         return asyncio.get_running_loop().time()
 
     async def acquire(self, host: str) -> tuple[int, float]:
-        import asyncio
-
-        while True:
-            grant = self.central.reserve(self.scope, host, now=self._now())
-            if grant.wait_s > 0:
+        # The first request waiting for ``host`` asks; the others queue behind it (as
+        # DaskBudget.acquire): every waiting request woke at each "ask again".
+        async with self._asking.setdefault(host, asyncio.Lock()):
+            while True:
+                grant = self.central.reserve(self.scope, host, now=self._now())
+                if grant.granted:
+                    break
                 await asyncio.sleep(grant.wait_s)
-            if grant.granted:
-                return grant.grant_id, self._now()
+        if grant.wait_s > 0:
+            await asyncio.sleep(grant.wait_s)
+        return grant.grant_id, self._now()
 
     def report(self, host: str, *, source: str = "", **answer: Any) -> None:
         """How an answer went (the keywords of :func:`feedback_of`, but ``now``);

@@ -10,8 +10,8 @@ worker can die; an Actor dies with it and takes every shard using it down (measu
 process already talks to, and a reservation costs one round trip (0.3-0.5 ms there).
 
 Each process holds a :class:`DaskBudget`: before each request it reserves a slot
-(``rdaplab_reserve``; refused slots are asked for again after the wait the scheduler
-names), and it reports how each answer went (``rdaplab_feedback``), batched every
+(``rdaplab_reserve``, held at the scheduler until the slot is near; only the first of the
+process's requests waiting for a host is held, the others queue behind it), and it reports how each answer went (``rdaplab_feedback``), batched every
 :data:`FEEDBACK_EVERY_S` and at once for a throttle, with ages instead of times (no
 clock is shared). The scheduler side is :class:`~rdaplab.engine.central.CentralBudget`.
 
@@ -233,6 +233,8 @@ class DaskBudget:
         )
         self._rpc: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # One reservation in the air per host from this process: the others queue here.
+        self._asking: dict[str, asyncio.Lock] = {}
         self._registered = False
         self._pending: dict[tuple[str, str], list[list[Any]]] = {}  # (host, batch) -> events
         self._flush: asyncio.TimerHandle | None = None
@@ -273,6 +275,7 @@ class DaskBudget:
             )
             self._loop = loop
             self._registered = False
+            self._asking = {}  # locks belong to a loop too
         if not self._registered:
             try:
                 await self._rpc.register_scheduler_plugin(
@@ -299,10 +302,46 @@ class DaskBudget:
     # -- Budget -----------------------------------------------------------------------------
     async def acquire(self, host: str) -> tuple[int, float]:
         """Wait for a slot; returns it (its number, and when it began on this loop's
-        clock) for :meth:`report`."""
+        clock) for :meth:`report`.
+
+        Only the first of this process's requests waiting for ``host`` asks the scheduler;
+        the others queue behind it, and each asks once the one before was granted. Each
+        asking for itself, the 16 requests a process has waiting per host came back to the
+        scheduler together after every refusal: ~2,500 refused reservations a second for
+        a 60/s host with 4 workers, on the machine that also runs the workers.
+        """
         conn = await self._connection()
         loop = asyncio.get_running_loop()
+        asking = self._asking.setdefault(host, asyncio.Lock())
         late_drops = late = 0
+        while True:
+            async with asking:
+                grant, answered = await self._reserve(conn, host, late)
+            late = 0
+            at = grant.at if self.clock.offset is not None else None
+            placed = at is not None
+            # the slot itself, not one trip late (a version-1 plugin: the wait, from its answer)
+            slot = self.clock.local(at) if at is not None else answered + grant.wait_s
+            if slot > loop.time():
+                await asyncio.sleep(slot - loop.time())
+            now = loop.time()
+            rate = grant.rate_per_s
+            if (
+                placed
+                and rate
+                and now - slot > LATE_INTERVALS / rate
+                and late_drops < MAX_LATE_DROPS
+            ):
+                late_drops += 1
+                late = 1  # told to the scheduler with the next reservation, for its counts
+                self.late_slots += 1
+                continue
+            return grant.grant_id, now
+
+    async def _reserve(self, conn: Any, host: str, late: int) -> tuple[Grant, float]:
+        """Ask until a slot is granted (``late``: slots given up, told with the first ask);
+        returns the grant and when its answer arrived."""
+        loop = asyncio.get_running_loop()
         while True:
             t0 = loop.time()
             try:
@@ -321,28 +360,9 @@ class DaskBudget:
             grant = Grant.from_wire(reply[:5])
             if len(reply) >= 7:
                 self.clock.sample(sent=t0, arrived=t1, received=reply[5], replied=reply[6])
-            if not grant.granted:
-                await asyncio.sleep(grant.wait_s)
-                continue
-            at = grant.at if self.clock.offset is not None else None
-            placed = at is not None
-            # the slot itself, not one trip late (a version-1 plugin: the wait, from its answer)
-            slot = self.clock.local(at) if at is not None else t1 + grant.wait_s
-            if slot > loop.time():
-                await asyncio.sleep(slot - loop.time())
-            now = loop.time()
-            rate = grant.rate_per_s
-            if (
-                placed
-                and rate
-                and now - slot > LATE_INTERVALS / rate
-                and late_drops < MAX_LATE_DROPS
-            ):
-                late_drops += 1
-                late = 1  # told to the scheduler with the next reservation, for its counts
-                self.late_slots += 1
-                continue
-            return grant.grant_id, now
+            if grant.granted:
+                return grant, t1
+            await asyncio.sleep(grant.wait_s)
 
     def report(self, host: str, *, source: str = "", **answer: Any) -> None:
         """Queue what an answer said (the keywords of

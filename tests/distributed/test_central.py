@@ -4,6 +4,7 @@ several batches of one process sharing one budget against a real loopback regist
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,57 @@ def test_slots_follow_the_rate_and_are_granted_at_most_the_horizon_ahead() -> No
     assert budget.reserve("cluster", "other", now=0.0).wait_s == 0.0
     assert budget.reserve("egress:127.0.0.2", "h", now=0.0).wait_s == 0.0
     assert [g.grant_id for g in waits] == [1, 2, 3]
+
+
+def test_a_rate_change_replans_the_interval_still_owed() -> None:
+    # Slow start doubles 2/s -> 4/s: the next slot comes a quarter second after the last
+    # one, not the half second promised at 2/s (its windows then saw half the new rate).
+    budget = CentralBudget(Limits(per_host_rate_per_s=2.0), horizon_s=0.05)
+    first = budget.reserve("cluster", "h", now=0.0)
+    assert first.granted and first.wait_s == 0.0
+    ctl = budget._hosts[("cluster", "h")].controller
+    ctl.limiter.set_rate(4.0, burst=1)  # raised at once (the controller does in feedback)
+    nxt = budget.reserve("cluster", "h", now=0.0)
+    assert not nxt.granted  # the slot is 0.25, beyond the 0.05 s horizon (at 2/s: 0.5)
+    assert not budget.reserve("cluster", "h", now=0.19).granted
+    assert budget.reserve("cluster", "h", now=0.2).granted
+    # a cut stretches what is owed the same way: 0.25 s owed at 4/s is 1 s at 1/s
+    ctl.limiter.set_rate(1.0, burst=1)
+    assert not budget.reserve("cluster", "h", now=0.25).granted
+    assert budget.reserve("cluster", "h", now=1.21).granted
+
+
+def test_a_refused_asker_comes_back_soon_while_paced_but_not_before_a_park_ends() -> None:
+    budget = CentralBudget(Limits(per_host_rate_per_s=1.0), horizon_s=0.05)
+    assert budget.reserve("cluster", "h", now=0.0).granted
+    paced = budget.reserve("cluster", "h", now=0.0)
+    # the slot is 1 s away, but a raise can bring it closer: ask again soon
+    assert not paced.granted and paced.wait_s == pytest.approx(0.1)
+    budget.feedback("cluster", "h", [Feedback(True, 0.01, 1, retry_after_s=5.0)], now=0.1)
+    parked = budget.reserve("cluster", "h", now=0.1)
+    assert not parked.granted and parked.wait_s == pytest.approx(5.0 - 0.05)
+
+
+async def test_shared_budget_requests_for_a_host_ask_one_at_a_time() -> None:
+    limits = Limits(per_host_rate_per_s=50.0, per_host_burst=1, adaptive=False)
+    budget = SharedBudget(limits, horizon_s=0.01)
+    calls = 0
+    reserve = budget.central.reserve
+
+    def counting(*args: object, **kwargs: object) -> Grant:
+        nonlocal calls
+        calls += 1
+        return reserve(*args, **kwargs)  # type: ignore[arg-type]
+
+    budget.central.reserve = counting  # type: ignore[method-assign]
+    got = await asyncio.gather(*(budget.acquire("h") for _ in range(20)))
+    assert sorted(g for g, _ in got) == list(range(1, 21))
+    starts = sorted(t for _, t in got)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 1 / 50 * 0.8  # still paced at the rate
+    # 20 grants at 50/s take 0.38 s: with each waiting request asking for itself at
+    # every "ask again" this was hundreds of calls
+    assert calls <= 20 + 20 * 3
 
 
 def test_a_throttle_from_one_process_parks_every_process() -> None:

@@ -145,6 +145,28 @@ def test_slots_from_the_scheduler_are_placed_on_this_process_s_clock(scheduler) 
         assert statistics.median(late) < 0.5 / rate, late
 
 
+def test_a_process_has_one_reservation_in_the_air_per_host(scheduler) -> None:
+    # 24 requests waiting for one host at 25/s: only the first of them is held at the
+    # scheduler, the others queue in the process. Each held there for itself, every one
+    # of them woke and asked the budget again at each slot (~300 times here; 2,500 a
+    # second on the scheduler's loop in the Dask bench, 64 requests waiting).
+    paced = Limits(per_host_rate_per_s=25.0, per_host_burst=1, adaptive=False)
+
+    async def go() -> list[tuple[int, float]]:
+        budget = DaskBudget.from_client(scheduler, limits=paced)
+        try:
+            return await asyncio.gather(*(budget.acquire("herd.invalid") for _ in range(24)))
+        finally:
+            await budget.aclose()
+
+    got = asyncio.run(go())
+    assert len({grant_id for grant_id, _ in got}) == 24
+    host = budget_statistics(scheduler)["cluster|herd.invalid"]
+    assert host["grants"] == 24
+    # one held request, asking again at each slot and at most every 0.1 s between them
+    assert host["refusals"] <= 3 * 24, host["refusals"]
+
+
 def test_an_unreachable_scheduler_fails_closed(sim, tmp_path: Path) -> None:
     s, boot = sim
     before = _stats(s, "free").requests
