@@ -413,8 +413,7 @@ class HostController:
         self.hi = sent_rate if self.hi is None else min(self.hi, sent_rate)
         if self.lo is not None and self.lo >= sent_rate:
             # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
-            self.lo = sent_rate * LO_MARGIN
-            self._lo_answers = 0
+            self._lower_lo(sent_rate * LO_MARGIN)
         measurement = self._measured_rate(prev_thr, sent_at, now)
         floor = None
         ceiling = None
@@ -426,8 +425,7 @@ class HostController:
             if ceiling is not None:
                 self.hi = min(self.hi, ceiling)
                 if self.lo is not None and self.lo > ceiling:
-                    self.lo = measurement[0]  # "proven" above the most it takes: a burst
-                    self._lo_answers = 0
+                    self._lower_lo(measurement[0])  # "proven" above the most it takes: a burst
             measurement = None
         if measurement is not None:
             measured, most, _ = measurement
@@ -440,8 +438,7 @@ class HostController:
             if self.lo is not None and self.lo > new:
                 # Measured, not inferred: a "proven" rate above it was a deep bucket
                 # draining, not the host's rate.
-                self.lo = new
-                self._lo_answers = 0
+                self._lower_lo(new)
         elif prev_thr is None:
             # The first throttle: what the host let through lately tells where between
             # the last clean rate and this one its limit is.
@@ -460,8 +457,7 @@ class HostController:
         elif quick:
             new = sent_rate * HARD_CUT_FACTOR
             if self.lo is not None and self.lo > new:
-                self.lo = new
-                self._lo_answers = 0
+                self._lower_lo(new)
         elif self.lo is not None:
             new = max(self.lo, sent_rate * self._cut_factor())
         else:
@@ -663,11 +659,12 @@ class HostController:
         gap = self.hi - self.rate
         target = self.rate + max(min(gap / 2, MAX_STEP * self.rate), 0.01 * self.rate)
         known = self._measured_max or self.lo
-        if self._well_proven():
+        proven_lo = self._well_proven_lo()
+        if proven_lo is not None:
             # Proven over more answers than a burst holds: the host's rate, whatever the
             # floors measured across parks say (a 60/s host held at 50/s for a minute by
             # a floor of 34/s read across a 1 s Retry-After).
-            known = max(known or 0.0, self.lo or 0.0)
+            known = max(known or 0.0, proven_lo)
         if cautious and known:
             # Refused again and again: trust what was measured over what a full bucket
             # let through after a park; climb no further than just above it. Before any
@@ -681,7 +678,7 @@ class HostController:
         # Back up to a rate proven over many answers is no probe (a caution cut went
         # below it): a 60/s host cut to 45/s under a proven 58/s stayed at 53/s for 40 s.
         risky = target > RISKY_SHARE * self.hi and not (
-            self._well_proven() and self.lo is not None and target <= self.lo
+            proven_lo is not None and target <= proven_lo
         )
         # A probe that fails costs the host's park (a Retry-After of a second at a fast
         # host is many requests) and the climb back: two parks for a step likely to fail;
@@ -788,9 +785,14 @@ class HostController:
         self.limiter.set_rate(self.rate, burst=1)
         self._update_concurrency()
 
-    def _well_proven(self) -> bool:
-        """``lo`` was proven over more answers than any burst holds."""
-        return self.lo is not None and self._lo_answers >= CAUTION_PROOF_ANSWERS
+    def _well_proven_lo(self) -> float | None:
+        """``lo``, when it was proven over more answers than any burst holds."""
+        return self.lo if self._lo_answers >= CAUTION_PROOF_ANSWERS else None
+
+    def _lower_lo(self, rate: float) -> None:
+        """``lo`` inferred, not proven (a throttle showed the proof wrong)."""
+        self.lo = rate
+        self._lo_answers = 0
 
     def cautious(self, now: float) -> bool:
         """Refused CAUTION_THROTTLES times within CAUTION_WINDOW_S: stay well clear."""

@@ -11,7 +11,8 @@ process already talks to, and a reservation costs one round trip (0.3-0.5 ms the
 
 Each process holds a :class:`DaskBudget`: before each request it reserves a slot
 (``rdaplab_reserve``, held at the scheduler until the slot is near; only the first of the
-process's requests waiting for a host is held, the others queue behind it), and it reports how each answer went (``rdaplab_feedback``), batched every
+process's requests waiting for a host is held, the others queue behind it), and it
+reports how each answer went (``rdaplab_feedback``), batched every
 :data:`FEEDBACK_EVERY_S` and at once for a throttle, with ages instead of times (no
 clock is shared). The scheduler side is :class:`~rdaplab.engine.central.CentralBudget`.
 
@@ -306,9 +307,9 @@ class DaskBudget:
 
         Only the first of this process's requests waiting for ``host`` asks the scheduler;
         the others queue behind it, and each asks once the one before was granted. Each
-        asking for itself, the 16 requests a process has waiting per host came back to the
-        scheduler together after every refusal: ~2,500 refused reservations a second for
-        a 60/s host with 4 workers, on the machine that also runs the workers.
+        held at the scheduler for itself, the 16 requests a process has waiting per host
+        re-checked the budget at every slot there: ~2,500 times a second on the driver's
+        loop for a 60/s host with 4 workers, on the machine that also runs the workers.
         """
         conn = await self._connection()
         loop = asyncio.get_running_loop()
