@@ -640,7 +640,8 @@ class HostController:
         )
         if proven:
             # What was really sent counts, not the pacer's setting (sends can lag it).
-            achieved = min(self.rate, self._clean_oks / max(1e-9, now - (clean_from or now)))
+            span = now - (clean_from or now)
+            achieved = min(self.rate, self._clean_oks / max(1e-9, span))
             if self.lo is None or achieved > self.lo:
                 self.lo = achieved
             if self._clean_oks >= CAUTION_PROOF_ANSWERS:
@@ -650,7 +651,6 @@ class HostController:
                 # Over the span the answers can cover: none of a proof's first latency
                 # is in (a 50/s host proved 48/s after 2.5 s, and 1.05 x that never paid
                 # for a step). lo keeps the lower reading: cuts fall back to it.
-                span = now - (clean_from or now)
                 covered = span - min(self.lat_ewma or 0.0, 0.5 * span)
                 sent = min(self.rate, self._clean_oks / max(1e-9, covered))
                 self._proven_max = max(self._proven_max, sent)
@@ -679,12 +679,12 @@ class HostController:
         gap = self.hi - self.rate
         target = self.rate + max(min(gap / 2, MAX_STEP * self.rate), 0.01 * self.rate)
         known = self._measured_max or self.lo
-        proven_lo = self._well_proven_lo()
-        if proven_lo is not None:
+        proven_rate = self._proven_max  # 0.0 until a rate is proven over many answers
+        if proven_rate:
             # Proven over more answers than a burst holds: the host's rate, whatever the
             # floors measured across parks say (a 60/s host held at 50/s for a minute by
             # a floor of 34/s read across a 1 s Retry-After).
-            known = max(known or 0.0, proven_lo)
+            known = max(known or 0.0, proven_rate)
         if cautious and known:
             # Refused again and again: trust what was measured over what a full bucket
             # let through after a park; climb no further than just above it. Before any
@@ -692,7 +692,7 @@ class HostController:
             # minute (a caution cut, x 0.8) for 4 workers sharing a 60/s host (1.52 x).
             # The step is judged as capped (risky or not, what it saves).
             target = min(target, CAUTION_HEADROOM * known)
-        if cautious and not (proven_lo is not None and target <= proven_lo):
+        if cautious and target > proven_rate:
             # No step into the last 10 % under hi, but the part of one below it: dropping
             # the whole step held a 60/s host at 55.4/s (0.9 x hi = 56.8) for 40 s.
             target = min(target, max(self.rate, RISKY_SHARE * self.hi))
@@ -701,9 +701,7 @@ class HostController:
         saved_s = backlog / self.rate - backlog / max(self.rate, target)
         # Back up to a rate proven over many answers is no probe (a caution cut went
         # below it): a 60/s host cut to 45/s under a proven 58/s stayed at 53/s for 40 s.
-        risky = target > RISKY_SHARE * self.hi and not (
-            proven_lo is not None and target <= proven_lo
-        )
+        risky = target > RISKY_SHARE * self.hi and target > proven_rate
         # A probe that fails costs the host's park (a Retry-After of a second at a fast
         # host is many requests) and the climb back: two parks for a step likely to fail;
         # for any other, the park the host's Retry-After asks for (on seeded 15-60/s hosts
@@ -808,10 +806,6 @@ class HostController:
         # Pace smoothly (burst 1): registries' buckets forgive a steady flow, not bursts.
         self.limiter.set_rate(self.rate, burst=1)
         self._update_concurrency()
-
-    def _well_proven_lo(self) -> float | None:
-        """The highest rate proven over more answers than a burst can account for."""
-        return self._proven_max or None
 
     def cautious(self, now: float) -> bool:
         """Refused CAUTION_THROTTLES times within CAUTION_WINDOW_S: stay well clear."""
