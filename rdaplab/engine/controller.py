@@ -41,7 +41,10 @@ __all__ = ["ControllerStatistics", "HostController"]
 SLOW_START_FACTOR = 2.0  # per clean window before the first throttle
 CUT_FACTOR = 0.8  # multiplicative cut when no proven-clean rate is known
 HARD_CUT_FACTOR = 0.5
-LO_MARGIN = 0.95  # a proven rate later throttled: settle this far below it  # ... when the previous cut did not help (few answers in between)
+LO_MARGIN = 0.95  # a proven rate later throttled: settle this far below it
+# What was sent lags the pacer by a little: a rate proven this close under the one
+# refused was that rate (a proof of 39.7/s at 40/s, refused at 40/s, was no floor).
+SAME_RATE_SHARE = 0.98  # ... when the previous cut did not help (few answers in between)
 SETTLE_GAP = 0.08  # lo and hi this close (relative): stop searching
 REPROBE_AFTER_S = 60.0  # clean at a settled rate this long: look for a raised limit
 PROOF_MIN_S = 2.0  # a rate is proven clean after this long busy without throttles...
@@ -417,9 +420,10 @@ class HostController:
         self.hi = sent_rate if self.hi is None else min(self.hi, sent_rate)
         if self._proven_max >= sent_rate:
             self._proven_max = 0.0  # refused where it was proven: that was a bucket draining
-        if self.lo is not None and self.lo >= sent_rate:
-            # "Proven clean" was slightly wrong (a deep bucket drains slowly): just below.
-            self.lo = sent_rate * LO_MARGIN
+        if self.lo is not None and self.lo >= sent_rate * SAME_RATE_SHARE:
+            # "Proven clean" was slightly wrong (a deep bucket drains slowly), or proven
+            # at the very rate refused (what was sent lags the pacer by a little): below.
+            self.lo = min(self.lo, sent_rate) * LO_MARGIN
         measurement = self._measured_rate(prev_thr, sent_at, now)
         floor = None
         ceiling = None

@@ -464,3 +464,18 @@ def test_a_proof_after_a_park_counts_over_the_span_its_answers_can_cover():
         t += 1.0 / ctl.rate
     # Proven at the rate itself, not 3 % under it: the capped step is 5 %, taken.
     assert ctl.rate == pytest.approx(C.CAUTION_HEADROOM * rate, rel=0.01)
+
+
+def test_a_rate_proven_at_the_very_rate_refused_is_no_floor_for_the_cut():
+    # 38.5/s, burst 4, 71 ms: refused at 40/s after 40/s was "proven" (the burst drained
+    # at 1.5/s over the 1 s proof). What was sent then read 39.7/s, a hair under the
+    # pacer's 40: as lo it was no floor below the refused rate, and the cut went to it
+    # (39.7/s, refused again 2.4 s later, one more second-long park). A proof within the
+    # settle gap under the refused rate counts as that rate: the cut goes under it.
+    host = BucketHost(38.49, 4, 0.0707, retry_after=True)
+    run = drive(host, controller(), requests=249)
+    refused = [r for _, r, ok in run.sent if not ok]
+    assert len(refused) == 2 and refused[1] == pytest.approx(40.0)
+    after = [r for t, r, ok in run.sent if t > 6.0]
+    assert max(after) <= C.LO_MARGIN * 40.0 + 1e-9
+    assert run.elapsed_s <= 1.55 * (249 - 4) / 38.49

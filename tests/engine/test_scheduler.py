@@ -670,3 +670,51 @@ async def test_a_lone_503_with_retry_after_delays_its_own_request_not_the_host()
     assert len(during) >= 5  # at 20/s the host kept going (a host park would send none)
     retried = server.names.index(faulted.query, 3)
     assert server.times[retried] - t503 >= 0.95  # ... while the faulted one waited 1 s
+
+
+# -- referrals ---------------------------------------------------------------------------------
+
+
+async def test_a_registrar_counts_the_referrals_still_coming_as_its_backlog():
+    # A thin registry refers half its names to a registrar, one at a time (concurrency
+    # 1, 10 ms each). The registrar answers at once, so its own queue stays near empty;
+    # its backlog (what its controller and the batch's horizon read) also counts what
+    # the registry's waiting names will likely refer to it, and shrinks as they do.
+    registrar = Server()
+    seen: list[tuple[int, int, int]] = []  # (registry backlog, registrar queued, backlog)
+    holder: dict[str, Batch] = {}
+
+    async def registry(server: Server, request: web.Request, name: str) -> web.StreamResponse:
+        await asyncio.sleep(0.01)
+        doc: dict[str, Any] = {
+            "objectClassName": "domain",
+            "ldhName": name,
+            "rdapConformance": ["rdap_level_0"],
+        }
+        if int(name.split(".")[0].removeprefix("r")) % 2 == 0:
+            href = f"{registrar.base}/domain/{name}"
+            doc["links"] = [{"rel": "related", "href": href, "type": RDAP_JSON}]
+        if server.requests % 10 == 0 and registrar.authority:
+            stats = {h["host"]: h for h in holder["b"].scheduler.host_statistics()}
+            if registrar.authority in stats:
+                ours, theirs = stats[server.authority], stats[registrar.authority]
+                seen.append((ours["backlog"], theirs["queued"], theirs["backlog"]))
+        return web.Response(body=json.dumps(doc).encode(), content_type=RDAP_JSON)
+
+    reg = Server(registry)
+    async with serving(reg, registrar):
+        limits = Limits(per_host_rate_per_s=None, per_host_concurrency=1)
+        async with batch(limits) as b:
+            holder["b"] = b
+            todo = names("r", 80)
+            b.submit(reg.base, todo)
+            await b.join()
+            final = {h["host"]: h for h in b.scheduler.host_statistics()}
+    assert b.outcomes(todo) == [("ok", None)] * 80
+    assert registrar.requests == 40
+    assert len(seen) >= 5
+    for waiting, queued, backlog in seen:
+        # about half the registry's waiting names are on their way (give or take one)
+        assert queued + waiting // 2 - 2 <= backlog <= queued + 0.6 * waiting + 2
+    assert seen[0][2] > seen[-1][2] >= 0
+    assert final[registrar.authority]["backlog"] == 0
