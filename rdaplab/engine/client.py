@@ -75,15 +75,17 @@ class HttpResult:
 
     @property
     def retry_after_resolution_s(self) -> float:
-        """1 s for a Retry-After given as an HTTP-date (it names a whole second), else 0."""
+        """How coarse the Retry-After is: 1 s for an HTTP-date (it names a whole second) and
+        for whole delta-seconds (RFC 9110 allows nothing finer, so the host rounded: "1"
+        is what a token bucket says at any wait under a second), 0 for a finer value."""
         value = (self.headers.get("retry-after") or "").strip()
         if not value:
             return 0.0
         try:
-            float(value)
+            seconds = float(value)
         except ValueError:
             return 1.0
-        return 0.0
+        return 1.0 if seconds.is_integer() else 0.0
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -362,7 +362,8 @@ class HostController:
 
         ``retry_after_s`` (the host's own wait) bounds the new rate from below: one
         request per Retry-After is what the host just said it accepts; an HTTP-date
-        names a whole second, so ``retry_after_resolution_s`` (1 s then) is added before
+        names a whole second, and so does whole delta-seconds (rounded, and "1" is said
+        for any wait under a second), so ``retry_after_resolution_s`` (1 s then) is added before
         reading a rate from it. A ``weak`` signal (``503`` + Retry-After: overload *or*
         a passing fault) cuts the rate only when several of the host's recent answers
         carried it; alone it only delays that request. ``connections``: the host said
@@ -570,7 +571,12 @@ class HostController:
         if span < ESTIMATE_MIN_S and answers < ESTIMATE_SHORT_ANSWERS:
             return None  # a burst of refusals: too short to say anything
         most = (answers + 1) / span
-        return (most if answers < ESTIMATE_MIN_ANSWERS else answers / span), most, True
+        measured = (answers + 0.5) / span if answers < ESTIMATE_MIN_ANSWERS else answers / span
+        if (parked_until - prev_thr) * most >= 1.0:
+            # Parked a whole interval of the most it can be: a shallow bucket may have
+            # filled and overflowed, so answers / span is only at least its rate.
+            return measured, math.inf, True
+        return measured, most, True
 
     def _accepted_rate(self, now: float) -> float | None:
         """Answers per second lately (what the host let through), over >= 1 s.

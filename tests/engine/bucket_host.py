@@ -108,8 +108,13 @@ def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
                 ctl.on_answer(sent_at=sent_at, now=arrives, in_flight=level, backlog=queued)
             else:
                 queued += 1
+                # Whole seconds, as the client reports them (a one-second resolution).
                 d = ctl.on_throttle(
-                    sent_at=sent_at, now=arrives, in_flight=level, retry_after_s=wait
+                    sent_at=sent_at,
+                    now=arrives,
+                    in_flight=level,
+                    retry_after_s=wait,
+                    retry_after_resolution_s=0.0 if wait is None else 1.0,
                 )
                 park = ctl.park_s(d, wait)
                 # The scheduler caps a park without Retry-After at its default wait.

@@ -181,9 +181,9 @@ def test_malformed_urls_are_refused_not_crashed_on():
 
 @pytest.mark.parametrize(
     ("value", "resolution"),
-    [(None, 0.0), ("", 0.0), ("2", 0.0), ("1.5", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0)],
+    [(None, 0.0), ("", 0.0), ("2", 1.0), ("1.5", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0)],
 )
-def test_retry_after_resolution_is_a_second_for_an_http_date(value, resolution):
+def test_retry_after_resolution_is_a_second_for_an_http_date_or_whole_seconds(value, resolution):
     from datetime import datetime, timezone
 
     from rdaplab.engine.client import HttpResult

@@ -479,3 +479,36 @@ def test_a_rate_proven_at_the_very_rate_refused_is_no_floor_for_the_cut():
     after = [r for t, r, ok in run.sent if t > 6.0]
     assert max(after) <= C.LO_MARGIN * 40.0 + 1e-9
     assert run.elapsed_s <= 1.55 * (249 - 4) / 38.49
+
+
+def test_no_ceiling_is_read_across_a_park_that_could_fill_a_shallow_bucket():
+    # Between two refusals a host accepted what its rate refilled, give or take one:
+    # (answers + 1) / span is the most it can be, unless the bucket filled during the
+    # park and overflowed. A 1.54/s host with a burst of 1 fills in 0.65 s, so across a
+    # 1 s park 1 answer in 1.6 s read "at most 1.24/s": the cut went to 1.18/s and no
+    # step was ever risked under that false ceiling (0.77 x for the whole batch). Over
+    # 480 seeded hosts, 4 ended with a ceiling under 0.95 x their rate; now none do.
+    run = drive(BucketHost(1.54, 1, 0.007, retry_after=True), controller(), requests=34)
+    assert run.ctl.hi is None or run.ctl.hi >= 1.54
+    assert run.ctl.rate >= 1.24
+    low = []
+    for seed in (11, 12, 13, 14):
+        for rate, burst, latency, n in random_hosts(seed, 120):
+            ctl = drive(
+                BucketHost(rate, burst, latency, retry_after=True), controller(), requests=n
+            ).ctl
+            if ctl.hi is not None and ctl.hi < 0.95 * rate:
+                low.append((rate, burst, latency, ctl.hi))
+    assert low == []
+
+
+def test_a_slow_shallow_host_is_cut_to_the_middle_of_what_one_answer_says():
+    # The 22-registry scenario's 1/s registry with a burst of 1 (whole-second
+    # Retry-After). One answer between two refusals 1.5 s apart says the rate is under
+    # 2/1.5 = 1.33/s and little more; cutting to 0.95 x that upper end walked down
+    # 1.6 -> 1.2 -> 1.1 -> 1.0/s, a refusal at each, and the 4th refusal in a minute
+    # made the host cautious (0.8/s for the rest). The middle of the range,
+    # (answers + 0.5) / span, gets there in one refusal fewer.
+    run = drive(BucketHost(1.0, 1, 0.07, retry_after=True), controller(), requests=68)
+    assert run.throttles <= 3
+    assert run.elapsed_s <= 1.1 * (67 / 1.0 + 0.07)
