@@ -494,7 +494,9 @@ class HostController:
             new *= CAUTION_CUT  # refused again and again: well clear of the limit
         self._cuts_unproven += 1
         if told is not None and told < sent_rate:
-            new = max(new, told)
+            # ... with the margin of any reading: at exactly its rate a host with a burst
+            # of 1 refuses whenever two requests arrive a hair closer than one interval.
+            new = max(new, told * ESTIMATE_MARGIN)
         elif told is None:
             new = max(new, self.floor_rate)
         self.phase = "search"

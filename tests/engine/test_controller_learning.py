@@ -74,10 +74,11 @@ def test_a_pinned_host_parks_for_the_callers_default():
 
 
 def test_an_http_date_retry_after_is_read_with_its_one_second_resolution():
-    # Retry-After 55 ms: "one request per 55 ms is fine" holds the cut up at ~18/s ...
+    # Retry-After 55 ms: "one request per 55 ms is fine" holds the cut up at ~18/s (less
+    # the 5 % margin of any reading) ...
     plain = make(20.0)
     plain.on_throttle(sent_at=0.0, now=0.01, in_flight=1, retry_after_s=0.055)
-    assert plain.rate == pytest.approx(1 / 0.055)
+    assert plain.rate == pytest.approx(C.ESTIMATE_MARGIN / 0.055)
     # ... but as an HTTP-date 55 ms away it names a whole second: up to 1.055 s.
     dated = make(20.0)
     dated.on_throttle(
@@ -507,8 +508,18 @@ def test_a_slow_shallow_host_is_cut_to_the_middle_of_what_one_answer_says():
     # Retry-After). One answer between two refusals 1.5 s apart says the rate is under
     # 2/1.5 = 1.33/s and little more; cutting to 0.95 x that upper end walked down
     # 1.6 -> 1.2 -> 1.1 -> 1.0/s, a refusal at each, and the 4th refusal in a minute
-    # made the host cautious (0.8/s for the rest). The middle of the range,
-    # (answers + 0.5) / span, gets there in one refusal fewer.
+    # made the host cautious (0.8/s for the rest). Halfway between answers / span and
+    # that upper end, (answers + 0.5) / span, gets there in one refusal fewer.
     run = drive(BucketHost(1.0, 1, 0.07, retry_after=True), controller(), requests=68)
     assert run.throttles <= 3
     assert run.elapsed_s <= 1.1 * (67 / 1.0 + 0.07)
+
+
+def test_the_rate_a_retry_after_allows_is_read_with_a_margin():
+    # 0.5/s, burst 1, whole-second Retry-After. "1" (+ its second of resolution) says one
+    # request per 2 s is fine: exactly the host's rate, which a burst of 1 refuses as
+    # soon as two requests arrive a hair closer than 2 s. The floor held the cut there,
+    # refused 24 s later (a 4th refusal, cautious: 0.4/s for the rest, 1.17 x).
+    run = drive(BucketHost(0.5, 1, 0.1, retry_after=True), controller(), requests=34)
+    assert run.throttles <= 3
+    assert run.elapsed_s <= 1.1 * (33 / 0.5 + 0.1)
