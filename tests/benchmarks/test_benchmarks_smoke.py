@@ -181,3 +181,29 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     assert {t["scenario"] for t in targets} == SCENARIOS and len(targets) == 24
     assert data["generated"]["summary"]["valid"] == 3  # tests/benchmarks/test_generated.py
     assert all(isinstance(t["met"], bool) for t in targets)
+
+
+def test_controller_populations_compare_controllers_side_by_side(tmp_path: Path) -> None:
+    # The fake-time population tool (benchmarks/controller_pop.py): one line per
+    # controller and population, and a module given as a file is the one measured.
+    spec = importlib.util.spec_from_file_location(
+        "controller_pop", ROOT / "benchmarks" / "controller_pop.py"
+    )
+    assert spec is not None and spec.loader is not None
+    pop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pop)
+    variant = tmp_path / "variant.py"
+    source = (ROOT / "rdaplab" / "engine" / "controller.py").read_text()
+    # A controller that never grows past its start: slower, and never refused.
+    variant.write_text(source.replace("SLOW_START_FACTOR = 2.0", "SLOW_START_FACTOR = 1.0"))
+    lines: list[str] = []
+    assert pop.main(["--only", "suite", "--seeds", "1", str(variant)], out=lines.append) == 0
+    assert pop.main(["--only", "suite", "--seeds", "1"], out=lines.append) == 0
+    assert lines[0].startswith("== suite: 120 hosts") and lines[2].startswith("== suite")
+    flat, ours = lines[1], lines[3]
+    assert flat.startswith("variant.py") and ours.startswith("installed")
+
+    def median(line: str) -> float:
+        return float(line.split("ratio median ")[1].split()[0])
+
+    assert median(flat) > 2 * median(ours)  # held at 2/s: far from hosts of up to 60/s
