@@ -92,6 +92,7 @@ class Feedback:
     retry_after_s: float | None = None
     weak: bool = False
     success: bool = True
+    retry_after_resolution_s: float = 0.0  # 1 s for an HTTP-date or whole seconds
 
     def to_wire(self) -> list[Any]:
         return [
@@ -103,11 +104,12 @@ class Feedback:
             self.retry_after_s,
             self.weak,
             self.success,
+            self.retry_after_resolution_s,
         ]
 
     @classmethod
     def from_wire(cls, data: Any) -> Feedback:
-        throttled, age, grant_id, in_flight, backlog, ra, weak, success = data
+        throttled, age, grant_id, in_flight, backlog, ra, weak, success, *rest = data
         return cls(
             bool(throttled),
             float(age),
@@ -117,6 +119,7 @@ class Feedback:
             None if ra is None else float(ra),
             bool(weak),
             bool(success),
+            float(rest[0]) if rest else 0.0,  # a worker of before 2026-12-07 sends 8
         )
 
 
@@ -130,12 +133,21 @@ def feedback_of(
     backlog: int = 1,
     weak: bool = False,
     success: bool = True,
+    retry_after_resolution_s: float = 0.0,
 ) -> Feedback:
     """A learning budget's ``report()`` arguments as a :class:`Feedback` (``grant`` is
     what its ``acquire`` returned: the slot's number and when it began, on ``now``'s clock)."""
     grant_id, began = grant if grant is not None else (0, now)
     return Feedback(
-        throttled, now - began, grant_id, in_flight, backlog, retry_after_s, weak, success
+        throttled,
+        now - began,
+        grant_id,
+        in_flight,
+        backlog,
+        retry_after_s,
+        weak,
+        success,
+        retry_after_resolution_s,
     )
 
 
@@ -306,6 +318,7 @@ class CentralBudget:
                 now=now,
                 in_flight=ev.in_flight,
                 retry_after_s=ev.retry_after_s,
+                retry_after_resolution_s=ev.retry_after_resolution_s,
                 weak=ev.weak,
                 backlog=backlog,
             )

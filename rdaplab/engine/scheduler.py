@@ -514,7 +514,9 @@ class Scheduler:
             # Throttle first: a notice-only 200 is a throttle, not an unreadable answer.
             signal = classify(status, res.headers, res.body, retry_after_s=res.retry_after_s)
             if self._budget is not None:
-                self._report_to_budget(host, signal, status, grant, in_flight)
+                self._report_to_budget(
+                    host, signal, status, grant, in_flight, res.retry_after_resolution_s
+                )
             if 200 <= status < 300 and signal is None:
                 try:
                     # Validity and onward links only: the body is normalized once, later.
@@ -650,7 +652,13 @@ class Scheduler:
         return longest
 
     def _report_to_budget(
-        self, host: _Host, signal: Signal | None, status: int, grant: Any, in_flight: int
+        self,
+        host: _Host,
+        signal: Signal | None,
+        status: int,
+        grant: Any,
+        in_flight: int,
+        resolution_s: float = 0.0,
     ) -> None:
         assert self._budget is not None
         throttled = signal is not None
@@ -670,6 +678,7 @@ class Scheduler:
             backlog=self._backlog(host) + max(0, host.busy - host.active - 1),
             weak=signal is not None and status == 503 and signal.scope == "rate",
             success=200 <= status < 300,
+            retry_after_resolution_s=resolution_s if throttled else 0.0,
             source=self.batch_id,  # whose backlog this is: the budget sums them
         )
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import rdaplab
 from rdaplab import Limits, Retry
 from rdaplab.engine.budget import LocalBudget, learns, local_limits
-from rdaplab.engine.central import CentralBudget, Feedback, Grant, SharedBudget
+from rdaplab.engine.central import CentralBudget, Feedback, Grant, SharedBudget, feedback_of
+from rdaplab.engine.controller import HostController
 
 PINNED = Limits(per_host_rate_per_s=10.0, per_host_burst=1, adaptive=False)
 
@@ -130,8 +132,37 @@ def test_the_backlog_is_summed_over_processes() -> None:
 def test_wire_forms_round_trip() -> None:
     g = Grant(True, 0.1, 3, 12.5)
     assert Grant.from_wire(g.to_wire()) == g
-    f = Feedback(True, 0.2, 4, 2, 9, 1.5, True, False)
+    f = Feedback(True, 0.2, 4, 2, 9, 1.5, True, False, 1.0)
     assert Feedback.from_wire(f.to_wire()) == f
+    # A worker of before the resolution was carried sends 8 fields: read as 0 s.
+    assert Feedback.from_wire(f.to_wire()[:8]) == Feedback(True, 0.2, 4, 2, 9, 1.5, True, False)
+
+
+def test_the_central_controller_reads_a_retry_after_with_its_resolution(monkeypatch) -> None:
+    # A worker reports the Retry-After's resolution with the throttle (1 s for an
+    # HTTP-date or whole seconds), and the central controller reads the rate it allows
+    # with it, as the scheduler's own controller does in one process.
+    seen: list[float] = []
+    original = HostController.on_throttle
+
+    def spy(self: HostController, **kw: Any) -> str:
+        seen.append(kw["retry_after_resolution_s"])
+        return original(self, **kw)
+
+    monkeypatch.setattr(HostController, "on_throttle", spy)
+    budget = CentralBudget()
+    for resolution_s in (1.0, 0.0):
+        grant = budget.reserve("cluster", f"h{resolution_s}", now=0.0)
+        event = feedback_of(
+            throttled=True,
+            retry_after_s=1.0,
+            retry_after_resolution_s=resolution_s,
+            grant=(grant.grant_id, 0.0),
+            now=0.05,
+        )
+        wire = Feedback.from_wire(event.to_wire())  # as it crosses to the scheduler
+        budget.feedback("cluster", f"h{resolution_s}", [wire], now=0.05)
+    assert seen == [1.0, 0.0]
 
 
 def test_local_limits_stop_pacing_and_learning_but_keep_the_rest() -> None:
