@@ -29,7 +29,6 @@ more than the medians. Nothing here is a target: the targets are the real runs'.
 from __future__ import annotations
 
 import argparse
-import heapq
 import importlib.util
 import math
 import random
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from rdaplab.engine.limiter import HostLimiter  # noqa: E402
 from rdaplab.engine.profiles import Profile  # noqa: E402
-from tests.engine.bucket_host import BucketHost  # noqa: E402
+from tests.engine.bucket_host import BucketHost, drive  # noqa: E402
 from tests.engine.test_controller_learning import random_hosts  # noqa: E402
 
 Host = tuple[float, int, float, int]  # rate/s, burst, latency s, requests
@@ -79,57 +78,6 @@ def draw(seed: int, n: int, lo: float, hi: float, work_s: tuple[float, float]) -
     return out
 
 
-def drive(
-    host: BucketHost, ctl: Any, requests: int, rng: random.Random | None
-) -> tuple[list[tuple[float, float, bool]], float]:
-    """Send ``requests`` successful requests at the controller's pace (refusals retried).
-
-    As ``tests.engine.bucket_host.drive``, but with ``rng`` a request reaches the bucket
-    0-4 ms after it left and its answer comes back after the latency ±30 %.
-    """
-    t, last, end, last_arrival = 0.0, -math.inf, 0.0, 0.0
-    answers: list[tuple[float, float, int, bool, float | None]] = []
-    sent: list[tuple[float, float, bool]] = []
-    done, queued = 0, requests
-    while done < requests:
-        in_flight = len(answers)
-        nxt = max(t, last + 1.0 / ctl.rate, end)
-        if answers and (in_flight >= ctl.concurrency or answers[0][0] <= nxt or queued == 0):
-            arrives, sent_at, level, ok, wait = heapq.heappop(answers)
-            end = max(end, arrives)
-            if ok:
-                done += 1
-                ctl.on_answer(sent_at=sent_at, now=arrives, in_flight=level, backlog=queued)
-            else:
-                queued += 1
-                decision = ctl.on_throttle(
-                    sent_at=sent_at,
-                    now=arrives,
-                    in_flight=level,
-                    retry_after_s=wait,
-                    retry_after_resolution_s=0.0 if wait is None else 1.0,
-                )
-                park = ctl.park_s(decision, wait)
-                t = max(t, arrives + (park if wait is not None else min(park, 5.0)))
-            continue
-        if queued == 0:
-            break
-        t = last = nxt
-        if rng is None:
-            arrival, latency = t + host.latency_s / 2, host.latency_s
-        else:
-            arrival = last_arrival = max(last_arrival, t + rng.uniform(0.0, 0.004))
-            latency = host.latency_s * rng.uniform(0.7, 1.3)
-        ok = host.admit(arrival)
-        queued -= 1
-        sent.append((t, ctl.rate, ok))
-        back = (t + latency) if rng is None else arrival + (latency if ok else 0.002)
-        if rng is None and not ok:
-            back = t + host.latency_s / 2
-        heapq.heappush(answers, (back, t, in_flight + 1, ok, None if ok else host.retry_after_s()))
-    return sent, end
-
-
 def population(name: str, seeds: Sequence[int]) -> tuple[list[Host], bool]:
     """The hosts of population ``name`` and whether they get the simulator's jitter."""
     hosts: list[Host] = []
@@ -156,7 +104,8 @@ def measure(module: ModuleType, hosts: Sequence[Host], jitter: bool, seed: int) 
         ctl = module.HostController(
             HostLimiter("h:1", rate_per_s=None), Profile(rate_per_s=2.0, concurrency=2)
         )
-        sent, end = drive(host, ctl, n, rng)
+        run = drive(host, ctl, requests=n, jitter=rng)
+        sent, end = run.sent, run.elapsed_s
         bound = max(0, n - burst) / rate + latency
         ratios.append(end / bound)
         refused = sum(1 for _, _, ok in sent if not ok)

@@ -40,11 +40,11 @@ __all__ = ["ControllerStatistics", "HostController"]
 
 SLOW_START_FACTOR = 2.0  # per clean window before the first throttle
 CUT_FACTOR = 0.8  # multiplicative cut when no proven-clean rate is known
-HARD_CUT_FACTOR = 0.5
+HARD_CUT_FACTOR = 0.5  # ... when the previous cut did not help (few answers in between)
 LO_MARGIN = 0.95  # a proven rate later throttled: settle this far below it
 # What was sent lags the pacer by a little: a rate proven this close under the one
 # refused was that rate (a proof of 39.7/s at 40/s, refused at 40/s, was no floor).
-SAME_RATE_SHARE = 0.98  # ... when the previous cut did not help (few answers in between)
+SAME_RATE_SHARE = 0.98
 SETTLE_GAP = 0.08  # lo and hi this close (relative): stop searching
 REPROBE_AFTER_S = 60.0  # clean at a settled rate this long: look for a raised limit
 PROOF_MIN_S = 2.0  # a rate is proven clean after this long busy without throttles...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 from dataclasses import dataclass, field
 
 from rdaplab.engine.config import Retry
@@ -84,9 +85,16 @@ def controller(start_per_s: float = 2.0, concurrency: int = 2) -> HostController
     return HostController(limiter, Profile(rate_per_s=start_per_s, concurrency=concurrency))
 
 
-def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
-    """Send ``requests`` successful requests (refused ones are retried); fake time."""
+def drive(
+    host: BucketHost, ctl: HostController, *, requests: int, jitter: random.Random | None = None
+) -> Run:
+    """Send ``requests`` successful requests (refused ones are retried); fake time.
+
+    With ``jitter``, as the simulator does: a request reaches the bucket 0-4 ms after it
+    left (it admits on arrival) and its answer comes back after the latency +-30 %.
+    """
     t = 0.0  # when the next request may leave (pacer and parks)
+    last_arrival = 0.0
     last = -math.inf  # when the last request left: the pacer's interval counts from it
     # (arrives, sent_at, in_flight, ok, Retry-After)
     answers: list[tuple[float, float, int, bool, float | None]] = []
@@ -123,9 +131,15 @@ def drive(host: BucketHost, ctl: HostController, *, requests: int) -> Run:
         if queued == 0:
             break
         t = last = nxt
-        ok = host.admit(t + host.latency_s / 2)
+        if jitter is None:
+            ok = host.admit(t + host.latency_s / 2)
+            back = t + (host.latency_s if ok else host.latency_s / 2)
+        else:
+            last_arrival = max(last_arrival, t + jitter.uniform(0.0, 0.004))
+            latency = host.latency_s * jitter.uniform(0.7, 1.3)
+            ok = host.admit(last_arrival)
+            back = last_arrival + (latency if ok else 0.002)
         queued -= 1
         sent.append((t, ctl.rate, ok))
-        back = t + (host.latency_s if ok else host.latency_s / 2)
         heapq.heappush(answers, (back, t, in_flight + 1, ok, None if ok else host.retry_after_s()))
     return Run(ctl, sent, end)
