@@ -32,6 +32,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from rdaplab.engine.bucket_model import RateBounds, rate_bounds
 from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import Profile
@@ -118,6 +119,14 @@ RISKY_SHARE = 0.9  # above this share of it: this many requests wait (1 throttle
 # Throttles without Retry-After: park one request interval at the cut rate, doubling for
 # each further throttle event within STREAK_S of the last (the cut does the real work).
 STREAK_S = 10.0
+# A reading of the host's bucket (bucket_model) widens spans by this much, plus this
+# share of the spread of its latencies: arrivals stray from send times by the network's
+# jitter, which the spread bounds.
+ARRIVAL_SLACK_S = 0.005
+BOUNDS_REFUTED_SHARE = 1.02  # refused at or under this x the low bound acted on: refuted
+ARRIVAL_SLACK_SHARE = 0.25
+ANSWER_LAG_MIN_S = 0.05  # ... and reads a refusal this long after it left, plus
+ANSWER_LAG_FACTOR = 1.5  # ... this x the slowest recent answer
 WEAK_RECENT = 20  # 503 + Retry-After: a real throttle when WEAK_MIN of the last answers
 WEAK_MIN = 3
 
@@ -216,6 +225,15 @@ class HostController:
         self._answered_sent: deque[float] = deque(maxlen=4096)  # sent_at of non-throttles
         self._answered_at: deque[float] = deque(maxlen=256)  # ... and when they came back
         self._first_sent: float | None = None  # the first answered request left then
+        self._refused_sent: deque[float] = deque(maxlen=256)  # sent_at of rate refusals
+        self._first_request: float | None = None  # the host's bucket was full then
+        # A refusal is read (bucket_model) once every request sent before it is answered
+        # (admissions answer a latency later than refusals): from then on.
+        self._bounds_due: float | None = None
+        # The host refused at a rate its answers said it takes (the low bound): it is no
+        # plain token bucket, or arrivals stray more than the slack allows. Rules only.
+        self._bounds_refuted = False
+        self._bounds_low = 0.0  # the last low bound acted on
         self._answers = 0  # answers that were not refusals
         self._last_thr_sent: float | None = None  # the host's bucket was empty then
         self._clean_start_rate = 0.0  # answered over a full slow-start window, clean
@@ -295,6 +313,8 @@ class HostController:
         self._answers += 1
         if self._first_sent is None or sent_at < self._first_sent:
             self._first_sent = sent_at
+        if self._first_request is None or sent_at < self._first_request:
+            self._first_request = sent_at
         self._weak.append(False)
 
         self._levels.setdefault(in_flight, [0, 0])[0] += 1
@@ -305,6 +325,10 @@ class HostController:
         self.lat_ewma = latency if self.lat_ewma is None else 0.8 * self.lat_ewma + 0.2 * latency
         if not self.adaptive:
             return None
+        if self._bounds_due is not None and now >= self._bounds_due:
+            decision = self._bounds_now_due(now)
+            if decision is not None:
+                return decision
         if sent_at <= self._last_cut_at:
             return None  # sent at the old rate: says nothing about the new one
         if self._win_start is None:
@@ -399,6 +423,12 @@ class HostController:
             self._conc_from_throttles()
         if self._conc_from_limit and in_flight > self.conc_ceiling:
             return "concurrency"  # over the host's connection limit, not its rate
+        if self._first_request is None or sent_at < self._first_request:
+            self._first_request = sent_at
+        if not weak or sum(self._weak) + 1 >= WEAK_MIN:
+            self._refused_sent.append(sent_at)  # the bucket was empty: see bucket_model
+            due = sent_at + self._answer_lag_s()
+            self._bounds_due = due if self._bounds_due is None else max(self._bounds_due, due)
         if sent_at <= self._last_cut_at:
             return "same_event"  # sent before we slowed down: already answered for
         if weak:
@@ -499,10 +529,90 @@ class HostController:
             new = max(new, told * ESTIMATE_MARGIN)
         elif told is None:
             new = max(new, self.floor_rate)
+        if self._bounds_low and sent_rate <= self._bounds_low * BOUNDS_REFUTED_SHARE:
+            self._bounds_refuted = True
+        bounds = self._bucket_bounds(now)
+        if bounds is not None:
+            # Every answer since the first request, read as a token bucket: the rate is
+            # under bounds.high and at least bounds.low whatever the burst, where the
+            # rules above only guess (a 1.67/s host with a burst of 10, refused at 32/s,
+            # was cut to 11, 5.5 and 2.75/s, refused at each; at the second refusal its
+            # answers said 1.19-2.38/s).
+            self.hi = min(self.hi, bounds.high)
+            if self._proven_max >= bounds.high:
+                self._proven_max = 0.0
+            new = min(new, bounds.high * ESTIMATE_MARGIN)
+            if bounds.low > new:
+                new = bounds.low
+                self._bounds_low = bounds.low
+            if bounds.low > (self.lo or 0.0):
+                self.lo = bounds.low
         self.phase = "search"
         self._set_rate(new, now)
         self.cuts += 1
         return "cut"
+
+    def _bucket_bounds(self, now: float) -> RateBounds | None:
+        """What every admission and refusal so far proves of the host's rate, if a token
+        bucket fits them (:mod:`rdaplab.engine.bucket_model`).
+
+        Only refusals whose earlier requests have all been answered are read: a refusal
+        comes back at once, the admissions sent just before it a latency later, and
+        read without them it looks like a bucket that admitted less (a 29/s host read
+        as under 13.5/s).
+        """
+        if self._bounds_refuted:
+            return None
+        complete = now - self._answer_lag_s()
+        refused = [t for t in self._refused_sent if t <= complete]
+        if len(refused) < 2 or self._first_request is None:
+            return None  # one refusal cannot tell a shallow fast bucket from a deep slow one
+        return rate_bounds(
+            self._answered_sent,
+            refused,
+            slack_s=self._arrival_slack_s(),
+            full_at=self._first_request,
+        )
+
+    def _bounds_now_due(self, now: float) -> str | None:
+        """A refusal became readable (its earlier requests answered): act on the bounds."""
+        self._bounds_due = None
+        bounds = self._bucket_bounds(now)
+        if bounds is None:
+            return None
+        self.hi = bounds.high if self.hi is None else min(self.hi, bounds.high)
+        if self._proven_max >= bounds.high:
+            self._proven_max = 0.0
+        if bounds.low > (self.lo or 0.0):
+            self.lo = bounds.low
+        if self.rate > bounds.high * ESTIMATE_MARGIN:
+            self.phase = "search"
+            self._set_rate(max(bounds.low, bounds.high * ESTIMATE_MARGIN), now)
+            self.cuts += 1
+            return "cut"
+        if bounds.low > self.rate and self.phase != "start":
+            self._bounds_low = bounds.low
+            self._set_rate(bounds.low, now)
+            self.raises += 1
+            self._last_raise_at = now
+            return "raise"
+        return None
+
+    def _answer_lag_s(self) -> float:
+        """How long after a request left its answer is surely back (the slowest lately)."""
+        if not self._base_samples:
+            return ANSWER_LAG_MIN_S
+        recent = list(self._base_samples)[-50:]
+        return ANSWER_LAG_MIN_S + ANSWER_LAG_FACTOR * max(recent)
+
+    def _arrival_slack_s(self) -> float:
+        """How far a request's arrival may stray from its send time, relative to others:
+        a part of the spread of its latencies (the network's share of it is unknown)."""
+        if len(self._base_samples) < 4:
+            return ARRIVAL_SLACK_S
+        ranked = sorted(self._base_samples)
+        spread = ranked[(len(ranked) * 9) // 10] - ranked[len(ranked) // 10]
+        return ARRIVAL_SLACK_S + ARRIVAL_SLACK_SHARE * spread
 
     def park_s(self, decision: str | None, retry_after_s: float | None) -> float:
         """How long to park the host after a throttle that got ``decision``.
