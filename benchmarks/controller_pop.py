@@ -21,6 +21,11 @@ Populations (``--seeds``, default 1,2,3; 150 hosts per seed, or 120 for ``suite`
   work (where fixed costs decide). These three add what the simulator does: a request is
   admitted on arrival, 0-4 ms after it left, and its answer comes back after the
   latency ±30 %.
+- ``window``: no token bucket at all: fixed-window counters of 1-30 requests per window
+  (0.5-50/s in the long run, ``tests.engine.bucket_host.WindowHost``), with the jitter,
+  half of them naming the reset in Retry-After. The controller reads answers as a token
+  bucket (``rdaplab.engine.bucket_model``); this is where that reading is wrong, and it
+  must do no harm. The bound is requests / rate.
 
 A ratio here is one host's; a batch's makespan is its slowest host's, so the tails matter
 more than the medians. Nothing here is a target: the targets are the real runs'.
@@ -44,11 +49,11 @@ sys.path.insert(0, str(ROOT))
 
 from rdaplab.engine.limiter import HostLimiter  # noqa: E402
 from rdaplab.engine.profiles import Profile  # noqa: E402
-from tests.engine.bucket_host import BucketHost, drive  # noqa: E402
+from tests.engine.bucket_host import BucketHost, WindowHost, drive  # noqa: E402
 from tests.engine.test_controller_learning import random_hosts  # noqa: E402
 
 Host = tuple[float, int, float, int]  # rate/s, burst, latency s, requests
-POPULATIONS = ("suite", "all", "slow", "short")
+POPULATIONS = ("suite", "all", "slow", "short", "window")
 BLOCK_AFTER = 7
 
 
@@ -82,7 +87,14 @@ def population(name: str, seeds: Sequence[int]) -> tuple[list[Host], bool]:
     """The hosts of population ``name`` and whether they get the simulator's jitter."""
     hosts: list[Host] = []
     for seed in seeds:
-        if name == "suite":
+        if name == "window":
+            rng = random.Random(seed)
+            for _ in range(150):
+                rate = 10 ** rng.uniform(math.log10(0.5), math.log10(50.0))
+                count = rng.randint(1, 30)
+                latency = 10 ** rng.uniform(-2.3, -0.52)
+                hosts.append((rate, count, latency, max(10, int(rate * rng.uniform(15, 60)))))
+        elif name == "suite":
             hosts += random_hosts(10 + seed, 120)
         elif name == "all":
             hosts += draw(seed, 150, 0.5, 60.0, (15.0, 60.0))
@@ -95,18 +107,24 @@ def population(name: str, seeds: Sequence[int]) -> tuple[list[Host], bool]:
     return hosts, name != "suite"
 
 
-def measure(module: ModuleType, hosts: Sequence[Host], jitter: bool, seed: int) -> dict[str, Any]:
+def measure(
+    module: ModuleType, hosts: Sequence[Host], jitter: bool, seed: int, window: bool = False
+) -> dict[str, Any]:
     rng = random.Random(seed) if jitter else None
     ratios, refusals, shares = [], [], []
     blocked = hi_under = 0
-    for rate, burst, latency, n in hosts:
-        host = BucketHost(rate, burst, latency, retry_after=True, block_after=BLOCK_AFTER)
+    for i, (rate, burst, latency, n) in enumerate(hosts):
+        if window:
+            host: BucketHost = WindowHost(rate, burst, latency, retry_after=i % 2 == 0)
+            host.block_after = BLOCK_AFTER
+        else:
+            host = BucketHost(rate, burst, latency, retry_after=True, block_after=BLOCK_AFTER)
         ctl = module.HostController(
             HostLimiter("h:1", rate_per_s=None), Profile(rate_per_s=2.0, concurrency=2)
         )
         run = drive(host, ctl, requests=n, jitter=rng)
         sent, end = run.sent, run.elapsed_s
-        bound = max(0, n - burst) / rate + latency
+        bound = (n / rate if window else max(0, n - burst) / rate) + latency
         ratios.append(end / bound)
         refused = sum(1 for _, _, ok in sent if not ok)
         refusals.append(refused)
@@ -153,7 +171,8 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         hosts, jitter = population(name, seeds)
         out(f"== {name}: {len(hosts)} hosts{', arrival and latency jitter' if jitter else ''}")
         for label, module in modules:
-            out(line(Path(label).name, measure(module, hosts, jitter, seed=seeds[0] * 7)))
+            m = measure(module, hosts, jitter, seed=seeds[0] * 7, window=name == "window")
+            out(line(Path(label).name, m))
     return 0
 
 

@@ -46,6 +46,9 @@ MAX_BURST = 64
 #: The most admissions a reading looks at (the most recent ones); the cost is about
 #: this squared.
 MAX_ADMITTED = 256
+#: The most refusals read: the first two and the latest (each holds on its own, so any
+#: of them bound the rate; the cost grows with their number).
+MAX_REFUSED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ def rate_bounds(
     *,
     slack_s: float = 0.0,
     full_at: float | None = None,
+    max_burst_s: float = math.inf,
 ) -> RateBounds | None:
     """Bounds on a token bucket's rate from when admitted and refused requests left.
 
@@ -79,6 +83,10 @@ def rate_bounds(
         uses): the reading starts there. Without it, or when more than
         :data:`MAX_ADMITTED` admissions followed, it starts at a refusal, where the
         bucket held under one token.
+    max_burst_s
+        The most seconds of its rate a burst is taken to hold (``burst <= rate x
+        max_burst_s``). Without it, a host that refuses everything for a while (a
+        counter per minute, spent) reads as a deep bucket refilling almost never.
 
     Returns
     -------
@@ -121,6 +129,8 @@ def rate_bounds(
     ref = [t for t in ref if t > start]
     if not ref:
         return None
+    if len(ref) > MAX_REFUSED:
+        ref = ref[:2] + ref[2 - MAX_REFUSED :]
     n = len(acc)
     # The shortest span of m consecutive admissions (plus slack: arrivals may have been
     # that much further apart than the sends).
@@ -155,15 +165,19 @@ def rate_bounds(
     most = min(MAX_BURST, deepest)
     feasible: list[tuple[int, float, float]] = []
     for burst in range(1, most + 1):
-        low = init_low
+        low = max(init_low, burst / max_burst_s)
         for m in range(burst + 1, n + 1):
             low = max(low, (m - burst) / min_span[m])
         high = math.inf
         for spans, best in before:
             for m in range(burst, len(spans) + 1):
+                if best >= high:
+                    break  # this refusal cannot lower the bound any more
                 span = spans[m - 1]
                 best = max(best, (m + 1 - burst) / span if span > 0 else math.inf)
             high = min(high, best)
+            if high <= low:
+                break  # this burst is ruled out
         if low < high:
             feasible.append((burst, low, high))
     if not feasible:
@@ -171,7 +185,7 @@ def rate_bounds(
     low = min(f[1] for f in feasible)
     if most < deepest:
         # Deeper bursts than were read may fit too, with lower rates.
-        low = init_low if start_tokens == 1.0 else 0.0
+        low = max(init_low if start_tokens == 1.0 else 0.0, most / max_burst_s)
     return RateBounds(
         low=low,
         high=max(f[2] for f in feasible),

@@ -59,6 +59,39 @@ class BucketHost:
         return float(max(1, math.ceil((1.0 - self.tokens) / self.rate_per_s)))
 
 
+class WindowHost(BucketHost):
+    """No token bucket: a counter of ``burst`` requests per window of ``burst /
+    rate_per_s`` seconds, reset at each window's start (fixed windows, as "N requests a
+    minute" limits often are). A spent window refuses everything until the next, whose
+    whole count is then free at once. Retry-After (when asked for) names the reset.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.window_s = self.burst / self.rate_per_s
+        self._window = 0
+        self._count = 0
+
+    def admit(self, t: float) -> bool:
+        self.last = t
+        window = int(t // self.window_s)
+        if window != self._window:
+            self._window, self._count = window, 0
+        if self._count < self.burst:
+            self._count += 1
+            return True
+        self.refusals.append(t)
+        if self.block_after is not None:
+            recent = [r for r in self.refusals if r > t - 60.0]
+            self.blocked = self.blocked or len(recent) >= self.block_after
+        return False
+
+    def retry_after_s(self) -> float | None:
+        if not self.retry_after:
+            return None
+        return float(max(1, math.ceil((self._window + 1) * self.window_s - self.last)))
+
+
 @dataclass
 class Run:
     ctl: HostController

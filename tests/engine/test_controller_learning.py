@@ -18,7 +18,7 @@ from rdaplab.engine.controller import HostController
 from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import Profile
-from tests.engine.bucket_host import BucketHost, controller, drive
+from tests.engine.bucket_host import BucketHost, WindowHost, controller, drive
 
 
 def make(rate: float = 2.0, conc: int = 2, **kw: object) -> HostController:
@@ -524,3 +524,29 @@ def test_the_rate_a_retry_after_allows_is_read_with_a_margin():
     run = drive(BucketHost(0.5, 1, 0.1, retry_after=True), controller(), requests=34)
     assert run.throttles <= 3
     assert run.elapsed_s <= 1.1 * (33 / 0.5 + 0.1)
+
+
+# -- the host's answers read as a token bucket (engine.bucket_model) ----------------------
+def test_a_deep_slow_bucket_is_pinned_down_once_a_refusal_confirms_its_reading():
+    # Generated seed 6's registrar: 1.67/s, burst 10, Retry-After "1". Halving cut after
+    # halving cut (32 -> 10 -> 7 -> 2.8 -> 1.12/s) took 5-6 refusals and left it at 1.12/s
+    # for good. Its answers bound the rate to 1.19-2.38/s after the second refusal; the
+    # third, at 7/s, came over that bound as it said, and the cut went just under it.
+    host = BucketHost(1.67, 10, 0.1, retry_after=True)
+    run = drive(host, controller(), requests=120)
+    assert run.throttles <= 4
+    assert 0.95 * 1.67 <= run.ctl.rate <= 1.67
+    assert run.ctl.hi is not None and run.ctl.hi <= 1.1 * 1.67
+    assert run.elapsed_s <= 1.1 * (120 - 10) / 1.67
+
+
+def test_a_fixed_window_counter_is_not_held_under_a_false_reading():
+    # No token bucket: 18 requests per 12 s window. Spent in slow start, it refuses
+    # everything for 10 s, which reads as a bucket of 18 refilling at 0.08-0.13/s; acting
+    # on that (as soon as it was tight) held the host at 0.66/s. Unconfirmed, it is not
+    # acted on, and the rules find the counter's long-run rate.
+    host = WindowHost(1.5, 18, 0.01)
+    run = drive(host, controller(), requests=84)
+    assert run.ctl.rate >= 0.9 * 1.5
+    assert run.ctl.hi is not None and run.ctl.hi >= 1.5
+    assert run.elapsed_s <= 1.7 * 84 / 1.5
