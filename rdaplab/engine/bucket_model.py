@@ -115,13 +115,10 @@ def rate_bounds(
     if full_at is not None and len(acc) <= MAX_ADMITTED:
         start, start_tokens = full_at, math.inf  # "full": the burst, whatever it is
     else:
-        first = max(0, len(acc) - MAX_ADMITTED)
-        cut = acc[first] if acc else ref[0]
-        earlier = [t for t in ref if t < cut]
-        if earlier:
-            start = earlier[-1]
-        else:
-            start = next((t for t in ref if t >= cut), None)
+        # The earliest refusal with at most MAX_ADMITTED admissions after it.
+        start = next(
+            (t for t in ref if len(acc) - bisect.bisect_left(acc, t) <= MAX_ADMITTED), None
+        )
         if start is None:
             return None
         start_tokens = 1.0

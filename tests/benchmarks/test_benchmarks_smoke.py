@@ -207,3 +207,18 @@ def test_controller_populations_compare_controllers_side_by_side(tmp_path: Path)
         return float(line.split("ratio median ")[1].split()[0])
 
     assert median(flat) > 2 * median(ours)  # held at 2/s: far from hosts of up to 60/s
+
+
+def test_controller_populations_include_hosts_that_are_no_token_bucket() -> None:
+    # Fixed-window counters: where the controller's token-bucket reading is wrong.
+    spec = importlib.util.spec_from_file_location(
+        "controller_pop", ROOT / "benchmarks" / "controller_pop.py"
+    )
+    assert spec is not None and spec.loader is not None
+    pop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pop)
+    lines: list[str] = []
+    assert pop.main(["--only", "window", "--seeds", "1"], out=lines.append) == 0
+    assert lines[0] == "== window: 150 hosts, arrival and latency jitter"
+    median = float(lines[1].split("ratio median ")[1].split()[0])
+    assert 1.0 <= median < 1.5
