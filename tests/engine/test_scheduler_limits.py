@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import rdaplab
 from rdaplab.store import Cache
 
@@ -85,3 +87,27 @@ async def test_a_connection_limit_is_learned_as_a_ceiling_not_a_rate_cut(
     # 2 in flight at 40 ms is ~50/s: the rate was not cut far below what 2 connections do.
     assert host["rate_per_s"] >= 20.0
     assert summary["throttled"] <= 0.06 * summary["requests"]
+
+
+@pytest.mark.slow
+async def test_a_deep_bucket_is_found_in_few_refusals_against_the_simulator(
+    simulator: Any, tmp_path: Path
+) -> None:
+    # 3/s with a burst of 10 and Retry-After "1": slow start drains the burst at 16/s,
+    # and halving cuts took 5 refusals to find the rate. Read as a token bucket, the
+    # refusals that follow the first pin it down (engine.bucket_model): 3, in 20.5 s.
+    rate = 3.0
+    result, attempts = await run(
+        simulator,
+        tmp_path,
+        70,
+        rate_limit={"rate_per_s": rate, "burst": 10},
+        retry_after="seconds",
+        latency_ms={"mean": 20, "jitter": 5},
+    )
+    summary = result.summary
+    assert summary["ok"] == 70
+    (host,) = summary["hosts"]
+    assert int(attempts["throttled"].sum()) <= 4  # the rules alone: 5 (2026-12-07)
+    assert 0.8 * rate <= host["rate_per_s"] <= 1.1 * rate
+    assert summary["elapsed_s"] <= 1.35 * (70 - 10) / rate + 2.0
