@@ -57,7 +57,7 @@ class RateBounds:
 
     low: float  # 0.0: no lower bound
     high: float  # math.inf: no upper bound
-    bursts: tuple[int, int]  # the smallest and largest burst still possible
+    bursts: tuple[int, float]  # the smallest and largest burst possible (inf: no limit)
 
 
 def rate_bounds(
@@ -180,11 +180,15 @@ def rate_bounds(
     if not feasible:
         return None
     low = min(f[1] for f in feasible)
+    deepest_fits: float = feasible[-1][0]
     if most < deepest:
         # Deeper bursts than were read may fit too, with lower rates.
         low = max(init_low if start_tokens == 1.0 else 0.0, most / max_burst_s)
+        deepest_fits = math.inf
+    elif start_tokens == 1.0 and deepest_fits == deepest:
+        deepest_fits = math.inf  # from a refusal, n + 1 stood for every deeper burst
     return RateBounds(
         low=low,
         high=max(f[2] for f in feasible),
-        bursts=(feasible[0][0], feasible[-1][0]),
+        bursts=(feasible[0][0], deepest_fits),
     )
