@@ -123,12 +123,12 @@ STREAK_S = 10.0
 # share of the spread of its latencies: arrivals stray from send times by the network's
 # jitter, which the spread bounds.
 ARRIVAL_SLACK_S = 0.005
-MAX_BURST_S = 30.0  # ... and takes a host's burst to hold at most this long of its rate
-BOUNDS_MAX_CUT = 0.5  # ... and cuts no deeper than this x what the rules chose
-BOUNDS_REFUTED_SHARE = 1.02  # refused at or under this x the low bound acted on: refuted
 ARRIVAL_SLACK_SHARE = 0.25
-ANSWER_LAG_MIN_S = 0.05  # ... and reads a refusal this long after it left, plus
-ANSWER_LAG_FACTOR = 1.5  # ... this x the slowest recent answer
+MAX_BURST_S = 30.0  # ... takes a host's burst to hold at most this long of its rate,
+ANSWER_LAG_MIN_S = 0.05  # ... reads a refusal this long after it left, plus
+ANSWER_LAG_FACTOR = 1.5  # ... this x the slowest recent answer,
+BOUNDS_MAX_CUT = 0.5  # ... cuts no deeper than this x what the rules chose,
+BOUNDS_REFUTED_SHARE = 1.02  # ... and is off once refused at or under this x its low bound
 WEAK_RECENT = 20  # 503 + Retry-After: a real throttle when WEAK_MIN of the last answers
 WEAK_MIN = 3
 

@@ -47,6 +47,10 @@ class BucketHost:
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
+        return self._refuse(t)
+
+    def _refuse(self, t: float) -> bool:
+        """Record a refusal at ``t`` (and a block it starts); always False."""
         self.refusals.append(t)
         if self.block_after is not None:
             recent = [r for r in self.refusals if r > t - 60.0]
@@ -80,11 +84,7 @@ class WindowHost(BucketHost):
         if self._count < self.burst:
             self._count += 1
             return True
-        self.refusals.append(t)
-        if self.block_after is not None:
-            recent = [r for r in self.refusals if r > t - 60.0]
-            self.blocked = self.blocked or len(recent) >= self.block_after
-        return False
+        return self._refuse(t)
 
     def retry_after_s(self) -> float | None:
         if not self.retry_after:
