@@ -606,8 +606,8 @@ class HostController:
         before they earn it: once a refusal came at a rate over the high bound read
         before it, as the bound said it would. A counter's bounds lie far under its
         rate, and the rules' rate in between draws no refusal: on seeded fixed-window
-        hosts this keeps the rules' outcome (median 1.157 x, p90 1.81 x, against 1.159
-        and 1.80 without the reading), where acting on bounds as soon as they were tight
+        hosts this keeps about the rules' outcome (median 1.151 x, p90 1.86 x, against
+        1.159 and 1.80 without the reading), where acting on bounds as soon as they were tight
         (within 15 %) cost 1.175 and 1.97 (a counter of 17 per 3.2 s, spent, read as
         0.63-0.65/s and was held there: 84 s for a 23 s bound).
         """
