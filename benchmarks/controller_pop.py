@@ -26,6 +26,11 @@ Populations (``--seeds``, default 1,2,3; 150 hosts per seed, or 120 for ``suite`
   half of them naming the reset in Retry-After. The controller reads answers as a token
   bucket (``rdaplab.engine.bucket_model``); this is where that reading is wrong, and it
   must do no harm. The bound is requests / rate.
+- ``faults``: the ``all`` hosts, each answering 1-5 % of its admitted requests with the
+  simulator's injected fault, a ``503`` with Retry-After (a weak signal, also what a
+  throttle can look like): where a fault must not pass for a throttle.
+- ``503``: the ``all`` hosts refusing with ``503`` + Retry-After instead of ``429``, the
+  same weak signal: where a throttle must not pass for a fault (``blocked`` matters).
 
 A ratio here is one host's; a batch's makespan is its slowest host's, so the tails matter
 more than the medians. Nothing here is a target: the targets are the real runs'.
@@ -53,7 +58,7 @@ from tests.engine.bucket_host import BucketHost, WindowHost, drive  # noqa: E402
 from tests.engine.test_controller_learning import random_hosts  # noqa: E402
 
 Host = tuple[float, int, float, int]  # rate/s, burst, latency s, requests
-POPULATIONS = ("suite", "all", "slow", "short", "window")
+POPULATIONS = ("suite", "all", "slow", "short", "window", "faults", "503")
 BLOCK_AFTER = 7
 
 
@@ -96,7 +101,7 @@ def population(name: str, seeds: Sequence[int]) -> tuple[list[Host], bool]:
                 hosts.append((rate, count, latency, max(10, int(rate * rng.uniform(15, 60)))))
         elif name == "suite":
             hosts += random_hosts(10 + seed, 120)
-        elif name == "all":
+        elif name in ("all", "faults", "503"):
             hosts += draw(seed, 150, 0.5, 60.0, (15.0, 60.0))
         elif name == "slow":
             hosts += draw(seed, 150, 0.5, 3.0, (15.0, 60.0))
@@ -108,9 +113,16 @@ def population(name: str, seeds: Sequence[int]) -> tuple[list[Host], bool]:
 
 
 def measure(
-    module: ModuleType, hosts: Sequence[Host], jitter: bool, seed: int, window: bool = False
+    module: ModuleType,
+    hosts: Sequence[Host],
+    jitter: bool,
+    seed: int,
+    window: bool = False,
+    faults: bool = False,
+    refusals_503: bool = False,
 ) -> dict[str, Any]:
     rng = random.Random(seed) if jitter else None
+    fault_rng, share_rng = random.Random(seed + 1), random.Random(seed + 2)
     ratios, refusals, shares = [], [], []
     blocked = hi_under = 0
     for i, (rate, burst, latency, n) in enumerate(hosts):
@@ -122,7 +134,16 @@ def measure(
         ctl = module.HostController(
             HostLimiter("h:1", rate_per_s=None), Profile(rate_per_s=2.0, concurrency=2)
         )
-        run = drive(host, ctl, requests=n, jitter=rng)
+        share = share_rng.uniform(0.01, 0.05) if faults else 0.0
+        run = drive(
+            host,
+            ctl,
+            requests=n,
+            jitter=rng,
+            faults=share,
+            fault_rng=fault_rng,
+            refusals_503=refusals_503,
+        )
         sent, end = run.sent, run.elapsed_s
         bound = (n / rate if window else max(0, n - burst) / rate) + latency
         ratios.append(end / bound)
@@ -171,7 +192,15 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         hosts, jitter = population(name, seeds)
         out(f"== {name}: {len(hosts)} hosts{', arrival and latency jitter' if jitter else ''}")
         for label, module in modules:
-            m = measure(module, hosts, jitter, seed=seeds[0] * 7, window=name == "window")
+            m = measure(
+                module,
+                hosts,
+                jitter,
+                seed=seeds[0] * 7,
+                window=name == "window",
+                faults=name == "faults",
+                refusals_503=name == "503",
+            )
             out(line(Path(label).name, m))
     return 0
 

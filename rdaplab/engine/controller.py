@@ -129,6 +129,11 @@ ANSWER_LAG_MIN_S = 0.05  # ... reads a refusal this long after it left, plus
 ANSWER_LAG_FACTOR = 1.5  # ... this x the slowest recent answer,
 BOUNDS_MAX_CUT = 0.5  # ... cuts no deeper than this x what the rules chose,
 BOUNDS_REFUTED_SHARE = 1.02  # ... and is off once refused at or under this x its low bound
+# Unconfirmed, a reading still caps probes of a host whose refusals cost a Retry-After
+# park, when it holds at most this deep a burst (a fixed-window counter misread as a
+# bucket reads deep), at this share of its high bound.
+SHALLOW_BURST = 10
+SHALLOW_PROBE_SHARE = 0.98
 WEAK_RECENT = 20  # 503 + Retry-After: a real throttle when WEAK_MIN of the last answers
 WEAK_MIN = 3
 
@@ -239,6 +244,8 @@ class HostController:
         # Bounds are acted on once they have predicted a refusal (see _within).
         self._bounds_trusted = False
         self._bounds_predicted: float | None = None  # the last untrusted high bound
+        self._probe_cap: float | None = None  # no probe above this (see _within)
+        self._refusal_told = False  # the last refusal carried a Retry-After
         self._answers = 0  # answers that were not refusals
         self._last_thr_sent: float | None = None  # the host's bucket was empty then
         self._clean_start_rate = 0.0  # answered over a full slow-start window, clean
@@ -432,6 +439,7 @@ class HostController:
             self._first_request = sent_at
         if not weak or sum(self._weak) + 1 >= WEAK_MIN:
             self._refused_sent.append(sent_at)  # the bucket was empty: see bucket_model
+            self._refusal_told = retry_after_s is not None
             due = sent_at + self._answer_lag_s()
             self._bounds_due = due if self._bounds_due is None else max(self._bounds_due, due)
         if sent_at <= self._last_cut_at:
@@ -542,7 +550,7 @@ class HostController:
         if bounds is not None:
             new = self._within(new, bounds)
         else:
-            self._bounds_predicted = None
+            self._bounds_predicted = self._probe_cap = None
         self.phase = "search"
         self._set_rate(new, now)
         self.cuts += 1
@@ -576,7 +584,7 @@ class HostController:
         self._bounds_due = None
         bounds = self._bucket_bounds(now)
         if bounds is None:
-            self._bounds_predicted = None
+            self._bounds_predicted = self._probe_cap = None
             return None
         new = self._within(self.rate, bounds)
         if new < self.rate:
@@ -613,6 +621,17 @@ class HostController:
         """
         if not self._bounds_trusted:
             self._bounds_predicted = bounds.high
+            self._probe_cap = None
+            if self._refusal_told and bounds.bursts[1] <= SHALLOW_BURST:
+                # Unconfirmed but cheap to heed where a refusal is dear: a Retry-After
+                # parks the host a whole second. On seeded token-bucket hosts that
+                # answer one, refusals per host fell 3.42 -> 3.00 at the same makespans
+                # (median 1.067 -> 1.070, p90 1.185 -> 1.179). Not without one: a
+                # refusal then costs one request interval, and a fixed-window counter
+                # that names no reset (windows of up to 10 read as shallow buckets
+                # too) was held at a quarter of its rate (window p90 1.83 -> 2.00).
+                self._probe_cap = bounds.high * SHALLOW_PROBE_SHARE
+                return max(min(new, bounds.high * ESTIMATE_MARGIN), new * BOUNDS_MAX_CUT)
             return new
         capped = bounds.high * ESTIMATE_MARGIN
         if capped >= new * BOUNDS_MAX_CUT:
@@ -877,6 +896,10 @@ class HostController:
             return None
         if not proven or not pays:
             return None
+        if self._probe_cap is not None and not self._bounds_trusted:
+            target = min(target, self._probe_cap)
+            if target <= self.rate:
+                return None
         self.phase = "search"
         return self._raise(target, now)
 

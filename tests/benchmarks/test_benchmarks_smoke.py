@@ -222,3 +222,27 @@ def test_controller_populations_include_hosts_that_are_no_token_bucket() -> None
     assert lines[0] == "== window: 150 hosts, arrival and latency jitter"
     median = float(lines[1].split("ratio median ")[1].split()[0])
     assert 1.0 <= median < 1.5
+
+
+def test_controller_populations_include_503_faults_and_503_throttles() -> None:
+    # The weak signal both ways: 503 faults that must not pass for throttles, and 503
+    # throttles that must not pass for faults (on the same 0.5-60/s hosts as ``all``).
+    spec = importlib.util.spec_from_file_location(
+        "controller_pop", ROOT / "benchmarks" / "controller_pop.py"
+    )
+    assert spec is not None and spec.loader is not None
+    pop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pop)
+    lines: list[str] = []
+    assert pop.main(["--only", "all,faults,503", "--seeds", "1"], out=lines.append) == 0
+    assert [line.split(":")[0] for line in lines[::2]] == ["== all", "== faults", "== 503"]
+
+    def refusals(line: str) -> float:
+        return float(line.split("refusals mean ")[1].split()[0])
+
+    plain, faulty, weak = lines[1], lines[3], lines[5]
+    # Faults are no refusals (the host admitted those requests) ...
+    assert refusals(faulty) <= refusals(plain) + 1.0
+    # ... while a lone 503 refusal delays only its request and the host goes on: refused
+    # far more often than the same host refusing with 429 (the weakness this measures).
+    assert refusals(weak) > 2 * refusals(plain)

@@ -119,18 +119,31 @@ def controller(start_per_s: float = 2.0, concurrency: int = 2) -> HostController
 
 
 def drive(
-    host: BucketHost, ctl: HostController, *, requests: int, jitter: random.Random | None = None
+    host: BucketHost,
+    ctl: HostController,
+    *,
+    requests: int,
+    jitter: random.Random | None = None,
+    faults: float = 0.0,
+    fault_rng: random.Random | None = None,
+    refusals_503: bool = False,
 ) -> Run:
     """Send ``requests`` successful requests (refused ones are retried); fake time.
 
     With ``jitter``, as the simulator does: a request reaches the bucket 0-4 ms after it
     left (it admits on arrival) and its answer comes back after the latency +-30 %.
+    With ``faults``, that share of admitted requests (drawn from ``fault_rng``) is
+    answered as the simulator's injected errors are: a ``503`` with a Retry-After of a
+    second, a weak signal; a lone one delays only that request (the scheduler's rule),
+    so it rejoins the queue and the host goes on. With ``refusals_503`` the host's own
+    refusals are such 503s too (a registry that throttles so): the same weak signal.
     """
+    rng = fault_rng or random.Random(0)
     t = 0.0  # when the next request may leave (pacer and parks)
     last_arrival = 0.0
     last = -math.inf  # when the last request left: the pacer's interval counts from it
-    # (arrives, sent_at, in_flight, ok, Retry-After)
-    answers: list[tuple[float, float, int, bool, float | None]] = []
+    # (arrives, sent_at, in_flight, ok, Retry-After, a fault)
+    answers: list[tuple[float, float, int, bool, float | None, bool]] = []
     sent: list[tuple[float, float, bool]] = []
     done = 0
     queued = requests
@@ -142,9 +155,21 @@ def drive(
         nxt = max(t, last + 1.0 / ctl.rate, end)
         # Answers due before the next send (or a full window) are handled first.
         if answers and (in_flight >= ctl.concurrency or answers[0][0] <= nxt or queued == 0):
-            arrives, sent_at, level, ok, wait = heapq.heappop(answers)
+            arrives, sent_at, level, ok, wait, fault = heapq.heappop(answers)
             end = max(end, arrives)
-            if ok:
+            if fault:
+                queued += 1
+                d = ctl.on_throttle(
+                    sent_at=sent_at,
+                    now=arrives,
+                    in_flight=level,
+                    retry_after_s=1.0,
+                    weak=True,
+                    retry_after_resolution_s=1.0,
+                )
+                if d != "park":
+                    t = max(t, arrives + ctl.park_s(d, 1.0))
+            elif ok:
                 done += 1
                 ctl.on_answer(sent_at=sent_at, now=arrives, in_flight=level, backlog=queued)
             else:
@@ -156,7 +181,10 @@ def drive(
                     in_flight=level,
                     retry_after_s=wait,
                     retry_after_resolution_s=0.0 if wait is None else 1.0,
+                    weak=refusals_503,
                 )
+                if refusals_503 and d == "park":
+                    continue  # that request waits; the host goes on
                 park = ctl.park_s(d, wait)
                 # The scheduler caps a park without Retry-After at its default wait.
                 t = max(t, arrives + (park if wait is not None else min(park, PARK_CAP_S)))
@@ -174,5 +202,7 @@ def drive(
             back = last_arrival + (latency if ok else 0.002)
         queued -= 1
         sent.append((t, ctl.rate, ok))
-        heapq.heappush(answers, (back, t, in_flight + 1, ok, None if ok else host.retry_after_s()))
+        fault = ok and faults > 0.0 and rng.random() < faults
+        wait = None if ok else host.retry_after_s()
+        heapq.heappush(answers, (back, t, in_flight + 1, ok, wait, fault))
     return Run(ctl, sent, end)

@@ -675,6 +675,66 @@ async def test_a_lone_503_with_retry_after_delays_its_own_request_not_the_host()
 # -- referrals ---------------------------------------------------------------------------------
 
 
+async def test_a_registry_that_refers_is_never_cut_to_what_its_own_queue_needs(monkeypatch):
+    # A thin registry's queue can be short while its registrar's is long: cut on a
+    # throttle to what its own queue needed, it fed the registrar at that pace (generated
+    # seed 8). Once it has referred, a throttle there is weighed against no horizon; the
+    # registrar's throttles, and every answer's raise, still are.
+    from rdaplab.engine.controller import HostController
+
+    throttles: list[tuple[str, float | None]] = []
+    answers: list[tuple[str, float | None]] = []
+    on_throttle, on_answer = HostController.on_throttle, HostController.on_answer
+
+    def spy_throttle(self: HostController, **kw: Any) -> str:
+        throttles.append((self.limiter.host, kw.get("horizon_s")))
+        return on_throttle(self, **kw)
+
+    def spy_answer(self: HostController, **kw: Any) -> str | None:
+        answers.append((self.limiter.host, kw.get("horizon_s")))
+        return on_answer(self, **kw)
+
+    monkeypatch.setattr(HostController, "on_throttle", spy_throttle)
+    monkeypatch.setattr(HostController, "on_answer", spy_answer)
+
+    async def every_sixth_refused(server: Server, request: web.Request, name: str) -> Any:
+        if server.requests % 6 == 0:
+            return rdap_error(429, "Too Many Requests", "slow down")
+        return None
+
+    async def registrar_answer(server: Server, request: web.Request, name: str) -> Any:
+        return await every_sixth_refused(server, request, name) or domain(name)
+
+    registrar = Server(registrar_answer)
+
+    async def registry(server: Server, request: web.Request, name: str) -> web.StreamResponse:
+        refused = await every_sixth_refused(server, request, name)
+        if refused is not None:
+            return refused
+        doc: dict[str, Any] = {
+            "objectClassName": "domain",
+            "ldhName": name,
+            "rdapConformance": ["rdap_level_0"],
+            "links": [
+                {"rel": "related", "href": f"{registrar.base}/domain/{name}", "type": RDAP_JSON}
+            ],
+        }
+        return web.Response(body=json.dumps(doc).encode(), content_type=RDAP_JSON)
+
+    reg = Server(registry)
+    async with serving(reg, registrar), batch(Limits(per_host_concurrency=2)) as b:
+        todo = names("f", 20)
+        b.submit(reg.base, todo)
+        await b.join()
+    assert b.outcomes(todo) == [("ok", None)] * 20
+    ours = [h for host, h in throttles if host == reg.authority]
+    theirs = [h for host, h in throttles if host == registrar.authority]
+    assert len(ours) >= 2 and len(theirs) >= 2
+    assert all(h is None for h in ours)  # the first refusal comes after referrals began
+    assert all(h is not None for h in theirs)
+    assert all(h is not None for host, h in answers)
+
+
 async def test_a_registrar_counts_the_referrals_still_coming_as_its_backlog():
     # A thin registry refers half its names to a registrar, one at a time (concurrency
     # 1, 10 ms each). The registrar answers at once, so its own queue stays near empty;
