@@ -183,15 +183,21 @@ def test_quick_run_reports_every_scenario(tmp_path: Path) -> None:
     assert all(isinstance(t["met"], bool) for t in targets)
 
 
-def test_controller_populations_compare_controllers_side_by_side(tmp_path: Path) -> None:
-    # The fake-time population tool (benchmarks/controller_pop.py): one line per
-    # controller and population, and a module given as a file is the one measured.
+def _controller_pop() -> ModuleType:
+    """benchmarks/controller_pop.py, loaded as a module (benchmarks/ is no package)."""
     spec = importlib.util.spec_from_file_location(
         "controller_pop", ROOT / "benchmarks" / "controller_pop.py"
     )
     assert spec is not None and spec.loader is not None
     pop = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pop)
+    return pop
+
+
+def test_controller_populations_compare_controllers_side_by_side(tmp_path: Path) -> None:
+    # The fake-time population tool (benchmarks/controller_pop.py): one line per
+    # controller and population, and a module given as a file is the one measured.
+    pop = _controller_pop()
     variant = tmp_path / "variant.py"
     source = (ROOT / "rdaplab" / "engine" / "controller.py").read_text()
     # A controller that never grows past its start: slower, and never refused.
@@ -211,12 +217,7 @@ def test_controller_populations_compare_controllers_side_by_side(tmp_path: Path)
 
 def test_controller_populations_include_hosts_that_are_no_token_bucket() -> None:
     # Fixed-window counters: where the controller's token-bucket reading is wrong.
-    spec = importlib.util.spec_from_file_location(
-        "controller_pop", ROOT / "benchmarks" / "controller_pop.py"
-    )
-    assert spec is not None and spec.loader is not None
-    pop = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pop)
+    pop = _controller_pop()
     lines: list[str] = []
     assert pop.main(["--only", "window", "--seeds", "1"], out=lines.append) == 0
     assert lines[0] == "== window: 150 hosts, arrival and latency jitter"
@@ -227,12 +228,7 @@ def test_controller_populations_include_hosts_that_are_no_token_bucket() -> None
 def test_controller_populations_include_503_faults_and_503_throttles() -> None:
     # The weak signal both ways: 503 faults that must not pass for throttles, and 503
     # throttles that must not pass for faults (on the same 0.5-60/s hosts as ``all``).
-    spec = importlib.util.spec_from_file_location(
-        "controller_pop", ROOT / "benchmarks" / "controller_pop.py"
-    )
-    assert spec is not None and spec.loader is not None
-    pop = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pop)
+    pop = _controller_pop()
     lines: list[str] = []
     assert pop.main(["--only", "all,faults,503", "--seeds", "1"], out=lines.append) == 0
     assert [line.split(":")[0] for line in lines[::2]] == ["== all", "== faults", "== 503"]
