@@ -80,7 +80,6 @@ LATENCY_MIN_ANSWERS = 8
 MAX_STEP = 0.25  # raise at most this share of the rate per proven step
 CONCURRENCY_HEADROOM = 2.0
 FLOOR_SHARE = 0.25  # of the starting rate: the lowest cut without a Retry-After
-WEAK_WINDOW_S = 5.0  # two weak signals this close are a pattern, one is an accident
 MIN_RATE_PER_S = 1 / 120  # one request per two minutes: slower is a block, not a rate
 # The host's rate measured between two throttles (its bucket empty at both): used when
 # at least this many answers came in between, over at least this long, within this long.
