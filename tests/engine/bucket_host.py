@@ -157,23 +157,12 @@ def drive(
         if answers and (in_flight >= ctl.concurrency or answers[0][0] <= nxt or queued == 0):
             arrives, sent_at, level, ok, wait, fault = heapq.heappop(answers)
             end = max(end, arrives)
-            if fault:
-                queued += 1
-                d = ctl.on_throttle(
-                    sent_at=sent_at,
-                    now=arrives,
-                    in_flight=level,
-                    retry_after_s=1.0,
-                    weak=True,
-                    retry_after_resolution_s=1.0,
-                )
-                if d != "park":
-                    t = max(t, arrives + ctl.park_s(d, 1.0))
-            elif ok:
+            if ok and not fault:
                 done += 1
                 ctl.on_answer(sent_at=sent_at, now=arrives, in_flight=level, backlog=queued)
             else:
                 queued += 1
+                weak = fault or refusals_503
                 # Whole seconds, as the client reports them (a one-second resolution).
                 d = ctl.on_throttle(
                     sent_at=sent_at,
@@ -181,9 +170,9 @@ def drive(
                     in_flight=level,
                     retry_after_s=wait,
                     retry_after_resolution_s=0.0 if wait is None else 1.0,
-                    weak=refusals_503,
+                    weak=weak,
                 )
-                if refusals_503 and d == "park":
+                if weak and d == "park":
                     continue  # that request waits; the host goes on
                 park = ctl.park_s(d, wait)
                 # The scheduler caps a park without Retry-After at its default wait.
@@ -203,6 +192,6 @@ def drive(
         queued -= 1
         sent.append((t, ctl.rate, ok))
         fault = ok and faults > 0.0 and rng.random() < faults
-        wait = None if ok else host.retry_after_s()
+        wait = 1.0 if fault else None if ok else host.retry_after_s()
         heapq.heappush(answers, (back, t, in_flight + 1, ok, wait, fault))
     return Run(ctl, sent, end)
