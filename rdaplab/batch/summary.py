@@ -209,6 +209,8 @@ def add_host_learning(summary: dict[str, Any], scheduler: Scheduler | None, fetc
                 "concurrency": info["concurrency"],
                 "concurrency_ceiling": info["concurrency_ceiling"],
                 "phase": info["phase"],
+                # Its 503s + Retry-After were judged passing faults, not throttles.
+                "faults_503": info["faults_503"],
                 "breaker": info["breaker"],
                 "exhausted": info["exhausted"],
                 "profile": info["profile"],

@@ -37,7 +37,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["RateBounds", "rate_bounds"]
+__all__ = ["RateBounds", "contradicted", "rate_bounds"]
 
 #: The deepest burst read one by one. When deeper ones cannot be ruled out, the lower
 #: bound is only what holds for any burst; when none up to here fits, there are no
@@ -105,10 +105,49 @@ def rate_bounds(
     >>> (b.low, b.high, b.bursts)
     (0.0, 4.0, (1, 3))
     """
+    return _read(admitted, refused, slack_s, full_at, max_burst_s)[1]
+
+
+def contradicted(
+    admitted: Sequence[float],
+    refused: Sequence[float],
+    *,
+    slack_s: float = 0.0,
+    full_at: float | None = None,
+    max_burst_s: float = math.inf,
+) -> bool:
+    """Whether the answers rule out every token bucket (as :func:`rate_bounds` reads
+    them): True only where there was a reading to make and no burst fits it.
+
+    >>> contradicted([0.0, 0.5, 1.0], [1.25], full_at=0.0)
+    False
+
+    Forty requests admitted at 10/s, then one refused six seconds later: a bucket
+    deep enough to let the forty through (and holding at most 30 s of its rate) has
+    refilled by then, so none fits (a fault, not a throttle). Refused at once, it fits:
+
+    >>> admitted = [i / 10 for i in range(40)]
+    >>> contradicted(admitted, [10.0], full_at=0.0, max_burst_s=30.0)
+    True
+    >>> contradicted(admitted, [4.0], full_at=0.0, max_burst_s=30.0)
+    False
+    """
+    read, bounds = _read(admitted, refused, slack_s, full_at, max_burst_s)
+    return read and bounds is None
+
+
+def _read(
+    admitted: Sequence[float],
+    refused: Sequence[float],
+    slack_s: float,
+    full_at: float | None,
+    max_burst_s: float,
+) -> tuple[bool, RateBounds | None]:
+    """(whether there was a reading to make, its bounds or None if no burst fits)."""
     acc = sorted(admitted)
     ref = sorted(refused)
     if not ref:
-        return None
+        return False, None
     # Where the reading starts: the full bucket, or a refusal (under one token there).
     start: float | None = None
     start_tokens = 0.0
@@ -120,12 +159,12 @@ def rate_bounds(
             (t for t in ref if len(acc) - bisect.bisect_left(acc, t) <= MAX_ADMITTED), None
         )
         if start is None:
-            return None
+            return False, None
         start_tokens = 1.0
     acc = [t for t in acc if t >= start]
     ref = [t for t in ref if t > start]
     if not ref:
-        return None
+        return False, None
     if len(ref) > MAX_REFUSED:
         ref = ref[:2] + ref[2 - MAX_REFUSED :]
     n = len(acc)
@@ -178,7 +217,7 @@ def rate_bounds(
         if low < high:
             feasible.append((burst, low, high))
     if not feasible:
-        return None
+        return True, None
     low = min(f[1] for f in feasible)
     deepest_fits: float = feasible[-1][0]
     if most < deepest:
@@ -187,7 +226,7 @@ def rate_bounds(
         deepest_fits = math.inf
     elif start_tokens == 1.0 and deepest_fits == deepest:
         deepest_fits = math.inf  # from a refusal, n + 1 stood for every deeper burst
-    return RateBounds(
+    return True, RateBounds(
         low=low,
         high=max(f[2] for f in feasible),
         bursts=(feasible[0][0], deepest_fits),

@@ -20,6 +20,15 @@ only above a number of requests in flight (a connection-limited host).
 well above the host's base latency (requests queue at the server), the rate is cut gently
 even without an explicit signal.
 
+*503 + Retry-After* is either a throttle or a passing fault, and the two differ only in
+how they move with the rate. Until the host shows otherwise it is a throttle, handled as
+a ``429`` (a registry throttling so is otherwise refused over and over on its way to a
+block). It shows otherwise when a 503 comes where a throttle cannot: at a rate well under
+one answered cleanly for many requests, under the rate its own Retry-After allows, or
+where no token bucket fits the answers with it (:func:`~rdaplab.engine.bucket_model.contradicted`).
+From then on the host "has faults": the cuts its 503s caused are taken back, and a 503
+cuts only in a pattern, more of them lately than the host's share of faults explains.
+
 Throttles from requests sent before the last cut belong to the same event and do not cut
 again. Everything reads ``now`` from the caller (the loop clock), so the logic is tested
 with fake time. Each call returns the *decision* it took (``"raise"``, ``"cut"``,
@@ -32,7 +41,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from rdaplab.engine.bucket_model import RateBounds, rate_bounds
+from rdaplab.engine.bucket_model import RateBounds, contradicted, rate_bounds
 from rdaplab.engine.learned import LearnedLimits
 from rdaplab.engine.limiter import HostLimiter
 from rdaplab.engine.profiles import Profile
@@ -133,8 +142,18 @@ BOUNDS_REFUTED_SHARE = 1.02  # ... and is off once refused at or under this x it
 # bucket reads deep), at this share of its high bound.
 SHALLOW_BURST = 10
 SHALLOW_PROBE_SHARE = 0.98
-WEAK_RECENT = 20  # 503 + Retry-After: a real throttle when WEAK_MIN of the last answers
+# 503 + Retry-After at a host known to have faults: a throttle when WEAK_MIN of the last
+# WEAK_RECENT answers carried it, and WEAK_DEVIATIONS more than the host's share of them
+# explains (read with a prior of one in WEAK_PRIOR_ANSWERS answers).
+WEAK_RECENT = 20
 WEAK_MIN = 3
+WEAK_PRIOR_ANSWERS = 40
+WEAK_DEVIATIONS = 2.5
+# A host has faults once a 503 comes at this share of a rate it answered this many
+# requests in a row at: a token bucket (burst <= 10) lets that many through only under
+# 4/3 of its rate, and refuses nothing under it.
+SUSTAINED_ANSWERS = 40
+FAULT_RATE_SHARE = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +173,8 @@ class ControllerStatistics:
     throttle_events: int
     cuts: int
     raises: int
+    # Its 503s + Retry-After came where no throttle could: passing faults (module doc).
+    faults_503: bool = False
 
 
 class HostController:
@@ -228,6 +249,17 @@ class HostController:
         self._slow_windows = 0
         self._lat_sum, self._lat_n = 0.0, 0  # answers' latency pooled toward a judgement
         self._weak: deque[bool] = deque(maxlen=WEAK_RECENT)  # recent answers: weak signal?
+        self._has_faults = False  # its 503s came where no throttle could (module doc)
+        self._weak_seen = 0  # 503s + Retry-After, all told
+        # Until then, each 503 is a throttle. Since the last plain one: (rate, hi, lo)
+        # before the first of them, when they came back and when their requests left
+        # (read by the bucket model): what is taken back if they turn out to be faults.
+        self._weak_cut: tuple[float, float | None, float | None] | None = None
+        self._weak_cut_times: list[float] = []
+        self._weak_sent: set[float] = set()
+        self._rate_since = -math.inf  # the rate in force was set then ...
+        self._rate_answers = 0  # ... and this many answers to requests sent since came back
+        self._sustained_max = 0.0  # the highest rate SUSTAINED_ANSWERS came back at
         self._answered_sent: deque[float] = deque(maxlen=4096)  # sent_at of non-throttles
         self._answered_at: deque[float] = deque(maxlen=256)  # ... and when they came back
         self._first_sent: float | None = None  # the first answered request left then
@@ -327,6 +359,10 @@ class HostController:
         if self._first_request is None or sent_at < self._first_request:
             self._first_request = sent_at
         self._weak.append(False)
+        if sent_at >= self._rate_since:
+            self._rate_answers += 1
+            if self._rate_answers >= SUSTAINED_ANSWERS:
+                self._sustained_max = max(self._sustained_max, self.rate)
 
         self._levels.setdefault(in_flight, [0, 0])[0] += 1
         if success:
@@ -400,8 +436,10 @@ class HostController:
         names a whole second, and so does whole delta-seconds (rounded, and "1" is said
         for any wait under a second), so ``retry_after_resolution_s`` (1 s then) is added before
         reading a rate from it. A ``weak`` signal (``503`` + Retry-After: overload *or*
-        a passing fault) cuts the rate only when several of the host's recent answers
-        carried it; alone it only delays that request. ``connections``: the host said
+        a passing fault) is a throttle until the host shows it has faults (module doc);
+        then it cuts only in a pattern, and alone it only delays that request (decision
+        ``"park"`` for a weak signal: the caller parks that request, not the host).
+        ``connections``: the host said
         it refuses *connections* over a number ("too many connections"), so the
         concurrency ceiling drops below ``in_flight`` and the rate is left alone.
 
@@ -436,19 +474,39 @@ class HostController:
             return "concurrency"  # over the host's connection limit, not its rate
         if self._first_request is None or sent_at < self._first_request:
             self._first_request = sent_at
-        if not weak or sum(self._weak) + 1 >= WEAK_MIN:
+        told = None
+        if retry_after_s is not None and retry_after_s + retry_after_resolution_s > 0:
+            told = 1.0 / (retry_after_s + retry_after_resolution_s)
+        fresh = sent_at > self._last_cut_at
+        if weak and fresh and not self._has_faults and self._fault_shown(told):
+            self._learn_faults()
+        faulty = weak and self._has_faults
+        if not faulty or sum(self._weak) + 1 >= WEAK_MIN:
             self._refused_sent.append(sent_at)  # the bucket was empty: see bucket_model
-            self._refusal_told = retry_after_s is not None
+            if weak and not faulty:
+                self._weak_sent.add(sent_at)
+            # A reading from 503s does not cap probes: a fault read as a refusal bounds
+            # the rate under what it is (a 26/s host with 3 % faults held at 1.5/s).
+            self._refusal_told = retry_after_s is not None and not weak
             due = sent_at + self._answer_lag_s()
             self._bounds_due = due if self._bounds_due is None else max(self._bounds_due, due)
         if sent_at <= self._last_cut_at:
             return "same_event"  # sent before we slowed down: already answered for
         if weak:
             self._weak.append(True)
-            if sum(self._weak) < WEAK_MIN:
-                self._clean_since, self._clean_oks = now, 0  # not clean, though not a cut
-                self._proof_checked = False
-                return "park"
+            self._weak_seen += 1
+            if faulty and not self._weak_pattern():
+                return "park"  # a fault: that request waits, the rate and its proof stand
+            if faulty:
+                self._weak.clear()  # answered for by this cut: the share is read afresh
+            else:
+                if self._weak_cut is None:
+                    self._weak_cut = (self.rate, self.hi, self.lo)
+                self._weak_cut_times.append(now)
+        else:
+            # A plain throttle: the cuts before it stand whatever the 503s were.
+            self._weak_cut, self._weak_cut_times = None, []
+            self._weak_sent.clear()
         self.throttle_events += 1
         self._events.append(now)
         self._streak = self._streak + 1 if now - self._last_event_at <= STREAK_S else 1
@@ -457,9 +515,6 @@ class HostController:
         # Throttled again right after a cut, before 3 answers came back: cut harder (a
         # rate "proven" earlier was a full bucket draining, not the host's rate).
         quick = self._oks_since_cut < 3 and self.cuts > 0
-        told = None
-        if retry_after_s is not None and retry_after_s + retry_after_resolution_s > 0:
-            told = 1.0 / (retry_after_s + retry_after_resolution_s)
         self.hi = sent_rate if self.hi is None else min(self.hi, sent_rate)
         if self._proven_max >= sent_rate:
             self._proven_max = 0.0  # refused where it was proven: that was a bucket draining
@@ -555,6 +610,79 @@ class HostController:
         self.cuts += 1
         return "cut"
 
+    def _fault_shown(self, told: float | None) -> bool:
+        """A 503 at the rate in force is no throttle: that rate is well under one the host
+        answered SUSTAINED_ANSWERS requests in a row at, or under what its Retry-After
+        said it takes (one request per wait)."""
+        if self.rate <= FAULT_RATE_SHARE * self._sustained_max:
+            return True
+        return told is not None and self.rate <= told * ESTIMATE_MARGIN
+
+    def _weak_pattern(self) -> bool:
+        """At a host with faults, whether its recent 503s are a throttle all the same:
+        WEAK_MIN of the last WEAK_RECENT answers, and more than its share explains.
+
+        Three in twenty is common on a host with 5 % faults (1 in 13 windows): read as
+        a throttle each time, a 33.6/s host with 4.5 % faults was cut to 0.5/s.
+        """
+        k, n = sum(self._weak), len(self._weak)
+        if k < WEAK_MIN:
+            return False
+        p = (self._weak_seen + 1) / (self._answers + self._weak_seen + WEAK_PRIOR_ANSWERS)
+        return k >= n * p + WEAK_DEVIATIONS * math.sqrt(n * p * (1.0 - p)) + 1.0
+
+    def _weak_no_bucket(self, now: float) -> bool:
+        """Whether the 503s read as refusals leave no token bucket possible, where the
+        host's plain refusals alone (if any) fit one: they were faults."""
+        if self._bounds_refuted or self._first_request is None:
+            return False
+        complete = now - self._answer_lag_s()
+        refused = [t for t in self._refused_sent if t <= complete]
+        if not any(t in self._weak_sent for t in refused):
+            return False
+        slack, full = self._arrival_slack_s(), self._first_request
+        if not contradicted(
+            self._answered_sent, refused, slack_s=slack, full_at=full, max_burst_s=MAX_BURST_S
+        ):
+            return False
+        plain = [t for t in refused if t not in self._weak_sent]
+        return not contradicted(
+            self._answered_sent, plain, slack_s=slack, full_at=full, max_burst_s=MAX_BURST_S
+        )
+
+    def _learn_faults(self) -> None:
+        """The host's 503s are (at least some of them) faults: take back what they cut.
+
+        The rate, ``hi`` and ``lo`` go back to where the first of them found them (since
+        the last plain throttle), the bucket reading forgets them, and they no longer
+        count toward caution. A 26/s host with 3 % faults, cut from 16/s to 0.89/s by four
+        of them before they were shown to be faults, climbed back to 24/s.
+        """
+        self._has_faults = True
+        if self._weak_cut is None:
+            return
+        rate, hi, lo = self._weak_cut
+        times = set(self._weak_cut_times)
+        self._weak_cut, self._weak_cut_times = None, []
+        if self._weak_sent:
+            sent = self._weak_sent
+            self._refused_sent = deque((t for t in self._refused_sent if t not in sent), maxlen=256)
+            self._weak_sent = set()
+            self._bounds_trusted = False
+            self._bounds_predicted = self._probe_cap = None
+            self._bounds_low = 0.0
+        self.hi = hi
+        if lo is not None and (self.lo is None or lo > self.lo):
+            self.lo = lo
+        self._refusals = deque((t for t in self._refusals if t not in times), maxlen=64)
+        self._events = deque((t for t in self._events if t not in times), maxlen=64)
+        self._cuts_unproven = 0
+        self._streak = 0
+        if self.hi is None and self.phase != "pinned":
+            self.phase = "start"
+        if rate > self.rate:
+            self._set_rate(rate, self._last_thr_at)
+
     def _bucket_bounds(self, now: float) -> RateBounds | None:
         """What every admission and refusal so far proves of the host's rate, if a token
         bucket fits them (:mod:`rdaplab.engine.bucket_model`).
@@ -581,6 +709,8 @@ class HostController:
     def _bounds_now_due(self, now: float) -> str | None:
         """A refusal became readable (its earlier requests answered): act on the bounds."""
         self._bounds_due = None
+        if self._weak_sent and not self._has_faults and self._weak_no_bucket(now):
+            self._learn_faults()
         bounds = self._bucket_bounds(now)
         if bounds is None:
             self._bounds_predicted = self._probe_cap = None
@@ -937,6 +1067,7 @@ class HostController:
             self._last_cut_at = now
             self._oks_since_cut = 0
         self.rate = new
+        self._rate_since, self._rate_answers = now, 0
         self._clean_since = now
         self._clean_oks = 0
         self._proof_checked = False
@@ -1025,4 +1156,5 @@ class HostController:
             throttle_events=self.throttle_events,
             cuts=self.cuts,
             raises=self.raises,
+            faults_503=self._has_faults,
         )

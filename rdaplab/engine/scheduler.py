@@ -113,6 +113,7 @@ class _Host:
     )
     workers: int = 0
     busy: int = 0  # workers running a job
+    waiting: int = 0  # ... of them, waiting out a delay of their own job's (see _wait_aside)
     active: int = 0  # requests on the wire now
     # Quota, block or daily budget: the rest of the host's rows end as rate_limited.
     exhausted: str | None = None
@@ -293,6 +294,7 @@ class Scheduler:
                     "concurrency_ceiling": st.concurrency_ceiling,
                     "base_latency_ms": _r(st.base_latency_ms),
                     "throttle_events": st.throttle_events,
+                    "faults_503": st.faults_503,
                     "breaker": host.breaker.state,
                     "exhausted": host.exhausted,
                     "requests": host.requests,
@@ -381,8 +383,9 @@ class Scheduler:
         self._spawn(host)
 
     def _spawn(self, host: _Host) -> None:
-        # Busy workers stay busy: a job arriving now needs an idle worker of its own.
-        want = min(host.limiter.max_concurrency, host.busy + host.queued)
+        # Busy workers stay busy: a job arriving now needs an idle worker of its own. A
+        # worker waiting out its own job's delay takes no slot: one more may run.
+        want = min(host.limiter.max_concurrency + host.waiting, host.busy + host.queued)
         while host.workers < want:
             host.workers += 1
             task = asyncio.create_task(self._worker(host), name=f"rdaplab:{host.authority}")
@@ -404,7 +407,7 @@ class Scheduler:
         try:
             while True:
                 # Too many workers after a concurrency cut: this one retires.
-                if host.workers > host.limiter.max_concurrency:
+                if host.workers > host.limiter.max_concurrency + host.waiting:
                     return
                 if host.window is not None and not host.window.is_open(time.time()):
                     # Outside the registry's quiet hours: the queue waits, nothing is sent.
@@ -504,7 +507,7 @@ class Scheduler:
                 if failures >= self.retry.max_attempts or err.kind == "http_error":
                     self._job_failed(job, err)
                     return
-                await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
+                await self._wait_aside(host, self.retry.backoff_s(failures, self._rng))
                 continue
 
             assert res is not None
@@ -534,7 +537,7 @@ class Scheduler:
                     if failures >= self.retry.max_attempts:
                         self._job_failed(job, perr)
                         return
-                    await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
+                    await self._wait_aside(host, self.retry.backoff_s(failures, self._rng))
                     continue
             if signal is not None:
                 host.breaker.ok(probe)  # the host is up; it is just saying no
@@ -563,12 +566,12 @@ class Scheduler:
                 wait = self._throttle_wait(ctl.park_s(decision, signal.retry_after_s), signal)
                 self._report_throttle(host, status, signal, decision)
                 if (weak and decision == "park") or decision == "concurrency":
-                    # A lone 503 + Retry-After (maybe a passing fault), or one request
-                    # over a connection limit (the ceiling is the fix): that request waits
-                    # as told; the host's other requests go on.
+                    # A 503 + Retry-After read as a passing fault (the host has shown
+                    # faults), or one request over a connection limit (the ceiling is
+                    # the fix): that request waits as told; the host's others go on.
                     self._record(rec, res, None, signal=signal, decision=decision)
                     if throttled <= self.retry.max_throttled:
-                        await asyncio.sleep(wait)
+                        await self._wait_aside(host, wait)
                         continue
                 else:
                     parked = host.limiter.parked_for()
@@ -598,7 +601,7 @@ class Scheduler:
                 if failures >= self.retry.max_attempts:
                     self._job_failed(job, herr)
                     return
-                await asyncio.sleep(self.retry.backoff_s(failures, self._rng))
+                await self._wait_aside(host, self.retry.backoff_s(failures, self._rng))
                 continue
             host.breaker.ok(probe)
             decision = ctl.on_answer(
@@ -622,6 +625,18 @@ class Scheduler:
             self._record(rec, res, herr, decision=decision)
             self._job_failed(job, herr)
             return
+
+    async def _wait_aside(self, host: _Host, seconds: float) -> None:
+        """Wait out a delay of one job's own (a backoff, a fault's Retry-After) while the
+        host goes on: the worker is counted aside, so another takes the next job. Held
+        by the sleeper, a host run at 2 workers with a 503 fault every 12 answers stopped
+        for 0.85 s after every second one (1 s Retry-After each)."""
+        host.waiting += 1
+        self._spawn(host)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            host.waiting -= 1
 
     def _backlog(self, host: _Host) -> int:
         """Requests still to come for ``host``: its queue, and the referrals to it that the

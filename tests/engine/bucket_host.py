@@ -134,9 +134,10 @@ def drive(
     left (it admits on arrival) and its answer comes back after the latency +-30 %.
     With ``faults``, that share of admitted requests (drawn from ``fault_rng``) is
     answered as the simulator's injected errors are: a ``503`` with a Retry-After of a
-    second, a weak signal; a lone one delays only that request (the scheduler's rule),
-    so it rejoins the queue and the host goes on. With ``refusals_503`` the host's own
-    refusals are such 503s too (a registry that throttles so): the same weak signal.
+    second, a weak signal. As the scheduler does, a ``"park"`` decision on it delays only
+    that request (it rejoins the queue and the host goes on); a cut parks the host. With
+    ``refusals_503`` the host's own refusals are such 503s too (a registry that
+    throttles so): the same weak signal.
     """
     rng = fault_rng or random.Random(0)
     t = 0.0  # when the next request may leave (pacer and parks)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rdaplab.engine.bucket_model import MAX_ADMITTED, rate_bounds
+from rdaplab.engine.bucket_model import MAX_ADMITTED, contradicted, rate_bounds
 from tests.engine.bucket_host import BucketHost
 
 
@@ -77,6 +77,30 @@ def test_arrival_jitter_within_the_slack_keeps_the_true_rate_inside(
     if b is not None:  # jitter may also rule every burst out: then no bounds
         assert b.low <= rate * (1 + 1e-9)
         assert rate < b.high * (1 + 1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rate=st.floats(0.4, 60.0), burst=st.integers(1, 12), seed=st.integers(0, 10_000))
+def test_a_real_token_bucket_is_never_contradicted(rate: float, burst: int, seed: int) -> None:
+    # What the controller reads a 503 by: a throttler's refusals must always fit.
+    sends = _schedule(random.Random(seed), 250)
+    admitted, refused = _traffic(rate, burst, sends, jitter_s=0.004, seed=seed)
+    assert not contradicted(admitted, refused, full_at=0.0, slack_s=0.004, max_burst_s=30.0)
+
+
+def test_a_refusal_at_a_fraction_of_the_rate_the_answers_proved_fits_no_bucket() -> None:
+    # A 10/s bucket (burst 3), sent at 12/s and then 9.5/s (two real refusals), then at
+    # 3/s with one more "refusal": no bucket fits that one (a fault), where the real
+    # refusals alone fit one.
+    sends = [i / 12 for i in range(1, 25)] + [2.0 + i / 9.5 for i in range(1, 30)]
+    sends += [5.2 + i / 3 for i in range(1, 4)]
+    admitted, refused = _traffic(10.0, 3, sends)
+    assert len(refused) == 2
+    kw = {"full_at": 0.0, "slack_s": 0.005, "max_burst_s": 30.0}
+    assert not contradicted(admitted, refused, **kw)  # type: ignore[arg-type]
+    assert contradicted(admitted, [*refused, sends[-1] + 0.3], **kw)  # type: ignore[arg-type]
+    # No reading to make (no refusal) is no contradiction either.
+    assert not contradicted(admitted, [], **kw)  # type: ignore[arg-type]
 
 
 def test_refusals_after_halving_cuts_pin_a_deep_bucket_down() -> None:

@@ -1,7 +1,8 @@
 """How the controller learns a host's limit (issue 11), on fake time.
 
 Two kinds of check: single decisions fed by hand (the rate measured between throttles,
-parks, probes that must pay back, weak signals, connection limits, a learned start), and
+parks, probes that must pay back, connection limits, a learned start; 503s are in
+test_controller_503.py), and
 seeded random token-bucket hosts driven by :mod:`tests.engine.bucket_host` whose
 distribution of outcomes must stay inside bounds (hosts drawn, never tuned for).
 """
@@ -222,20 +223,6 @@ def test_after_enough_throttle_events_in_a_minute_nothing_is_raised(events):
         assert ctl.raises == raises and ctl.rate == rate
     else:
         assert ctl.raises > raises and ctl.rate > rate
-
-
-def test_a_lone_503_with_retry_after_parks_but_a_pattern_cuts():
-    ctl = make(10.0)
-    t = answers(ctl, 0.0, 3.0)
-    rate = ctl.rate
-    assert ctl.on_throttle(sent_at=t, now=t + 0.01, in_flight=1, weak=True) == "park"
-    assert ctl.rate == rate and ctl.cuts == 0
-    t = answers(ctl, t + 0.02, t + 0.5)
-    decisions = [
-        ctl.on_throttle(sent_at=t + i * 0.01, now=t + i * 0.01 + 0.005, in_flight=1, weak=True)
-        for i in range(C.WEAK_MIN)
-    ]
-    assert "cut" in decisions and ctl.rate < rate
 
 
 def test_connection_refusals_set_the_ceiling_and_leave_the_rate():
