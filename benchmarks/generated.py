@@ -6,7 +6,8 @@ batch of names: 3-25 hosts (registries, registrars reached by referral from thin
 registries, sometimes a dead host); token buckets of 0.5-60/s with bursts of 1-10; some
 connection limits (reject with 429 or 503, or queue); latencies of 5-300 ms; every
 throttle shape the simulator knows (429 with Retry-After in seconds, as an HTTP-date or
-none; 403 HTML; 422 "too fast"; a 200 notice; LACNIC's 429 notice), mixed at random;
+none; 403 HTML; 422 "too fast"; a 200 notice; LACNIC's 429 notice; a 503 with Retry-After
+in seconds, word for word the injected 503 fault), mixed at random;
 hour-long blocks after repeated violations on some hosts; injected 5xx (503 with
 Retry-After, 500, 502) and a daily quota with headroom on a few. The batch (200-5,000
 names) is sized so that ``Simulator.lower_bound`` lands on a drawn target of 5-60 s
@@ -91,6 +92,9 @@ THROTTLE_SHAPES: tuple[tuple[str, str | None], ...] = (
     ("422-rdap", None),
     ("200-notice", None),
     ("429-notice", None),
+    # Added on 2026-12-07: seeds drawn before then are other scenarios (the shapes are
+    # shuffled and cycled over the hosts, so one more reshapes every draw after it).
+    ("503", "seconds"),
 )
 RETRY_AFTER_STYLES = ("seconds", "http-date", "none")
 

@@ -228,6 +228,10 @@ def _throttle_body(spec: RegistrySpec) -> tuple[int, bytes]:
         return 429, json.dumps(doc).encode()
     if style == "422-rdap":
         return 422, error_body(422, "Too fast", "Queries are being sent too fast; slow down.")
+    if style == "503":
+        # Overload, not refusal (RFC 9110 section 15.6.4), in the very words of the
+        # injected 503 fault: a client tells the two apart only by how they follow its rate.
+        return 503, error_body(503, "Service Unavailable", "Service Unavailable")
     return 429, error_body(429, "Too Many Requests", "Query rate limit exceeded.")
 
 

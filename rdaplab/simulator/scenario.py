@@ -28,7 +28,7 @@ _NS_QUERIES = ("serve", "404", "501")
 _NOT_FOUND = ("rdap", "empty")
 _RETRY_AFTER = ("seconds", "http-date", "none")
 _CONC_MODES = ("reject", "queue")
-_THROTTLE_STYLES = ("429", "403-html", "422-rdap", "200-notice", "429-notice")
+_THROTTLE_STYLES = ("429", "403-html", "422-rdap", "200-notice", "429-notice", "503")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _RIR_ONLY = (
     "rir",

@@ -272,6 +272,28 @@ async def test_other_throttle_styles(simulator, style, status):
     assert sim.stats()["reg"].throttled == 1
 
 
+async def test_throttle_style_503_says_what_a_fault_says(simulator):
+    # A registry that throttles with 503 + Retry-After: status, headers and body are the
+    # injected 503 fault's, so only the rate can tell the two apart.
+    scen = one(rate_limit={"rate_per_s": 0.25, "burst": 1}, throttle_style="503")
+    scen["registries"].append(
+        {"name": "faulty", "tlds": ["fault"], "template": TEMPLATE, "error_rate": 1.0}
+    )
+    sim = await simulator(scen)
+    await get(sim.base_url("reg") + "domain/a.test")
+    got, headers, body = await get(sim.base_url("reg") + "domain/a.test")
+    assert got == 503 and 2 <= int(headers["Retry-After"]) <= 4
+    assert headers["Content-Type"].startswith("application/rdap+json")
+    assert sim.stats()["reg"].throttled == 1
+    for i in range(40):  # a fault is one of 500, 502, 503: find a 503
+        status, fault_headers, fault_body = await get(sim.base_url("faulty") + f"domain/{i}.fault")
+        if status == 503:
+            break
+    assert status == 503 and fault_headers["Retry-After"] == "1"
+    assert json.loads(fault_body) == json.loads(body)
+    assert sim.stats()["faulty"].throttled == 0
+
+
 async def test_concurrency_limit_reject(simulator):
     sim = await simulator(one(concurrency_limit=2, latency_ms={"mean": 300, "jitter": 0}))
     url = sim.base_url("reg") + "domain/a.test"
