@@ -180,6 +180,12 @@ def _read(
         for j, t in enumerate(acc, start=1):
             if j >= 2:
                 init_low = max(init_low, (j - 1) / (t - start + slack_s))
+    # So it did at every refusal read: the admissions after each bound the rate from
+    # below whatever the burst (a bucket refilling slower could not let them through).
+    for t_ref in ref:
+        k = bisect.bisect_right(acc, t_ref)
+        for j in range(2, n - k + 1):
+            init_low = max(init_low, (j - 1) / (acc[k + j - 1] - t_ref + slack_s))
     # Per refusal, the admissions before it, newest first (what each window reaches).
     before: list[tuple[list[float], float]] = []
     for t_ref in ref:
@@ -222,7 +228,7 @@ def _read(
     deepest_fits: float = feasible[-1][0]
     if most < deepest:
         # Deeper bursts than were read may fit too, with lower rates.
-        low = max(init_low if start_tokens == 1.0 else 0.0, most / max_burst_s)
+        low = max(init_low, most / max_burst_s)
         deepest_fits = math.inf
     elif start_tokens == 1.0 and deepest_fits == deepest:
         deepest_fits = math.inf  # from a refusal, n + 1 stood for every deeper burst

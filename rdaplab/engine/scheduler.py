@@ -3,9 +3,10 @@
 Each registry host (``host:port``) gets a :class:`~rdaplab.engine.limiter.HostLimiter`
 driven by a :class:`~rdaplab.engine.controller.HostController` (which learns the host's
 rate and concurrency limits from what it answers), a queue of jobs per priority class, a
-circuit breaker (:mod:`rdaplab.engine.breaker`), and at most ``concurrency`` worker tasks,
-spawned on demand and ended when the queue is empty, so the number of tasks is bounded by
-hosts x per-host concurrency, never by the input size. A
+circuit breaker (:mod:`rdaplab.engine.breaker`), and at most ``concurrency`` worker tasks
+(plus one for each job waiting out a delay of its own, such as a backoff), spawned on
+demand and ended when the queue is empty, so the number of tasks is bounded by hosts x
+per-host concurrency plus those waits, never by the input size. A
 :class:`~rdaplab.engine.limiter.FairShare` caps requests in flight over all hosts and
 hands freed slots to the host with the fewest in flight, so one slow, throttled or dead
 registry never delays the others: waiting for one host (a park, a slow pacer, an open

@@ -239,10 +239,10 @@ def test_controller_populations_include_503_faults_and_503_throttles() -> None:
     plain, faulty, weak = lines[1], lines[3], lines[5]
     # Faults are no refusals (the host admitted those requests) ...
     assert refusals(faulty) <= refusals(plain) + 1.0
-    # ... and a 503 throttle is handled as a 429 until the host shows faults: refused
-    # about as often (2026-12-07: 3.3 against 2.9; on the old "a lone 503 only delays
-    # its request" rule 14.7, and 177 of 450 hosts blocked on seeds 1-3).
-    assert refusals(weak) <= 1.25 * refusals(plain)
+    # ... and from its second in a minute a 503 throttle is handled as a 429 until the
+    # host shows faults: refused a little more often (2026-12-07, seeds 1-3: 4.6 against
+    # 2.9; when 503s counted only 3 in 20 answers, 14.7, and 177 of 450 hosts blocked).
+    assert refusals(weak) <= 1.8 * refusals(plain)
 
     def blocked(line: str) -> int:
         return int(line.split("blocked at 7/min ")[1].split("/")[0])

@@ -1,10 +1,11 @@
-"""503 + Retry-After: a throttle until the host shows it has faults (fake time).
+"""503 + Retry-After: throttle or fault (fake time).
 
 A registry that throttles with 503 and one whose 503s are passing faults answer alike;
-only how the 503s follow the rate tells them apart. The controller treats a 503 as a
-throttle until one comes where no throttle could, then takes back what its 503s cut and
-reads them by pattern. Single decisions are fed by hand; the populations are seeded
-random token-bucket hosts (:mod:`tests.engine.bucket_host`), drawn, never tuned for.
+only how the 503s follow the rate tells them apart. A lone 503 delays only its request;
+a second within a minute is a throttle until one comes where no throttle could; then
+the controller takes back what its 503s cut and reads them by pattern. Single decisions
+are fed by hand; the populations are seeded random token-bucket hosts
+(:mod:`tests.engine.bucket_host`), drawn, never tuned for.
 """
 
 from __future__ import annotations
@@ -39,17 +40,33 @@ def fault(ctl: HostController, t: float, retry_after_s: float = 1.0) -> str:
     )
 
 
-def test_a_lone_503_at_a_host_with_no_history_is_a_throttle():
-    # As a 429 would be: refused there, so that rate is the ceiling, and the host parks
-    # for its Retry-After (a 503-throttling registry refused again and again on the old
-    # "one only delays its request" rule was blocked: 177 of 450 seeded hosts).
+def test_a_lone_503_delays_its_request_and_a_second_within_a_minute_is_a_throttle():
+    # The second, as a 429 would be: refused there, so that rate is the ceiling, and the
+    # host parks for its Retry-After (a 503-throttling registry whose 503s only delayed
+    # their own requests until 3 came in 20 answers: 177 of 450 seeded hosts blocked).
     ctl = make(10.0)
     t = answers(ctl, 0.0, 15)
+    rate = ctl.rate
+    assert fault(ctl, t) == "park"
+    assert ctl.rate == rate and ctl.hi is None and ctl.cuts == 0
+    t = answers(ctl, t + 0.05, 30)  # more answers than the pattern window holds
     rate = ctl.rate
     assert fault(ctl, t) == "cut"
     assert ctl.hi == rate and ctl.rate < rate
     assert ctl.park_s("cut", 1.0) == 1.0
     assert not ctl.statistics().faults_503
+
+
+def test_the_first_503s_before_ten_answers_cut_but_set_no_ceiling():
+    # Two faults in a 25/s host's first three requests held it under 2/s for 112 s: the
+    # ceiling they set was never disproved. Now they cut, and slow start goes on.
+    ctl = make(2.0)
+    assert fault(ctl, 0.5) == "park"  # lone (and not the first request: that one was answered)
+    ctl2 = make(2.0)
+    t = answers(ctl2, 0.0, 2)
+    assert fault(ctl2, t) == "park"
+    assert fault(ctl2, t + 0.5) == "cut"
+    assert ctl2.hi is None and ctl2.phase == "start"
 
 
 def test_a_503_well_under_a_rate_answered_many_times_in_a_row_is_a_fault():
@@ -65,7 +82,7 @@ def test_a_503_well_under_a_rate_answered_many_times_in_a_row_is_a_fault():
     while ctl.rate > C.FAULT_RATE_SHARE * rate:
         decisions.append(fault(ctl, t))
         t = answers(ctl, t + 0.05, 3)
-    assert decisions and set(decisions) == {"cut"}
+    assert decisions[0] == "park" and set(decisions[1:]) == {"cut"}
     assert fault(ctl, t) == "park"
     assert ctl.statistics().faults_503
     assert ctl.rate == rate and ctl.hi == hi
@@ -108,8 +125,9 @@ def test_503s_that_no_token_bucket_explains_are_faults():
 def test_hosts_that_throttle_with_503_fare_as_those_that_throttle_with_429():
     # Unseen seeded hosts refusing with 503 + Retry-After instead of 429: as many
     # refusals and blocks (7 refusals a minute start one) as with 429, at the same
-    # makespans. As built: 3.3 refusals per host against 3.0, none blocked, median
-    # 1.070 x against 1.069 x; on the old rule 15.7 refusals per host, 50 of 120 blocked.
+    # makespans. As built: 4.7 refusals per host against 3.0 (a lone 503 costs one
+    # more), none blocked, median 1.099 x against 1.069 x; on the old rule (3 in 20
+    # answers) 15.7 refusals per host and 50 of 120 blocked.
     def run(refusals_503: bool) -> tuple[list[float], list[int], int]:
         ratios, refusals, blocked = [], [], 0
         jitter = random.Random(3)
@@ -124,14 +142,14 @@ def test_hosts_that_throttle_with_503_fare_as_those_that_throttle_with_429():
     r429, n429, b429 = run(False)
     r503, n503, b503 = run(True)
     assert b503 <= b429 + 1
-    assert statistics.mean(n503) <= 1.25 * statistics.mean(n429)
-    assert statistics.median(r503) <= 1.02 * statistics.median(r429)
+    assert statistics.mean(n503) <= 1.8 * statistics.mean(n429)
+    assert statistics.median(r503) <= 1.05 * statistics.median(r429)
 
 
 def test_hosts_with_503_faults_are_not_cut_to_a_crawl():
     # Unseen seeded hosts answering 1-5 % of requests with a 503 + Retry-After fault. On
     # the old rule (3 in 20 answers a throttle) the cuts compounded: median 1.18 x, p90
-    # 3.2 x, worst 162 x the bound; as built 1.19 / 2.35 / 5.0 x.
+    # 3.2 x, worst 162 x the bound; as built 1.17 / 1.68 / 9.0 x.
     ratios = []
     jitter, faults, shares = random.Random(4), random.Random(5), random.Random(6)
     for rate, burst, latency, n in random_hosts(22, 120):
@@ -141,5 +159,34 @@ def test_hosts_with_503_faults_are_not_cut_to_a_crawl():
         ratios.append(run.elapsed_s / (max(0, n - burst) / rate + latency))
     ratios.sort()
     assert statistics.median(ratios) <= 1.3
-    assert ratios[int(0.9 * len(ratios))] <= 2.6
-    assert ratios[-1] <= 8.0
+    assert ratios[int(0.9 * len(ratios))] <= 2.0
+    assert ratios[-1] <= 15.0
+
+
+def fast_hosts(seed: int, n: int) -> list[tuple[float, int, float, int, float]]:
+    """(20-60/s, burst 1-10, 5-300 ms, 8-30 s of work, 0.3-2 % of answers a 503 fault)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        rate = 10 ** rng.uniform(1.3, 1.78)
+        burst, latency = rng.randint(1, 10), 10 ** rng.uniform(-2.3, -0.52)
+        out.append((rate, burst, latency, int(rate * rng.uniform(8, 30)), rng.uniform(0.003, 0.02)))
+    return out
+
+
+def test_rare_503_faults_at_fast_hosts_set_no_ceiling_that_holds_them_down():
+    # Rare per answer, frequent per minute (generated seed 30's 52.5/s registry). With
+    # every 503 a throttle until shown otherwise, an early fault set a ceiling nothing
+    # disproved: 1.52 / 2.11 / 9.3 x (median / p90 / worst) on these unseen hosts; as
+    # built 1.45 / 1.79 / 4.3 x (1.35 / 1.69 / 5.1 x when 503s only counted in a
+    # pattern, which got 503-throttling hosts blocked). Tuned on seed 77's hosts.
+    ratios = []
+    jitter, faults = random.Random(1), random.Random(2)
+    for rate, burst, latency, n, share in fast_hosts(78, 200):
+        host = BucketHost(rate, burst, latency, retry_after=True)
+        run = drive(host, controller(), requests=n, jitter=jitter, faults=share, fault_rng=faults)
+        ratios.append(run.elapsed_s / (max(0, n - burst) / rate + latency))
+    ratios.sort()
+    assert statistics.median(ratios) <= 1.5
+    assert ratios[int(0.9 * len(ratios))] <= 1.95
+    assert ratios[-1] <= 7.0
