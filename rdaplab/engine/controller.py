@@ -39,6 +39,7 @@ with fake time. Each call returns the *decision* it took (``"raise"``, ``"cut"``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -689,14 +690,15 @@ class HostController:
         refused = [t for t in self._refused_sent if t <= complete]
         if not any(t in self._weak_sent for t in refused):
             return False
-        slack, full = self._arrival_slack_s(), self._first_request
-        if not contradicted(
-            self._answered_sent, refused, slack_s=slack, full_at=full, max_burst_s=MAX_BURST_S
-        ):
-            return False
-        plain = [t for t in refused if t not in self._weak_sent]
-        return not contradicted(
-            self._answered_sent, plain, slack_s=slack, full_at=full, max_burst_s=MAX_BURST_S
+        no_bucket = functools.partial(
+            contradicted,
+            self._answered_sent,
+            slack_s=self._arrival_slack_s(),
+            full_at=self._first_request,
+            max_burst_s=MAX_BURST_S,
+        )
+        return no_bucket(refused) and not no_bucket(
+            [t for t in refused if t not in self._weak_sent]
         )
 
     def _learn_faults(self, now: float) -> None:
