@@ -34,6 +34,10 @@ Populations (``--seeds``, default 1,2,3; 150 hosts per seed, or 120 for ``suite`
 - ``rare``: fast hosts (20-60/s, 8-30 s of work) with rare such faults, 0.3-2 % of
   admitted requests: rare per answer, frequent per minute (generated seed 30's
   52.5/s registry with 3.2 % injected errors, a third of them 503s).
+- ``mixed``: the ``503`` hosts (refusing with ``503`` + Retry-After) that also answer
+  0.5-3 % of admitted requests with the 503 fault: a throttler that *has* faults
+  (generated seed 21's 12.6/s registry), where learning the faults must not unlearn
+  the throttle.
 
 A ratio here is one host's; a batch's makespan is its slowest host's, so the tails matter
 more than the medians. Nothing here is a target: the targets are the real runs'.
@@ -61,9 +65,9 @@ from tests.engine.bucket_host import BucketHost, WindowHost, drive  # noqa: E402
 from tests.engine.test_controller_learning import random_hosts  # noqa: E402
 
 Host = tuple[float, int, float, int]  # rate/s, burst, latency s, requests
-POPULATIONS = ("suite", "all", "slow", "short", "window", "faults", "503", "rare")
+POPULATIONS = ("suite", "all", "slow", "short", "window", "faults", "503", "rare", "mixed")
 #: Share of admitted requests answered with a 503 fault, per population.
-FAULT_SHARES = {"faults": (0.01, 0.05), "rare": (0.003, 0.02)}
+FAULT_SHARES = {"faults": (0.01, 0.05), "rare": (0.003, 0.02), "mixed": (0.005, 0.03)}
 BLOCK_AFTER = 7
 
 
@@ -106,7 +110,7 @@ def population(name: str, seeds: Sequence[int]) -> tuple[list[Host], bool]:
                 hosts.append((rate, count, latency, max(10, int(rate * rng.uniform(15, 60)))))
         elif name == "suite":
             hosts += random_hosts(10 + seed, 120)
-        elif name in ("all", "faults", "503"):
+        elif name in ("all", "faults", "503", "mixed"):
             hosts += draw(seed, 150, 0.5, 60.0, (15.0, 60.0))
         elif name == "slow":
             hosts += draw(seed, 150, 0.5, 3.0, (15.0, 60.0))
@@ -206,7 +210,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
                 seed=seeds[0] * 7,
                 window=name == "window",
                 faults=FAULT_SHARES.get(name),
-                refusals_503=name == "503",
+                refusals_503=name in ("503", "mixed"),
             )
             out(line(Path(label).name, m))
     return 0
