@@ -41,7 +41,6 @@ with fake time. Each call returns the *decision* it took (``"raise"``, ``"cut"``
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -733,14 +732,7 @@ class HostController:
         refused = [t for t in self._refused_sent if t <= complete]
         if not any(t in self._weak_sent for t in refused):
             return False
-        no_bucket = functools.partial(
-            contradicted,
-            self._answered_sent,
-            slack_s=self._arrival_slack_s(),
-            full_at=self._first_request,
-            max_burst_s=MAX_BURST_S,
-        )
-        return no_bucket(refused) and not no_bucket(
+        return self._no_bucket(refused) and not self._no_bucket(
             [t for t in refused if t not in self._weak_sent]
         )
 
@@ -798,6 +790,16 @@ class HostController:
         if rate > self.rate:
             self._set_rate(rate, now)
 
+    def _no_bucket(self, refused: list[float]) -> bool:
+        """Whether no token bucket fits the answers with ``refused`` as the refusals."""
+        return contradicted(
+            self._answered_sent,
+            refused,
+            slack_s=self._arrival_slack_s(),
+            full_at=self._first_request,
+            max_burst_s=MAX_BURST_S,
+        )
+
     def _weak_faults(self, now: float) -> set[float]:
         """The send times of the 503s read as refusals that were faults: in the order
         they left, each one no token bucket fits with the host's plain refusals and the
@@ -810,18 +812,11 @@ class HostController:
         kept = [t for t in refused if t not in self._weak_sent]
         if self._first_request is None:
             return set(weak)
-        no_bucket = functools.partial(
-            contradicted,
-            self._answered_sent,
-            slack_s=self._arrival_slack_s(),
-            full_at=self._first_request,
-            max_burst_s=MAX_BURST_S,
-        )
-        if kept and no_bucket(kept):
+        if kept and self._no_bucket(kept):
             return set(weak)
         faults = set()
         for t in weak:
-            if t > complete or no_bucket(sorted([*kept, t])):
+            if t > complete or self._no_bucket(sorted([*kept, t])):
                 faults.add(t)
             else:
                 kept.append(t)
