@@ -728,8 +728,7 @@ class HostController:
         host's plain refusals alone (if any) fit one: they were faults."""
         if self._first_request is None or (self._bounds_refuted and not self._refuted_by_weak):
             return False
-        complete = now - self._answer_lag_s()
-        refused = [t for t in self._refused_sent if t <= complete]
+        refused = self._readable_refusals(now)
         if not any(t in self._weak_sent for t in refused):
             return False
         return self._no_bucket(refused) and not self._no_bucket(
@@ -806,21 +805,26 @@ class HostController:
         503s kept before it. All of them when the plain refusals fit none (nothing to
         tell them by), or when their reading is not complete yet.
         """
-        weak = sorted(self._weak_sent)
-        complete = now - self._answer_lag_s()
-        refused = [t for t in self._refused_sent if t <= complete]
-        kept = [t for t in refused if t not in self._weak_sent]
         if self._first_request is None:
-            return set(weak)
+            return set(self._weak_sent)
+        readable = self._readable_refusals(now)
+        kept = [t for t in readable if t not in self._weak_sent]
         if kept and self._no_bucket(kept):
-            return set(weak)
+            return set(self._weak_sent)
         faults = set()
-        for t in weak:
-            if t > complete or self._no_bucket(sorted([*kept, t])):
+        complete = now - self._answer_lag_s()
+        for t in sorted(self._weak_sent):
+            if t > complete or self._no_bucket([*kept, t]):  # in any order
                 faults.add(t)
             else:
                 kept.append(t)
         return faults
+
+    def _readable_refusals(self, now: float) -> list[float]:
+        """When the refusals left whose earlier requests have all been answered by ``now``
+        (read before then, a refusal looks like a bucket that admitted less)."""
+        complete = now - self._answer_lag_s()
+        return [t for t in self._refused_sent if t <= complete]
 
     def _bucket_bounds(self, now: float) -> RateBounds | None:
         """What every admission and refusal so far proves of the host's rate, if a token
@@ -833,8 +837,7 @@ class HostController:
         """
         if self._bounds_refuted:
             return None
-        complete = now - self._answer_lag_s()
-        refused = [t for t in self._refused_sent if t <= complete]
+        refused = self._readable_refusals(now)
         if len(refused) < 2 or self._first_request is None:
             return None  # one refusal cannot tell a shallow fast bucket from a deep slow one
         return rate_bounds(

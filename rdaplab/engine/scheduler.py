@@ -667,22 +667,19 @@ class Scheduler:
         """
         if host.refers_to:
             return None
-        return self._horizon(now, ceilings=True)
+        # Each host under its `hi` counted at that rate, the shortest the batch may yet
+        # take. Just after their first throttles, hosts cut from their slow-start
+        # overshoot read as slow as their cut rates: a 3.3/s registry with 24 names, cut
+        # to what it needed against a horizon of 9 s so made, went 16 -> 4.5 -> 1.1/s,
+        # became the slowest host itself and climbed back at a quarter per proven step
+        # (generated seed 14: 1.45-2.25 x its 6.6 s bound). Read on throttles only.
+        return self._longest(lambda c: max(c.reachable_rate, c.hi or 0.0))
 
-    def _horizon(self, now: float, *, ceilings: bool = False) -> float:
+    def _horizon(self, now: float) -> float:
         """How long the batch still needs: its slowest host's queue at the rate it can reach.
 
         Recomputed at most every HORIZON_EVERY_S (it is read on every answer).
-        ``ceilings``: a host under its ``hi`` counted at that rate, as the shortest the
-        batch may yet take. A cut to what a host needs weighs itself against that: just
-        after their first throttles, hosts cut from their slow-start overshoot read as
-        slow as their cut rates, and a 3.3/s registry with 24 names, cut to what it
-        needed against a horizon of 9 s so made, went 16 -> 4.5 -> 1.1/s, became the
-        slowest host itself and climbed back at a quarter per proven step: generated
-        seed 14 took 1.45-2.25 x its 6.6 s bound.
         """
-        if ceilings:
-            return self._longest(lambda c: max(c.reachable_rate, c.hi or 0.0))
         if now - self._horizon_at < HORIZON_EVERY_S:
             return self._horizon_s
         longest = self._longest(lambda c: c.reachable_rate)
