@@ -667,13 +667,7 @@ class Scheduler:
         """
         if host.refers_to:
             return None
-        # Each host under its `hi` counted at that rate, the shortest the batch may yet
-        # take. Just after their first throttles, hosts cut from their slow-start
-        # overshoot read as slow as their cut rates: a 3.3/s registry with 24 names, cut
-        # to what it needed against a horizon of 9 s so made, went 16 -> 4.5 -> 1.1/s,
-        # became the slowest host itself and climbed back at a quarter per proven step
-        # (generated seed 14: 1.45-2.25 x its 6.6 s bound). Read on throttles only.
-        return self._longest(lambda c: max(c.reachable_rate, c.hi or 0.0))
+        return self._horizon(now)
 
     def _horizon(self, now: float) -> float:
         """How long the batch still needs: its slowest host's queue at the rate it can reach.
@@ -682,18 +676,13 @@ class Scheduler:
         """
         if now - self._horizon_at < HORIZON_EVERY_S:
             return self._horizon_s
-        longest = self._longest(lambda c: c.reachable_rate)
-        self._horizon_at, self._horizon_s = now, longest
-        return longest
-
-    def _longest(self, rate_of: Callable[[HostController], float]) -> float:
-        """The longest queue of any live host at the rate ``rate_of`` its controller."""
         longest = 0.0
         for host in self._hosts.values():
             work = self._backlog(host) + host.busy
-            rate = rate_of(host.controller)
+            rate = host.controller.reachable_rate
             if work and host.down_reason is None and rate > 0:
                 longest = max(longest, work / rate)
+        self._horizon_at, self._horizon_s = now, longest
         return longest
 
     def _report_to_budget(

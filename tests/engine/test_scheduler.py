@@ -835,20 +835,3 @@ async def test_a_registrar_counts_the_referrals_still_coming_as_its_backlog():
         assert queued + waiting // 2 - 2 <= backlog <= queued + 0.6 * waiting + 2
     assert seen[0][2] > seen[-1][2] >= 0
     assert final[registrar.authority]["backlog"] == 0
-
-
-async def test_a_cut_to_what_a_host_needs_weighs_it_against_the_other_hosts_ceilings():
-    # Just after their first throttles, hosts cut from a slow-start overshoot read as
-    # slow as their cut rates: the batch's horizon (what holds hosts off the path back
-    # from raising) reads them so, but a throttle's cut to what its own queue needs is
-    # weighed against them at their `hi`, the shortest the batch may yet take (generated
-    # seed 14: a 3.3/s registry cut 16 -> 4.5 -> 1.1/s against a 9 s horizon so made).
-    async with batch() as b:
-        b.submit("http://127.0.0.1:9", names("slow", 40))
-        b.submit("http://127.0.0.1:10", names("short", 4))
-        s = b.scheduler
-        cut, short = s._hosts["127.0.0.1:9"], s._hosts["127.0.0.1:10"]
-        cut.controller.rate, cut.controller.hi = 2.0, 16.0  # cut from 16/s to 2/s
-        now = asyncio.get_running_loop().time()
-        assert s._horizon(now) == pytest.approx(40 / 2.0)
-        assert s._horizon_for(short, now) == pytest.approx(40 / 16.0)
