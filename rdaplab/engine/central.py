@@ -93,6 +93,7 @@ class Feedback:
     weak: bool = False
     success: bool = True
     retry_after_resolution_s: float = 0.0  # 1 s for an HTTP-date or whole seconds
+    server_error: bool = False  # a 500, 502 or 504 (HostController.on_server_error)
 
     def to_wire(self) -> list[Any]:
         return [
@@ -105,6 +106,7 @@ class Feedback:
             self.weak,
             self.success,
             self.retry_after_resolution_s,
+            self.server_error,
         ]
 
     @classmethod
@@ -120,6 +122,7 @@ class Feedback:
             bool(weak),
             bool(success),
             float(rest[0]) if rest else 0.0,  # a worker of before 2026-12-07 sends 8
+            bool(rest[1]) if len(rest) > 1 else False,  # ... and 9, without server errors
         )
 
 
@@ -134,6 +137,7 @@ def feedback_of(
     weak: bool = False,
     success: bool = True,
     retry_after_resolution_s: float = 0.0,
+    server_error: bool = False,
 ) -> Feedback:
     """A learning budget's ``report()`` arguments as a :class:`Feedback` (``grant`` is
     what its ``acquire`` returned: the slot's number and when it began, on ``now``'s clock)."""
@@ -148,6 +152,7 @@ def feedback_of(
         weak,
         success,
         retry_after_resolution_s,
+        server_error,
     )
 
 
@@ -301,6 +306,8 @@ class CentralBudget:
                 sent_at = min(sent_at, state.cut_at - 1e-6)  # promised before the cut
             if not ev.throttled:
                 state.answers += 1
+                if ev.server_error:
+                    ctl.on_server_error(now=now)
                 decision = ctl.on_answer(
                     sent_at=sent_at,
                     now=now,

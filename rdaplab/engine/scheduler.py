@@ -296,6 +296,7 @@ class Scheduler:
                     "base_latency_ms": _r(st.base_latency_ms),
                     "throttle_events": st.throttle_events,
                     "faults_503": st.faults_503,
+                    "server_errors": st.server_errors,
                     "breaker": host.breaker.state,
                     "exhausted": host.exhausted,
                     "requests": host.requests,
@@ -595,6 +596,8 @@ class Scheduler:
             # 501: the server does not implement this query (RFC 7480 §5.5; RIPE answers
             # nameserver queries so). Permanent, and no sign of a sick server.
             if status >= 500 and status != 501:
+                if status != 503:  # a bare 503 may be overload: no sign of faults
+                    ctl.on_server_error(now=now)
                 failures += 1
                 herr = FetchError("http_error", _status_detail(res), status=status)
                 decision = self._count_failure(host, "http_error", herr, probe)
@@ -712,6 +715,7 @@ class Scheduler:
             backlog=self._backlog(host) + max(0, host.busy - host.active - 1),
             weak=signal is not None and status == 503 and signal.scope == "rate",
             success=200 <= status < 300,
+            server_error=not throttled and status >= 500 and status not in (501, 503),
             retry_after_resolution_s=resolution_s if throttled else 0.0,
             source=self.batch_id,  # whose backlog this is: the budget sums them
         )

@@ -132,10 +132,32 @@ def test_the_backlog_is_summed_over_processes() -> None:
 def test_wire_forms_round_trip() -> None:
     g = Grant(True, 0.1, 3, 12.5)
     assert Grant.from_wire(g.to_wire()) == g
-    f = Feedback(True, 0.2, 4, 2, 9, 1.5, True, False, 1.0)
+    f = Feedback(True, 0.2, 4, 2, 9, 1.5, True, False, 1.0, True)
     assert Feedback.from_wire(f.to_wire()) == f
-    # A worker of before the resolution was carried sends 8 fields: read as 0 s.
+    # A worker of before the resolution was carried sends 8 fields: read as 0 s; one of
+    # before server errors were, 9: read as none.
     assert Feedback.from_wire(f.to_wire()[:8]) == Feedback(True, 0.2, 4, 2, 9, 1.5, True, False)
+    assert Feedback.from_wire(f.to_wire()[:9]) == Feedback(
+        True, 0.2, 4, 2, 9, 1.5, True, False, 1.0
+    )
+
+
+def test_server_errors_reported_by_a_worker_reach_the_central_controller() -> None:
+    # A worker's 500s and 502s tell the host's controller it has faults, as they do the
+    # scheduler's own controller in one process: its 503s are then read as faults.
+    budget = CentralBudget()
+    for i in range(3):
+        grant = budget.reserve("cluster", "h", now=0.01 * i)
+        event = feedback_of(
+            throttled=False,
+            retry_after_s=None,
+            grant=(grant.grant_id, 0.01 * i),
+            now=0.01 * i + 0.005,
+            success=False,
+            server_error=i < 2,
+        )
+        budget.feedback("cluster", "h", [Feedback.from_wire(event.to_wire())], now=0.01 * i)
+    assert budget._host("cluster", "h").controller.statistics().faults_503
 
 
 def test_the_central_controller_reads_a_retry_after_with_its_resolution(monkeypatch) -> None:

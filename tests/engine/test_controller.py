@@ -332,3 +332,35 @@ def test_a_cautious_host_with_nothing_measured_climbs_from_what_it_proved():
             raises.append((ctl.lo, ctl.rate))  # lo as the proof just set it
     assert len(raises) >= 5, "a proven rate is still raised, step by step"
     assert all(lo is not None and rate <= C.CAUTION_HEADROOM * lo + 1e-9 for lo, rate in raises)
+
+
+@pytest.mark.parametrize("rate", [2.0, 30.0, 100.0])
+def test_the_pacer_may_make_up_for_late_timers_far_from_any_refused_rate(rate):
+    ctl = make(rate)
+    assert ctl.hi is None
+    expected = min(C.CATCH_UP_SHARE / rate, C.CATCH_UP_MAX_S)
+    assert ctl.limiter.catch_up_s == pytest.approx(expected)
+    assert ctl.limiter.catch_up_s > 0
+
+
+def test_the_pacer_never_sends_early_under_a_known_ceiling():
+    # Whether hi comes first and the rate after, or the other way round; and back once
+    # hi is gone (503 faults taken back, or a connection limit found instead).
+    for order in ("hi first", "rate first"):
+        ctl = make(2.0)
+        if order == "hi first":
+            ctl.hi = 50.0
+            ctl._set_rate(40.0, 10.0)
+        else:
+            ctl._set_rate(40.0, 10.0)
+            ctl.hi = 50.0
+        assert ctl.limiter.catch_up_s == 0.0
+        ctl.hi = None
+        assert ctl.limiter.catch_up_s == pytest.approx(
+            min(C.CATCH_UP_SHARE / 40.0, C.CATCH_UP_MAX_S)
+        )
+
+
+def test_a_pinned_rate_is_never_sent_early():
+    ctl = make(3.0, 2, adaptive=False)
+    assert ctl.limiter.catch_up_s == 0.0

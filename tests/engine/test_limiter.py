@@ -229,3 +229,71 @@ def test_a_rate_change_re_plans_the_next_send(vloop, before, after, expected_sec
     times = vloop.run(main())
     assert times[0] == pytest.approx(0.0, abs=1e-6)
     assert times[1] == pytest.approx(expected_second_s, abs=1e-6)
+
+
+def _late_grants(limiter: HostLimiter, late_s: list[float]) -> list[float]:
+    """Grant times of requests that each ask ``late_s[i]`` after the previous grant's turn
+    (the pacer's next slot), as a worker whose timer fired that late would."""
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        times: list[float] = []
+        interval = 1.0 / (limiter.rate_per_s or 1.0)
+        for late in late_s:
+            if times:
+                # The next turn is one interval after the last grant; arrive late for it.
+                await asyncio.sleep(max(0.0, times[-1] + interval + late - loop.time()))
+            async with limiter.slot():
+                times.append(loop.time())
+        return times
+
+    v = VirtualClockLoop()
+    try:
+        return v.run(main())
+    finally:
+        v.close()
+
+
+def test_without_catch_up_a_late_request_delays_every_later_one():
+    limiter = HostLimiter("h:1", rate_per_s=100.0, burst=1, max_concurrency=10)
+    assert limiter.catch_up_s == 0.0
+    times = _late_grants(limiter, [0.0] + [0.001] * 10)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # Each lands 1 ms late and the next counts from there: 11 ms apart, 91/s.
+    assert gaps == pytest.approx([0.011] * 10, abs=1e-6)
+
+
+def test_catch_up_keeps_the_average_rate_and_bounds_how_close_two_requests_come():
+    limiter = HostLimiter("h:1", rate_per_s=100.0, burst=1, max_concurrency=10)
+    limiter.set_catch_up(0.002)
+    lateness = [0.0, 0.0015, 0.0, 0.0019, 0.0005, 0.0, 0.001, 0.0, 0.0, 0.0]
+    times = [0.0]
+
+    async def main() -> list[float]:
+        # Workers whose timers aim at the pacer's turn (less the catch-up) and fire late.
+        loop = asyncio.get_running_loop()
+        out: list[float] = []
+        for late in lateness:
+            async with limiter.slot():
+                out.append(loop.time())
+            turn = limiter._tat - limiter.catch_up_s  # when the next may leave
+            await asyncio.sleep(max(0.0, turn - loop.time()) + late)
+        return out
+
+    v = VirtualClockLoop()
+    try:
+        times = v.run(main())
+    finally:
+        v.close()
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # Late timers cost nothing as long as they are later than the catch-up allows...
+    assert times[-1] - times[0] == pytest.approx(0.09 - 0.002 + lateness[-2], abs=1e-6)
+    # ... and no two requests come closer than an interval less the catch-up.
+    assert min(gaps) >= 0.01 - 0.002 - 1e-9
+    assert min(gaps) < 0.01  # one did make up for a late one
+
+
+def test_catch_up_must_not_be_negative():
+    limiter = HostLimiter("h:1", rate_per_s=1.0)
+    with pytest.raises(ValueError, match="catch_up_s"):
+        limiter.set_catch_up(-0.001)

@@ -697,6 +697,33 @@ async def test_a_lone_503_delays_its_request_a_second_within_a_minute_parks_the_
     assert not b.host(server)["faults_503"]
 
 
+async def test_a_host_that_answered_500_and_502_has_its_503s_read_as_faults():
+    # The same host as the lone-503 test above (a 503 + Retry-After 1 as the 4th and
+    # the 41st answer), but a 500 and a 502 came first: a backend failing so fails with
+    # 503 too, so the second 503 only delays its request (no cut, no park).
+    async def handler(server: Server, request: web.Request, name: str) -> web.StreamResponse:
+        if server.requests in (1, 2):
+            return rdap_error(500 + 2 * (server.requests - 1), "Server Error", "Oops.")
+        if server.requests in (4, 41):
+            return rdap_error(503, "Service Unavailable", "Try later.", **{"Retry-After": "1"})
+        return domain(name)
+
+    server = Server(handler)
+    async with serving(server):
+        limits = Limits(per_host_rate_per_s=20.0, per_host_concurrency=2)
+        async with batch(limits) as b:
+            todo = names("f", 60)
+            b.submit(server.base, todo)
+            await b.join()
+    assert b.outcomes(todo) == [("ok", None)] * 60
+    assert [a.status for a in b.attempts[:2]] == [500, 502]
+    faulted = [a for a in b.attempts if a.status == 503]
+    assert [a.decision for a in faulted] == ["park", "park"]
+    assert b.host(server)["faults_503"] and b.host(server)["server_errors"] == 2
+    t2 = server.times[40]
+    assert len([t for t in server.times[41:] if 0.05 < t - t2 < 0.9]) >= 5  # went on
+
+
 async def test_503s_that_come_at_any_rate_are_learned_as_faults_and_delay_only_their_request():
     # Every 12th answer a 503 + Retry-After 1, whatever the rate: from the second each
     # is a cut until one comes where no throttle could; then the cuts are taken back
