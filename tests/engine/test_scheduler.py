@@ -669,13 +669,14 @@ async def test_a_job_waiting_out_its_own_backoff_does_not_hold_its_hosts_worker(
     assert retried - 3 >= 0.5 * 20.0 * gap
 
 
-async def test_a_lone_503_delays_its_request_a_second_within_a_minute_parks_the_host():
-    # A 503 + Retry-After 1 among ordinary answers: alone, a passing fault, so its
-    # request waits the second it was told while the host goes on. The second within a
-    # minute is handled as a 429 would be (a registry throttling with 503 is otherwise
-    # refused over and over on its way to a block): the host waits out its second.
+async def _two_503s(errors_first: int) -> tuple[Batch, Server, list[str]]:
+    """60 names at 20/s, 2 in flight; after ``errors_first`` answers of 500 and 502, a
+    503 + Retry-After 1 as the 4th and the 41st answer of the rest."""
+
     async def handler(server: Server, request: web.Request, name: str) -> web.StreamResponse:
-        if server.requests in (3, 40):
+        if server.requests <= errors_first:
+            return rdap_error(500 + 2 * (server.requests % 2 == 0), "Server Error", "Oops.")
+        if server.requests - errors_first in (3, 40):
             return rdap_error(503, "Service Unavailable", "Try later.", **{"Retry-After": "1"})
         return domain(name)
 
@@ -687,6 +688,15 @@ async def test_a_lone_503_delays_its_request_a_second_within_a_minute_parks_the_
             b.submit(server.base, todo)
             await b.join()
     assert b.outcomes(todo) == [("ok", None)] * 60
+    return b, server, [a.status for a in b.attempts[:errors_first]]
+
+
+async def test_a_lone_503_delays_its_request_a_second_within_a_minute_parks_the_host():
+    # A 503 + Retry-After 1 among ordinary answers: alone, a passing fault, so its
+    # request waits the second it was told while the host goes on. The second within a
+    # minute is handled as a 429 would be (a registry throttling with 503 is otherwise
+    # refused over and over on its way to a block): the host waits out its second.
+    b, server, _ = await _two_503s(0)
     first, second = [a for a in b.attempts if a.status == 503]
     assert (first.decision, second.decision) == ("park", "cut")
     t1, t2 = server.times[2], server.times[39]
@@ -698,30 +708,15 @@ async def test_a_lone_503_delays_its_request_a_second_within_a_minute_parks_the_
 
 
 async def test_a_host_that_answered_500_and_502_has_its_503s_read_as_faults():
-    # The same host as the lone-503 test above (a 503 + Retry-After 1 as the 4th and
-    # the 41st answer), but a 500 and a 502 came first: a backend failing so fails with
-    # 503 too, so the second 503 only delays its request (no cut, no park).
-    async def handler(server: Server, request: web.Request, name: str) -> web.StreamResponse:
-        if server.requests in (1, 2):
-            return rdap_error(500 + 2 * (server.requests - 1), "Server Error", "Oops.")
-        if server.requests in (4, 41):
-            return rdap_error(503, "Service Unavailable", "Try later.", **{"Retry-After": "1"})
-        return domain(name)
-
-    server = Server(handler)
-    async with serving(server):
-        limits = Limits(per_host_rate_per_s=20.0, per_host_concurrency=2)
-        async with batch(limits) as b:
-            todo = names("f", 60)
-            b.submit(server.base, todo)
-            await b.join()
-    assert b.outcomes(todo) == [("ok", None)] * 60
-    assert [a.status for a in b.attempts[:2]] == [500, 502]
+    # The same host, but a 500 and a 502 came first: a backend failing so fails with 503
+    # too, so the second 503 only delays its request (no cut, no park).
+    b, server, first_statuses = await _two_503s(2)
+    assert first_statuses == [500, 502]
     faulted = [a for a in b.attempts if a.status == 503]
     assert [a.decision for a in faulted] == ["park", "park"]
     assert b.host(server)["faults_503"] and b.host(server)["server_errors"] == 2
-    t2 = server.times[40]
-    assert len([t for t in server.times[41:] if 0.05 < t - t2 < 0.9]) >= 5  # went on
+    t2 = server.times[41]
+    assert len([t for t in server.times[42:] if 0.05 < t - t2 < 0.9]) >= 5  # went on
 
 
 async def test_503s_that_come_at_any_rate_are_learned_as_faults_and_delay_only_their_request():
