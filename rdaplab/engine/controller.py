@@ -605,13 +605,13 @@ class HostController:
             else:
                 self._weak_cuts.append(
                     _WeakCut(
-                        sent_at,
-                        now,
-                        self.rate,
-                        self.hi,
-                        self.lo,
-                        self._told_park_s,
-                        self._last_park_s,
+                        sent_at=sent_at,
+                        at=now,
+                        rate=self.rate,
+                        hi=self.hi,
+                        lo=self.lo,
+                        told_park_s=self._told_park_s,
+                        last_park_s=self._last_park_s,
                     )
                 )
         else:

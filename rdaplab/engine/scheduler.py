@@ -596,7 +596,7 @@ class Scheduler:
             # 501: the server does not implement this query (RFC 7480 §5.5; RIPE answers
             # nameserver queries so). Permanent, and no sign of a sick server.
             if status >= 500 and status != 501:
-                if status != 503:  # a bare 503 may be overload: no sign of faults
+                if _server_error(status):
                     ctl.on_server_error(now=now)
                 failures += 1
                 herr = FetchError("http_error", _status_detail(res), status=status)
@@ -715,7 +715,7 @@ class Scheduler:
             backlog=self._backlog(host) + max(0, host.busy - host.active - 1),
             weak=signal is not None and status == 503 and signal.scope == "rate",
             success=200 <= status < 300,
-            server_error=not throttled and status >= 500 and status not in (501, 503),
+            server_error=not throttled and _server_error(status),
             retry_after_resolution_s=resolution_s if throttled else 0.0,
             source=self.batch_id,  # whose backlog this is: the budget sums them
         )
@@ -935,6 +935,12 @@ def _r(value: float | None) -> float | None:
 
 def _elapsed_ms(started: datetime) -> float:
     return (datetime.now(timezone.utc) - started).total_seconds() * 1000.0
+
+
+def _server_error(status: int) -> bool:
+    """A 5xx that shows the host has faults (``HostController.on_server_error``): not 501
+    (a query the server does not implement) nor 503 (which may be overload)."""
+    return status >= 500 and status not in (501, 503)
 
 
 def _status_detail(res: HttpResult) -> str:
