@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -123,25 +124,63 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - ref).total_seconds())
 
 
-def check_url_policy(url: str) -> None:
-    """Raise ``FetchError(http_error)`` for URLs rdaplab refuses to fetch."""
+def _origin(url: str) -> str:
+    """``scheme://authority`` of ``url``: the prefix the transport policy reads.
+
+    Cut by string search where ``urlsplit`` ends the authority (the first ``/``, ``?``
+    or ``#`` after ``//``), so ``urlsplit`` reads the same scheme and authority from the
+    prefix as from the whole URL. Without ``://`` the whole URL is its own key.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = len(rest)
+    for mark in "/?#":
+        at = rest.find(mark, 0, end)
+        if at != -1:
+            end = at
+    return url[: len(head) + 3 + end]
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_refusal(origin: str) -> tuple[str, str] | None:
+    """Why the policy refuses URLs of ``origin`` (None: allowed): ``("malformed",
+    reason)`` or ``("scheme", "")``. Per origin, not per
+    URL: a batch sends thousands of requests to a few dozen origins, and parsing each
+    URL again cost ~60 us of a ~550 us lookup (client overhead benchmark)."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(origin)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise FetchError("http_error", f"malformed URL {url!r}: {exc}") from None
+        return ("malformed", str(exc))
     if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname and is_loopback_url(origin):
+        return None
+    return ("scheme", "")
+
+
+def check_url_policy(url: str) -> None:
+    """Raise ``FetchError(http_error)`` for URLs rdaplab refuses to fetch."""
+    refusal = _origin_refusal(_origin(url))
+    if refusal is None:
         return
-    if parts.scheme == "http" and parts.hostname and is_loopback_url(url):
-        return
+    why, detail = refusal
+    if why == "malformed":
+        raise FetchError("http_error", f"malformed URL {url!r}: {detail}")
     raise FetchError("http_error", f"refusing non-https URL {url!r} (https required off loopback)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_authority(origin: str) -> str:
+    parts = urlsplit(origin)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{(parts.hostname or '').lower()}:{port}"
 
 
 def authority(url: str) -> str:
     """``host:port`` of a URL: the key of per-host politeness."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{(parts.hostname or '').lower()}:{port}"
+    return _origin_authority(_origin(url))
 
 
 class RdapClient:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -14,6 +15,7 @@ from rdaplab._version import __version__
 from rdaplab.engine.client import RdapClient, authority, check_url_policy, parse_retry_after
 from rdaplab.engine.config import Timeouts
 from rdaplab.errors import FetchError
+from rdaplab.rdap.bootstrap_urls import is_loopback_url
 from tests.engine.loopback import serving_app
 
 
@@ -155,6 +157,73 @@ def test_url_policy():
 def test_authority_keeps_ports_and_defaults():
     assert authority("https://RDAP.Verisign.com/com/v1/") == "rdap.verisign.com:443"
     assert authority("http://127.0.0.1:8081/x/") == "127.0.0.1:8081"
+
+
+# The reading of one URL at a time that the per-origin cache replaced: the reference.
+def _policy_of_whole_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018
+    except ValueError:
+        return "malformed"
+    if parts.scheme == "https" and parts.hostname:
+        return "ok"
+    if parts.scheme == "http" and parts.hostname and is_loopback_url(url):
+        return "ok"
+    return "refused"
+
+
+def _authority_of_whole_url(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
+TRICKY_URLS = [
+    "https://rdap.example/domain/x",
+    "https://rdap.example?q=/x",
+    "https://rdap.example#frag/x",
+    "https://user:pw@RDAP.example:8443/x",
+    "HTTPS://RDAP.EXAMPLE/X",
+    "  https://rdap.example/x",
+    "ht\ttps://rdap.example/x",
+    "https://rdap.exa\nmple/x",
+    "https:/rdap.example/x",
+    "https:rdap.example/x",
+    "https://",
+    "https:///x",
+    "http://127.0.0.1:8080/r/domain/x",
+    "http://127.0.0.1.evil.example/x",
+    "http://localhost?x=/y",
+    "http://x.localhost/",
+    "http://[::1]:80/x",
+    "http://[::ffff:127.0.0.1]/x",
+    "http://[::1/x",
+    "https://rdap.example:99999/x",
+    "https://rdap.example:0x50/x",
+    "ftp://rdap.example/x",
+    "file:///etc/passwd",
+    "rdap.example/domain/x",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", TRICKY_URLS)
+def test_policy_and_authority_read_per_origin_as_per_url(url):
+    try:
+        check_url_policy(url)
+        verdict = "ok"
+    except FetchError as exc:
+        assert exc.kind == "http_error" and repr(url) in exc.detail
+        verdict = "malformed" if "malformed" in exc.detail else "refused"
+    assert verdict == _policy_of_whole_url(url)
+    try:
+        expected = _authority_of_whole_url(url)
+    except ValueError:
+        with pytest.raises(ValueError):
+            authority(url)
+    else:
+        assert authority(url) == expected
 
 
 def test_retry_after_both_forms():
