@@ -579,6 +579,23 @@ async def run_one(
     return res
 
 
+def _fresh_dir(parent: Path, name: str) -> Path:
+    """A new directory ``parent/name`` (``name-2``, ``-3``, ... when taken).
+
+    Never one used before: a scenario run on an earlier run's cache answers from it
+    (seed 19 twice into one ``--keep`` directory took 0.27 x on 8 requests).
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        work = parent / (name if k == 1 else f"{name}-{k}")
+        try:
+            work.mkdir()
+        except FileExistsError:
+            continue
+        return work
+    raise RuntimeError(f"no free directory for {name} under {parent}")
+
+
 def run_suite(
     seeds: Sequence[int],
     tmp: Path,
@@ -590,8 +607,7 @@ def run_suite(
     """:func:`run_one` for each seed (a fresh event loop, simulator and cache each)."""
     out = []
     for i, seed in enumerate(seeds, 1):
-        work = (keep or tmp) / f"seed-{seed}"
-        work.mkdir(parents=True, exist_ok=True)
+        work = _fresh_dir(keep or tmp, f"seed-{seed}")
         res = asyncio.run(run_one(seed, work, quick=quick))
         out.append(res)
         if log is not None:

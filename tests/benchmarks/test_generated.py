@@ -199,3 +199,13 @@ def test_quick_generated_runs_three_valid_scenarios(tmp_path: Path) -> None:
                 if h.get("rate"):
                     assert "found_s" in h["attempts"]
     assert {t["scenario"] for t in data["targets"]} == {"generated"}
+
+
+@pytest.mark.slow
+def test_a_seed_run_twice_into_one_keep_directory_starts_from_a_fresh_cache(tmp_path: Path):
+    # The second run of seed 2 once answered from the first one's cache (a 0.27 x
+    # "makespan" on 8 requests); each run now keeps its own directory.
+    runs = gen.run_suite([2, 2], tmp_path / "unused", quick=True, keep=tmp_path, log=None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed-2", "seed-2-2"]
+    assert all(r["valid"] and r["requests"] >= r["live_names"] for r in runs)
+    assert (tmp_path / "seed-2-2" / "rdaplab.duckdb").exists()
