@@ -144,10 +144,13 @@ def _origin(url: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _origin_refusal(origin: str) -> tuple[str, str] | None:
-    """Why the policy refuses URLs of ``origin`` (None: allowed): ``("malformed",
-    reason)`` or ``("scheme", "")``. Per origin, not per
-    URL: a batch sends thousands of requests to a few dozen origins, and parsing each
-    URL again cost ~60 us of a ~550 us lookup (client overhead benchmark)."""
+    """Why the policy refuses URLs of ``origin``: ``("malformed", reason)``,
+    ``("scheme", "")``, or None when it allows them.
+
+    Read per origin, not per URL: a batch sends thousands of requests to a few dozen
+    origins, and parsing every URL again cost ~60 us of a ~550 us lookup (the client
+    overhead benchmark).
+    """
     try:
         parts = urlsplit(origin)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
